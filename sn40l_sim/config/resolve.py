@@ -1,0 +1,146 @@
+"""Turn a validated Scenario into the frozen inputs the engine runs on."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from sn40l_sim.config.load import load_model
+from sn40l_sim.config.router import RouterConfig
+from sn40l_sim.config.scenario import Scenario, ServingConfig
+from sn40l_sim.config.workload import WorkloadConfig
+from sn40l_sim.errors import InputError
+from sn40l_sim.hardware.profiles import load_platform, platform_from_mapping
+from sn40l_sim.hardware.specs import PlatformSpec
+from sn40l_sim.workload.models import ModelSpec, get_model
+
+
+@dataclass(frozen=True, slots=True)
+class Expert:
+    """One expert of the composition: a name and its model's shape."""
+
+    index: int
+    name: str
+    model: ModelSpec
+
+
+@dataclass(frozen=True)
+class ResolvedScenario:
+    """Everything a run needs, with names resolved to specs and paths made absolute."""
+
+    scenario: Scenario
+    source: Path | None
+    platform: PlatformSpec
+    experts: tuple[Expert, ...]
+    router_model: ModelSpec | None
+
+    @property
+    def name(self) -> str:
+        return self.scenario.name
+
+    @property
+    def serving(self) -> ServingConfig:
+        return self.scenario.serving
+
+    @property
+    def router(self) -> RouterConfig:
+        return self.scenario.router
+
+    @property
+    def workload(self) -> WorkloadConfig:
+        return self.scenario.workload
+
+    @property
+    def seed(self) -> int:
+        return self.scenario.seed
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent if self.source is not None else Path.cwd()
+
+
+def _field_error(exc: InputError, source: Path | None, field: str) -> InputError:
+    """Locate an error in the scenario file unless it already points into another file."""
+    if exc.file:
+        return exc
+    return InputError(exc.message, file=str(source) if source else None, field=exc.field or field)
+
+
+def expand_experts(scenario: Scenario, source: Path | None) -> tuple[Expert, ...]:
+    """Expand ``count``/``name_prefix`` groups into named experts; names must be unique."""
+    experts: list[Expert] = []
+    seen: set[str] = set()
+    for g_index, group in enumerate(scenario.experts):
+        try:
+            model = get_model(group.model)
+        except InputError as exc:
+            raise _field_error(exc, source, f"experts[{g_index}].model") from None
+        prefix = group.name_prefix or group.model
+        for i in range(group.count):
+            name = group.name if group.name else (prefix if group.count == 1 else f"{prefix}-{i}")
+            if name in seen:
+                raise InputError(f"duplicate expert name {name!r}", file=str(source) if source else None,
+                                 field=f"experts[{g_index}]")
+            seen.add(name)
+            experts.append(Expert(index=len(experts), name=name, model=model))
+    return tuple(experts)
+
+
+def _check_policy_names(scenario: Scenario, source: Path | None) -> None:
+    """Unknown scheduler/eviction names fail here, with the field they came from."""
+    from sn40l_sim.policy.eviction import EVICTION_POLICIES
+    from sn40l_sim.policy.scheduler import SCHEDULERS
+
+    for registry, value, field in ((SCHEDULERS, scenario.serving.scheduler, "serving.scheduler"),
+                                   (EVICTION_POLICIES, scenario.serving.eviction, "serving.eviction")):
+        try:
+            registry.get(value)
+        except InputError as exc:
+            raise _field_error(exc, source, field) from None
+    if scenario.serving.eviction == "pinned" and not scenario.serving.pinned:
+        raise InputError("eviction 'pinned' needs a non-empty 'serving.pinned' list of experts",
+                         file=str(source) if source else None, field="serving.pinned")
+    names = {e.name for e in expand_experts(scenario, source)}
+    unknown = [n for n in scenario.serving.pinned if n not in names]
+    if unknown:
+        raise InputError(f"pinned experts {unknown} are not in the expert list",
+                         file=str(source) if source else None, field="serving.pinned")
+
+
+def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
+    """Resolve names (platform profile, catalogue models) into specs."""
+    base = source.parent if source is not None else None
+    try:
+        if isinstance(scenario.platform, str):
+            platform = load_platform(scenario.platform, base)
+        else:
+            platform = platform_from_mapping(scenario.platform, f"{source}: platform")
+    except InputError as exc:
+        raise _field_error(exc, source, "platform") from None
+    platform = dataclasses.replace(platform, n_nodes=scenario.nodes)
+    tp = scenario.serving.tensor_parallel
+    if tp > platform.n_devices:
+        raise InputError(
+            f"tensor_parallel {tp} exceeds the {platform.n_devices} devices of {scenario.nodes} "
+            f"{platform.name} node(s)", file=str(source) if source else None,
+            field="serving.tensor_parallel")
+    _check_policy_names(scenario, source)
+    router_model = None
+    if scenario.router.model is not None:
+        try:
+            router_model = get_model(scenario.router.model)
+        except InputError as exc:
+            raise _field_error(exc, source, "router.model") from None
+    return ResolvedScenario(
+        scenario=scenario,
+        source=source,
+        platform=platform,
+        experts=expand_experts(scenario, source),
+        router_model=router_model,
+    )
+
+
+def load_scenario(path: Path) -> ResolvedScenario:
+    """Read, validate and resolve a scenario file."""
+    return resolve(load_model(Scenario, path), path)

@@ -1,0 +1,65 @@
+"""The scenario file's schema: what to simulate (platform, experts, router, workload, serving).
+
+Validated once here (pydantic, ``extra="forbid"`` so a misspelt field is an error), then resolved into
+frozen specs by :mod:`sn40l_sim.config.resolve`; the engine never sees pydantic objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from sn40l_sim.config.quantities import STRICT, Bytes, Seconds
+from sn40l_sim.config.router import RouterConfig
+from sn40l_sim.config.workload import WorkloadConfig
+
+
+class ExpertGroupConfig(BaseModel):
+    """``{model: llama-2-7b, count: 150, name_prefix: expert}`` or ``{model: qwen2-7b, name: qwen}``."""
+
+    model_config = STRICT
+    model: str
+    count: int = Field(default=1, ge=1, le=1_000_000)
+    name: str | None = None
+    name_prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _one_naming(self) -> ExpertGroupConfig:
+        if self.name is not None and self.count != 1:
+            raise ValueError("'name' names a single expert; use 'name_prefix' with 'count' > 1")
+        return self
+
+
+class ServingConfig(BaseModel):
+    """How each serving group batches, schedules and caches experts."""
+
+    model_config = STRICT
+    tensor_parallel: int = Field(default=8, ge=1)
+    max_batch: int = Field(default=8, ge=1)
+    max_context_tokens: int = Field(default=4096, ge=2)
+    kv_reservation: Bytes | None = None  # default: max_batch x max_context x KV bytes/token
+    scheduler: str = "fcfs"
+    affinity_max_wait: Seconds = 2.0  # expert_affinity: longest a request waits before FCFS wins
+    eviction: str = "lru"
+    pinned: list[str] = Field(default_factory=list)  # eviction 'pinned': experts never evicted
+    prefetch: bool = False  # copy the next expert while another one computes, when HBM has room
+    preload: bool = True  # start with HBM filled with the first experts that fit
+    max_steps_per_iteration: int = Field(default=64, ge=1)  # bound on decode steps per event
+
+
+class Scenario(BaseModel):
+    """One scenario file."""
+
+    model_config = STRICT
+    name: str = Field(min_length=1)
+    description: str = ""
+    platform: str | dict[str, Any]
+    nodes: int = Field(default=1, ge=1)
+    experts: list[ExpertGroupConfig] = Field(min_length=1)
+    router: RouterConfig = Field(default_factory=RouterConfig)
+    workload: WorkloadConfig
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    seed: int = Field(default=1, ge=0)
+    output: str = "results"
+    plots: Literal["auto", "none"] = "auto"

@@ -1,0 +1,321 @@
+"""The scenario's ``workload:`` section: a trace file to replay, or a synthetic generator.
+
+Two shapes, one model (exactly one of ``trace`` / ``generator``)::
+
+    workload:                                  workload:
+      trace: azure-llm-2023/AzureLLMInferenceTrace_conv.csv
+      format: auto                               generator:
+      rate_multiplier: 2.0                         requests: 1000
+      max_requests: 50000                          arrivals: {kind: poisson, rate_per_s: 5}
+      loop: true                                   prompt_tokens: 512
+      on_bad_row: skip                             output_tokens: {kind: lognormal, median: 200, sigma: 0.8}
+      prompts: mt-bench                            prompts: mt-bench
+
+Labels (``prompts``, ``category``, ``expert``) sit beside ``trace`` for a trace and inside
+``generator`` for a generator. Every choice with variants is a discriminated union on ``kind``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
+
+from sn40l_sim.config.quantities import STRICT, PositiveSeconds, Seconds
+
+TraceFormat = Literal["auto", "azure", "vidur", "mooncake", "burstgpt", "generic"]
+ArrivalUnit = Literal["s", "ms", "us", "ns", "datetime"]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Tokens = Annotated[int, Field(ge=1)]
+
+# --- arrival processes ---------------------------------------------------------------------------
+
+
+class PoissonArrivals(BaseModel):
+    """Exponential inter-arrival times: memoryless, CV 1."""
+
+    model_config = STRICT
+    kind: Literal["poisson"]
+    rate_per_s: PositiveFloat
+
+
+class GammaArrivals(BaseModel):
+    """Gamma inter-arrival times with a chosen coefficient of variation (cv > 1: bursty)."""
+
+    model_config = STRICT
+    kind: Literal["gamma"]
+    rate_per_s: PositiveFloat
+    cv: PositiveFloat
+
+
+class ConstantArrivals(BaseModel):
+    """Evenly spaced arrivals (CV 0): a deterministic load for queueing checks."""
+
+    model_config = STRICT
+    kind: Literal["constant"]
+    rate_per_s: PositiveFloat
+
+
+class OnOffArrivals(BaseModel):
+    """Poisson at ``rate_per_s`` while on, silence while off; starts on at t = 0.
+
+    With ``random_durations`` the on and off periods are exponential with these means.
+    """
+
+    model_config = STRICT
+    kind: Literal["on_off"]
+    rate_per_s: PositiveFloat
+    on_duration: PositiveSeconds
+    off_duration: Seconds
+    random_durations: bool = False
+
+
+ArrivalConfig = Annotated[
+    PoissonArrivals | GammaArrivals | ConstantArrivals | OnOffArrivals, Field(discriminator="kind")
+]
+
+# --- token-length distributions ------------------------------------------------------------------
+
+
+class FixedLength(BaseModel):
+    model_config = STRICT
+    kind: Literal["fixed"]
+    tokens: Tokens
+
+
+class UniformLength(BaseModel):
+    """Whole numbers from ``low`` to ``high``, both included, equally likely."""
+
+    model_config = STRICT
+    kind: Literal["uniform"]
+    low: Tokens
+    high: Tokens
+
+    @model_validator(mode="after")
+    def _ordered(self) -> UniformLength:
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) must be <= high ({self.high})")
+        return self
+
+
+class LognormalLength(BaseModel):
+    """``median * exp(sigma * N(0, 1))`` rounded, at least 1, at most ``max_tokens``."""
+
+    model_config = STRICT
+    kind: Literal["lognormal"]
+    median: PositiveFloat
+    sigma: float = Field(ge=0)
+    max_tokens: Tokens | None = None
+
+
+class EmpiricalLength(BaseModel):
+    """Lengths drawn from the rows of a trace file (with replacement).
+
+    ``column`` defaults to the field being drawn (prompt_tokens for prompt_tokens). When
+    prompt_tokens and output_tokens name the same trace, each request takes both from one row,
+    so their correlation is kept.
+    """
+
+    model_config = STRICT
+    kind: Literal["empirical"]
+    trace: str
+    format: TraceFormat = "auto"
+    column: Literal["prompt_tokens", "output_tokens"] | None = None
+    on_bad_row: Literal["stop", "skip"] = "stop"
+
+
+class TextLength(BaseModel):
+    """Prompt length estimated from the sampled prompt text (needs ``prompts``)."""
+
+    model_config = STRICT
+    kind: Literal["text"]
+    chars_per_token: PositiveFloat = 4.0  # assumption: ~4 characters/token for English BPE text
+
+
+LengthDist = Annotated[
+    FixedLength | UniformLength | LognormalLength | EmpiricalLength | TextLength,
+    Field(discriminator="kind"),
+]
+LengthSpec = Tokens | LengthDist
+
+# --- labels: popularity tables and prompt sets ---------------------------------------------------
+
+
+class _Names(BaseModel):
+    """Names to draw from: a list, or ``count`` names ``<prefix>-0 .. <prefix>-(count-1)``.
+
+    The ``<prefix>-i`` form matches how ``experts: [{name_prefix: p, count: n}]`` names experts.
+    Left empty inside ``prompts``, the prompt set's labels are used (in order of first appearance).
+    """
+
+    model_config = STRICT
+    names: list[str] | None = Field(default=None, min_length=1)
+    count: int | None = Field(default=None, ge=1)
+    prefix: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> _Names:
+        if self.names is not None and (self.count is not None or self.prefix is not None):
+            raise ValueError("give either 'names' or 'count' (with an optional 'prefix'), not both")
+        return self
+
+    def resolved_names(self, default_prefix: str) -> list[str] | None:
+        if self.names is not None:
+            return list(self.names)
+        if self.count is not None:
+            return [f"{self.prefix or default_prefix}-{i}" for i in range(self.count)]
+        return None
+
+
+class UniformPopularity(_Names):
+    kind: Literal["uniform"]
+
+
+class ZipfPopularity(_Names):
+    """P(rank k) proportional to k**-s over the names in order (rank 1 = the first name)."""
+
+    kind: Literal["zipf"]
+    s: float = Field(default=1.0, ge=0)
+
+
+class WeightsPopularity(BaseModel):
+    """A table of relative weights (normalised), e.g. ``{coding: 3, math: 2, writing: 5}``."""
+
+    model_config = STRICT
+    kind: Literal["weights"]
+    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive_total(self) -> WeightsPopularity:
+        if sum(self.weights.values()) <= 0:
+            raise ValueError("weights must not all be zero")
+        return self
+
+
+Popularity = Annotated[
+    UniformPopularity | ZipfPopularity | WeightsPopularity, Field(discriminator="kind")
+]
+
+# Short names for the labelled prompt sets of the data directory.
+PROMPT_SETS: dict[str, str] = {
+    "mt-bench": "mt-bench/question.jsonl",
+    "arena-hard": "arena-hard/arena-hard-v0.1_question.jsonl",
+}
+
+
+def _prompt_set_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"file": PROMPT_SETS.get(value, value)}
+    return value
+
+
+class PromptSetConfig(BaseModel):
+    """A labelled JSONL prompt set: each request samples a prompt and gets its label and text.
+
+    ``label_field`` defaults to ``cluster`` when the file has one (arena-hard), else ``category``
+    (mt-bench); ``text_field`` to ``prompt``, else the first of ``turns``. Without ``popularity``
+    every prompt is equally likely; with it, a label is drawn first, then a prompt within it.
+    """
+
+    model_config = STRICT
+    file: str
+    label_field: str | None = None
+    text_field: str | None = None
+    popularity: Popularity | None = None
+
+
+PromptSet = Annotated[PromptSetConfig, BeforeValidator(_prompt_set_shorthand)]
+
+
+class _Labels(BaseModel):
+    """Columns attached to every request (they replace a trace's own column of the same name)."""
+
+    model_config = STRICT
+    prompts: PromptSet | None = None
+    category: Popularity | None = None
+    expert: Popularity | None = None
+
+    @model_validator(mode="after")
+    def _labels_consistent(self) -> _Labels:
+        if self.prompts is not None and self.category is not None:
+            raise ValueError("'prompts' already sets each request's category; drop 'category'")
+        for field in ("category", "expert"):
+            pop = getattr(self, field)
+            if isinstance(pop, UniformPopularity | ZipfPopularity) and pop.resolved_names(
+                field
+            ) is None:
+                raise ValueError(f"{field}: give 'names' or 'count' to draw from")
+        return self
+
+
+# --- the two workload shapes ---------------------------------------------------------------------
+
+
+class GeneratorConfig(_Labels):
+    """A synthetic workload: ``requests`` requests from an arrival process and length laws."""
+
+    requests: int = Field(ge=1)
+    arrivals: ArrivalConfig
+    prompt_tokens: LengthSpec
+    output_tokens: LengthSpec
+
+    @model_validator(mode="after")
+    def _text_needs_prompts(self) -> GeneratorConfig:
+        if isinstance(self.output_tokens, TextLength):
+            raise ValueError("output_tokens cannot be of kind 'text' (no output text exists)")
+        if isinstance(self.prompt_tokens, TextLength) and self.prompts is None:
+            raise ValueError("prompt_tokens of kind 'text' needs 'prompts' to draw texts from")
+        return self
+
+
+class ColumnMap(BaseModel):
+    """Which source column holds each request field (a generic file, or overrides of a format)."""
+
+    model_config = STRICT
+    arrival: str | None = None
+    prompt_tokens: str | None = None
+    output_tokens: str | None = None
+    category: str | None = None
+    expert: str | None = None
+    prompt_text: str | None = None
+
+
+_TRACE_ONLY = ("format", "columns", "arrival_unit", "rate_multiplier", "max_requests", "loop",
+               "on_bad_row", "arrivals", "prompts", "category", "expert")
+
+
+class WorkloadConfig(_Labels):
+    """The ``workload:`` section: exactly one of ``trace`` and ``generator``.
+
+    For a trace: ``rate_multiplier`` divides every arrival time (2.0 = twice the load);
+    ``loop`` repeats the trace (each pass starts one mean gap after the previous one ended)
+    until ``max_requests``; ``arrivals`` replaces the trace's timestamps with a generated process
+    (required for length-only traces such as Vidur's); ``on_bad_row: skip`` drops and counts
+    malformed rows instead of stopping at the first.
+    """
+
+    trace: str | None = None
+    generator: GeneratorConfig | None = None
+    format: TraceFormat = "auto"
+    columns: ColumnMap | None = None
+    arrival_unit: ArrivalUnit | None = None  # None: the format's own unit (generic: seconds)
+    rate_multiplier: PositiveFloat = 1.0
+    max_requests: int | None = Field(default=None, ge=1)
+    loop: bool = False
+    on_bad_row: Literal["stop", "skip"] = "stop"
+    arrivals: ArrivalConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> WorkloadConfig:
+        if (self.trace is None) == (self.generator is None):
+            raise ValueError("give exactly one of 'trace' (a file) and 'generator'")
+        if self.generator is not None:
+            stray = [f for f in _TRACE_ONLY if f in self.model_fields_set]
+            if stray:
+                raise ValueError(f"{', '.join(stray)}: only for a 'trace' workload "
+                                 "(a generator's labels go inside 'generator')")
+        if self.loop and self.max_requests is None:
+            raise ValueError("'loop: true' needs 'max_requests' (else the trace never ends)")
+        if self.format == "generic" and self.columns is None:
+            raise ValueError("format 'generic' needs 'columns' (prompt_tokens, output_tokens, ...)")
+        return self

@@ -1,0 +1,243 @@
+"""A serving group: ``tensor_parallel`` devices that run one expert batch at a time.
+
+One SimPy process per group. Its loop: run the router over routed-but-unclassified requests
+(when the router is a model on the platform), else ask the scheduler for an expert, make it
+resident (evict + copy over the contended link), and run iterations of its batch. An iteration
+is one event: the prefill of newly admitted requests, then decode steps until the first member
+finishes (at most ``max_steps_per_iteration``); newcomers join at iteration boundaries.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.engine.links import CopyLink
+from sn40l_sim.engine.queues import ExpertQueues, Handle
+from sn40l_sim.engine.residency import HbmCache
+from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.policy.scheduler import Scheduler
+
+Process = Generator[simpy.Event, Any, None]
+
+
+@dataclass(frozen=True)
+class GroupLimits:
+    """Batching limits of a group (from the scenario's serving section)."""
+
+    max_batch: int
+    max_steps_per_iteration: int
+    kv_budget_bytes: float
+    router_batch: int
+    prefetch: bool
+
+
+class ServingGroup:
+    """Devices that hold a cache of experts and serve their queues."""
+
+    def __init__(self, env: simpy.Environment, index: int, *, cache: HbmCache, link: CopyLink,
+                 scheduler: Scheduler, tables: dict[int, StepCostTable], expert_bytes: dict[int, float],
+                 kv_bytes_per_token: dict[int, float], router_table: StepCostTable | None,
+                 limits: GroupLimits, recorder: Recorder) -> None:
+        self.env = env
+        self.index = index
+        self.cache = cache
+        self.link = link
+        self.scheduler = scheduler
+        self.tables = tables
+        self.expert_bytes = expert_bytes
+        self.kv_bytes_per_token = kv_bytes_per_token
+        self.router_table = router_table
+        self.limits = limits
+        self.recorder = recorder
+        self.queues = ExpertQueues()
+        self.unrouted: deque[Handle] = deque()
+        self.current: int | None = None
+        self.loads: dict[int, simpy.Event] = {}
+        self._wake: simpy.Event | None = None
+        self.process = env.process(self.run())
+
+    # --- arrivals -------------------------------------------------------------------------
+    def wake(self) -> None:
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+
+    def submit_unrouted(self, handle: Handle) -> None:
+        """A request whose router step must still run on this group's devices."""
+        self.unrouted.append(handle)
+        self.wake()
+
+    def submit_routed(self, handle: Handle) -> None:
+        block, i = handle
+        block.routed_s[i] = self.env.now
+        self.queues.push(handle, int(block.expert[i]))
+        self.wake()
+
+    # --- main loop ------------------------------------------------------------------------
+    def run(self) -> Process:
+        env = self.env
+        while True:
+            if self.unrouted:
+                yield from self._route_batch()
+                continue
+            expert = self.scheduler.choose(self.queues, self.cache, self.current, env.now)
+            if expert is None:
+                self._wake = env.event()
+                yield self._wake
+                self._wake = None
+                continue
+            yield from self._serve(expert)
+
+    def _route_batch(self) -> Process:
+        """Step 1 of routing: the router model classifies a batch of prompts on these devices."""
+        assert self.router_table is not None
+        batch = [self.unrouted.popleft() for _ in range(min(len(self.unrouted), self.limits.router_batch))]
+        n_tokens = sum(int(b.prompt_tokens[i]) for b, i in batch) / len(batch)
+        start = self.env.now
+        duration = self.router_table.prefill_s(len(batch), max(1, round(n_tokens)))
+        yield self.env.timeout(duration)
+        self.recorder.batch(self.index, -1, "router", start, self.env.now, len(batch), 1)
+        for handle in batch:
+            self.submit_routed(handle)
+
+    # --- switching ------------------------------------------------------------------------
+    def _load(self, expert: int) -> Process:
+        """Copy an expert's weights into HBM over the link (the caller made room)."""
+        n_bytes = self.expert_bytes[expert]
+        done = self.env.event()
+        self.loads[expert] = done
+        self.cache.begin_load(expert, n_bytes)
+        request = self.link.resource.request()
+        queued = self.env.now
+        yield request
+        start = self.env.now
+        yield self.env.timeout(self.link.copy_s(n_bytes))
+        self.link.resource.release(request)
+        self.link.bytes_moved += n_bytes
+        self.cache.end_load(expert, self.env.now)
+        self.recorder.switch(self.index, expert, n_bytes, self.link.name, queued, start, self.env.now)
+        del self.loads[expert]
+        done.succeed()
+
+    def _make_resident(self, expert: int) -> Generator[simpy.Event, Any, bool]:
+        """Wait for an in-flight copy, or evict and copy. False when no room can ever be made
+        (the rest of HBM is pinned)."""
+        while not self.cache.is_resident(expert):
+            if expert in self.loads:
+                yield self.loads[expert]
+                continue
+            victims = self.cache.victims_for(self.expert_bytes[expert])
+            if victims is None:
+                if not self.loads:
+                    return False
+                # Room is held by copies in flight (prefetch); wait for one and retry.
+                yield simpy.AnyOf(self.env, list(self.loads.values()))
+                continue
+            for victim in victims:
+                self.cache.evict(victim)
+            yield from self._load(expert)
+        return True
+
+    def _prefetch_next(self, serving: int) -> None:
+        """Start copying the expert the scheduler would pick next, if HBM has room without
+        evicting anything in use."""
+        nxt = self.scheduler.choose(self.queues, self.cache, None, self.env.now)
+        if nxt is None or nxt == serving or nxt in self.cache.resident:
+            return
+        victims = self.cache.victims_for(self.expert_bytes[nxt], protect=frozenset((serving,)))
+        if victims is None:
+            return
+        for victim in victims:
+            self.cache.evict(victim)
+        self.env.process(self._load(nxt))
+
+    # --- serving --------------------------------------------------------------------------
+    def _admit(self, expert: int, members: list[list[Any]], limit: int, kv_used: float,
+               join_before_s: float) -> tuple[list[Handle], float]:
+        """Take waiting requests of ``expert`` into the batch while batch size and KV allow."""
+        new: list[Handle] = []
+        kv_per_token = self.kv_bytes_per_token[expert]
+        queues = self.queues
+        while len(members) + len(new) < limit:
+            head = queues.peek(expert)
+            if head is None:
+                break
+            block, i = head
+            if block.routed_s[i] > join_before_s:
+                break
+            need = float(block.prompt_tokens[i] + block.output_tokens[i]) * kv_per_token
+            if kv_used + need > self.limits.kv_budget_bytes and (members or new):
+                break
+            queues.take(expert)
+            kv_used += need
+            new.append(head)
+        return new, kv_used
+
+    def _serve(self, expert: int) -> Process:
+        env = self.env
+        self.current = expert
+        switch_start = env.now
+        resident_before = self.cache.is_resident(expert)
+        if not (yield from self._make_resident(expert)):
+            while self.queues.has_waiting(expert):
+                block, i = self.queues.take(expert)
+                self.recorder.reject(block, i, env.now, "no room in HBM: the rest is pinned")
+            return
+        switch_s = env.now - switch_start
+        self.cache.acquire(expert, env.now)
+        table = self.tables[expert]
+        limit = self.limits.max_batch
+        if self.scheduler.batch_limit is not None:
+            limit = min(limit, self.scheduler.batch_limit)
+        members: list[list[Any]] = []  # [block, i, remaining_steps, context_tokens]
+        kv_used = 0.0
+        new, kv_used = self._admit(expert, members, limit, kv_used, float("inf"))
+        for block, i in new:
+            block.switch_wait_s[i] = switch_s
+        self.recorder.hbm_access(hit=resident_before)
+        if self.limits.prefetch:
+            self._prefetch_next(expert)
+        while new or members:
+            start = env.now
+            n_steps = 0
+            n_in_batch = len(members) + len(new)
+            if new:
+                n_prompt = sum(int(b.prompt_tokens[i]) for b, i in new) / len(new)
+                yield env.timeout(table.prefill_s(len(new), max(1, round(n_prompt))))
+                now = env.now
+                for block, i in new:
+                    block.start_s[i] = start
+                    block.first_token_s[i] = now
+                    remaining = int(block.output_tokens[i]) - 1
+                    if remaining <= 0:
+                        kv_used -= self._kv(block, i, expert)
+                        self.recorder.complete(block, i, now)
+                    else:
+                        members.append([block, i, remaining, int(block.prompt_tokens[i]) + 1])
+            if members:
+                n_steps = min(min(m[2] for m in members), self.limits.max_steps_per_iteration)
+                context = sum(m[3] for m in members) / len(members)
+                yield env.timeout(table.decode_run_s(len(members), max(1, round(context)), n_steps))
+                now = env.now
+                still: list[list[Any]] = []
+                for m in members:
+                    m[2] -= n_steps
+                    m[3] += n_steps
+                    if m[2] <= 0:
+                        kv_used -= self._kv(m[0], m[1], expert)
+                        self.recorder.complete(m[0], m[1], now)
+                    else:
+                        still.append(m)
+                members = still
+            self.recorder.batch(self.index, expert, "iteration", start, env.now, n_in_batch, n_steps)
+            join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
+            new, kv_used = self._admit(expert, members, limit, kv_used, join_before)
+        self.cache.release(expert)
+
+    def _kv(self, block: Any, i: int, expert: int) -> float:
+        return float(block.prompt_tokens[i] + block.output_tokens[i]) * self.kv_bytes_per_token[expert]

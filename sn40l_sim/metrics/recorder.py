@@ -1,0 +1,202 @@
+"""Streams per-request and per-event records to Parquet while the simulation runs.
+
+Requests live in blocks (one per workload chunk); when a block's last request ends, its rows are
+written as one Parquet row group and the block is dropped, so memory stays flat however long the
+trace. Events (switches, batch iterations) are buffered and flushed in row groups. Files are
+written under temporary names and renamed only when closed, so an interrupted run never leaves a
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sn40l_sim.engine.requests import OUTCOMES, RequestBlock
+
+EVENT_FLUSH_ROWS = 50_000
+
+
+class _ParquetStream:
+    """A Parquet file written row group by row group, renamed into place on close."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp_path = path.with_name(path.name + ".partial")
+        self.writer: pq.ParquetWriter | None = None
+        self.n_rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.tmp_path, table.schema, compression="zstd")
+        self.writer.write_table(table)
+        self.n_rows += len(frame)
+
+    def close(self, empty_schema: pd.DataFrame) -> None:
+        if self.writer is None:
+            self.write(empty_schema)
+            if self.writer is None:  # nothing at all: write an empty file with the schema
+                pq.write_table(pa.Table.from_pandas(empty_schema, preserve_index=False), self.tmp_path)
+        if self.writer is not None:
+            self.writer.close()
+        os.replace(self.tmp_path, self.path)
+
+
+class _EventBuffer:
+    """Column lists for one event kind, flushed to a stream in row groups."""
+
+    def __init__(self, stream: _ParquetStream, columns: Sequence[str]) -> None:
+        self.stream = stream
+        self.columns = list(columns)
+        self.rows: list[tuple] = []
+
+    def append(self, row: tuple) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= EVENT_FLUSH_ROWS:
+            self.flush()
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+
+    def flush(self) -> None:
+        if self.rows:
+            self.stream.write(self.frame())
+            self.rows = []
+
+
+EVENT_COLUMNS = ("kind", "group", "expert", "phase", "link", "bytes", "queued_s", "start_s",
+                 "end_s", "n_batch", "n_steps")
+
+
+class Recorder:
+    """Collects the outcome of every request and every switch/batch event of one run."""
+
+    def __init__(self, out_dir: Path, expert_names: Sequence[str], expert_params: Sequence[float],
+                 router_params: float, on_progress: Callable[[int], None] | None = None) -> None:
+        self.out_dir = out_dir
+        self.expert_names = np.asarray(expert_names, dtype=object)
+        self.expert_params = np.asarray(expert_params, dtype=np.float64)
+        self.router_params = router_params
+        self.requests = _ParquetStream(out_dir / "requests.parquet")
+        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), EVENT_COLUMNS)
+        self.on_progress = on_progress
+        self.open_blocks: dict[int, RequestBlock] = {}
+        self.n_done = 0
+        self.n_completed = 0
+        self.n_rejected = 0
+        self.n_switches = 0
+        self.switch_bytes = 0.0
+        self.switch_time_s = 0.0
+        self.hbm_hits = 0
+        self.hbm_misses = 0
+        self.n_batches = 0
+        self.last_end_s = 0.0
+
+    # --- requests -------------------------------------------------------------------------
+    def open_block(self, block: RequestBlock) -> None:
+        self.open_blocks[block.first_id] = block
+        if block.n_open == 0:
+            self._close_block(block)
+
+    def complete(self, block: RequestBlock, i: int, now_s: float) -> None:
+        block.complete(i, now_s)
+        self.n_completed += 1
+        self.last_end_s = max(self.last_end_s, now_s)
+        self._ended(block)
+
+    def reject(self, block: RequestBlock, i: int, now_s: float, reason: str) -> None:
+        block.reject(i, now_s, reason)
+        self.n_rejected += 1
+        self._ended(block)
+
+    def _ended(self, block: RequestBlock) -> None:
+        self.n_done += 1
+        if self.on_progress is not None and self.n_done % 2048 == 0:
+            self.on_progress(self.n_done)
+        if block.n_open == 0:
+            self._close_block(block)
+
+    def _close_block(self, block: RequestBlock) -> None:
+        self.requests.write(self.block_frame(block))
+        self.open_blocks.pop(block.first_id, None)
+
+    def block_frame(self, b: RequestBlock) -> pd.DataFrame:
+        """The requests.parquet rows of one block (see docs/metrics.md for each column)."""
+        completed = b.outcome == 1
+        decode_steps = np.maximum(b.output_tokens - 1, 1)
+        tpot = np.where(completed & (b.output_tokens > 1), (b.end_s - b.first_token_s) / decode_steps,
+                        np.nan)
+        return pd.DataFrame({
+            "request_id": np.arange(b.first_id, b.first_id + b.n, dtype=np.int64),
+            "arrival_s": b.arrival_s,
+            "category": pd.array(b.category, dtype="string"),
+            "expert": pd.array(self.expert_names[b.expert], dtype="string"),
+            "fallback": b.fallback,
+            "group": b.group,
+            "prompt_tokens": b.prompt_tokens,
+            "output_tokens": b.output_tokens,
+            "router_s": b.routed_s - b.arrival_s,
+            "queue_wait_s": b.start_s - b.routed_s - b.switch_wait_s,
+            "switch_wait_s": np.where(completed, b.switch_wait_s, np.nan),
+            "ttft_s": b.first_token_s - b.arrival_s,
+            "tpot_s": tpot,
+            "e2e_latency_s": np.where(completed, b.end_s - b.arrival_s, np.nan),
+            "end_s": b.end_s,
+            "active_params": self.expert_params[b.expert] + self.router_params,
+            "outcome": pd.array([OUTCOMES[int(o)] for o in b.outcome], dtype="string"),
+            "reason": pd.array(b.reason, dtype="string"),
+        })
+
+    # --- events ---------------------------------------------------------------------------
+    def switch(self, group: int, expert: int, n_bytes: float, link: str, queued_s: float,
+               start_s: float, end_s: float) -> None:
+        self.n_switches += 1
+        self.switch_bytes += n_bytes
+        self.switch_time_s += end_s - start_s
+        self.events.append(("switch", group, self.expert_names[expert], "copy", link, n_bytes,
+                            queued_s, start_s, end_s, 0, 0))
+
+    def batch(self, group: int, expert: int, phase: str, start_s: float, end_s: float,
+              n_batch: int, n_steps: int) -> None:
+        self.n_batches += 1
+        name = "router" if expert < 0 else self.expert_names[expert]
+        self.events.append(("batch", group, name, phase, "", 0.0, start_s, start_s, end_s,
+                            n_batch, n_steps))
+
+    def hbm_access(self, *, hit: bool) -> None:
+        if hit:
+            self.hbm_hits += 1
+        else:
+            self.hbm_misses += 1
+
+    # --- end ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Write what is left (also after an interrupt) and move the files into place."""
+        for block in list(self.open_blocks.values()):
+            self._close_block(block)
+        self.events.flush()
+        empty_requests = self.block_frame(_empty_block())
+        self.requests.close(empty_requests)
+        self.events.stream.close(pd.DataFrame({c: pd.Series(dtype=t) for c, t in _EVENT_DTYPES}))
+
+
+_EVENT_DTYPES = (("kind", "string"), ("group", "int64"), ("expert", "string"), ("phase", "string"),
+                 ("link", "string"), ("bytes", "float64"), ("queued_s", "float64"),
+                 ("start_s", "float64"), ("end_s", "float64"), ("n_batch", "int64"),
+                 ("n_steps", "int64"))
+
+
+def _empty_block() -> RequestBlock:
+    frame = pd.DataFrame({"arrival_s": np.zeros(0), "prompt_tokens": np.zeros(0, dtype=np.int64),
+                          "output_tokens": np.zeros(0, dtype=np.int64)})
+    empty = np.zeros(0, dtype=np.int64)
+    return RequestBlock(0, frame, empty, np.zeros(0, dtype=object), np.zeros(0, dtype=bool), empty)

@@ -1,0 +1,118 @@
+"""Which expert a serving group serves next, and which waiting requests may join a running batch.
+
+A scheduler sees the group's queues, its HBM cache and the current expert, and answers two
+questions: ``choose`` (the next expert to serve when the group is free) and ``join_before_s``
+(requests of the running expert routed before this time may join the batch at its next iteration).
+Policies are registered by name; a new one is a class with these two methods.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+from sn40l_sim.engine.queues import ExpertQueues
+from sn40l_sim.engine.residency import HbmCache
+from sn40l_sim.policy.registry import Registry
+
+
+class Scheduler(Protocol):
+    batch_limit: int | None  # cap on batch size below serving.max_batch (None: no extra cap)
+
+    def choose(self, queues: ExpertQueues, cache: HbmCache, current: int | None, now_s: float) -> int | None:
+        ...
+
+    def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
+        ...
+
+
+SCHEDULERS: Registry[type] = Registry("scheduler")
+
+
+def _routed_s(handle: tuple) -> float:
+    block, i = handle
+    return float(block.routed_s[i])
+
+
+@SCHEDULERS.register("fcfs")
+class Fcfs:
+    """First come, first served at batch granularity (what P1 ran).
+
+    The next expert is the one of the oldest waiting request; newcomers of the running expert join
+    only if they were routed before the oldest request of any other expert.
+    """
+
+    batch_limit: int | None = None
+
+    def __init__(self, affinity_max_wait_s: float = 0.0) -> None:
+        del affinity_max_wait_s
+
+    def choose(self, queues: ExpertQueues, cache: HbmCache, current: int | None, now_s: float) -> int | None:
+        head = queues.oldest()
+        if head is None:
+            return None
+        block, i = head
+        return int(block.expert[i])
+
+    def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
+        other = queues.oldest_other(expert)
+        return math.inf if other is None else _routed_s(other)
+
+
+@SCHEDULERS.register("expert_affinity")
+class ExpertAffinity:
+    """Serve the resident expert's queue first to cut switches, bounded by a maximum wait.
+
+    Keeps serving the current expert while it has work, then prefers experts already in HBM
+    (oldest request first); but once any request has waited longer than ``max_wait_s`` since it
+    was routed, its expert goes next (FCFS), so no request starves.
+    """
+
+    batch_limit: int | None = None
+
+    def __init__(self, affinity_max_wait_s: float = 2.0) -> None:
+        self.max_wait_s = affinity_max_wait_s
+
+    def _overdue(self, queues: ExpertQueues, now_s: float) -> int | None:
+        head = queues.oldest()
+        if head is not None and now_s - _routed_s(head) > self.max_wait_s:
+            block, i = head
+            return int(block.expert[i])
+        return None
+
+    def choose(self, queues: ExpertQueues, cache: HbmCache, current: int | None, now_s: float) -> int | None:
+        overdue = self._overdue(queues, now_s)
+        if overdue is not None:
+            return overdue
+        if current is not None and queues.has_waiting(current):
+            return current
+        best, best_s = None, math.inf
+        for expert in queues.experts_waiting():
+            if cache.is_resident(expert):
+                head = queues.peek(expert)
+                if head is not None and _routed_s(head) < best_s:
+                    best, best_s = expert, _routed_s(head)
+        if best is not None:
+            return best
+        head = queues.oldest()
+        if head is None:
+            return None
+        block, i = head
+        return int(block.expert[i])
+
+    def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
+        head = queues.oldest_other(expert)
+        if head is not None and now_s - _routed_s(head) > self.max_wait_s:
+            return -math.inf
+        return math.inf
+
+
+@SCHEDULERS.register("paper_batch")
+class PaperBatch(Fcfs):
+    """P1's CoE batch semantics: the router runs once on up to ``max_batch`` prompts, then each
+    (prompt, expert) pair runs in turn at batch 1, in arrival order."""
+
+    batch_limit: int | None = 1
+
+    def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
+        return -math.inf

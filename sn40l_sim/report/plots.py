@@ -1,0 +1,70 @@
+"""Plots drawn from a run's DataFrames (never from live simulation objects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+TIMELINE_MAX_BARS = 300  # a window a person can read bar by bar
+
+
+def latency_cdf(requests: pd.DataFrame, title: str, path: Path) -> None:
+    """Empirical CDFs of TTFT and end-to-end latency of completed requests."""
+    done = requests[requests["outcome"] == "completed"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for column, label in (("ttft_s", "time to first token"), ("e2e_latency_s", "end-to-end latency")):
+        values = np.sort(done[column].dropna().to_numpy(dtype=float))
+        if len(values):
+            ax.plot(values, np.arange(1, len(values) + 1) / len(values), label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (s, log scale)")
+    ax.set_ylabel("fraction of requests")
+    ax.set_title(f"{title}: latency CDF ({len(done):,} completed requests)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def timeline(events: pd.DataFrame, title: str, path: Path) -> None:
+    """Switches (copies) and compute per serving group over the first events of the run."""
+    ev = events.sort_values("start_s").head(TIMELINE_MAX_BARS)
+    groups = sorted(ev["group"].unique()) if len(ev) else [0]
+    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.9 * len(groups)))
+    styles = {("switch", "copy"): ("tab:red", "model switch (copy)"),
+              ("batch", "iteration"): ("tab:blue", "expert compute"),
+              ("batch", "router"): ("tab:green", "router")}
+    for (kind, phase), (color, label) in styles.items():
+        sel = ev[(ev["kind"] == kind) & (ev["phase"] == phase)]
+        for k, g in enumerate(groups):
+            rows = sel[sel["group"] == g]
+            if len(rows):
+                spans = list(zip(rows["start_s"], rows["end_s"] - rows["start_s"], strict=True))
+                offset = {"copy": 0.3, "iteration": 0.0, "router": -0.3}[phase]
+                ax.broken_barh(spans, (k + offset - 0.12, 0.24), color=color,
+                               label=label if k == 0 else None)
+    ax.set_yticks(range(len(groups)), [f"group {g}" for g in groups])
+    ax.set_xlabel("simulated time (s)")
+    shown = f"first {len(ev):,} events" if len(events) > len(ev) else "all events"
+    ax.set_title(f"{title}: switches and compute per serving group ({shown})")
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def draw_run_plots(requests: pd.DataFrame, events: pd.DataFrame, title: str, plot_dir: Path) -> list[Path]:
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    paths = [plot_dir / "latency_cdf.png", plot_dir / "timeline.png"]
+    latency_cdf(requests, title, paths[0])
+    timeline(events, title, paths[1])
+    return paths

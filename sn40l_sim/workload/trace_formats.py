@@ -1,0 +1,166 @@
+"""Trace formats: which columns of a published trace file mean what, and recognising a file.
+
+Every named format is a preset of the generic reader: a column map and an arrival-time unit.
+``columns:`` in the scenario overrides or extends a preset (e.g. BurstGPT's ``Model`` column as
+the request's ``category``), or fully describes a ``generic`` CSV / JSONL / Parquet file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from sn40l_sim.config.workload import ColumnMap, WorkloadConfig
+from sn40l_sim.errors import InputError
+
+FileType = Literal["csv", "jsonl", "parquet"]
+FIELDS = ("arrival", "prompt_tokens", "output_tokens", "category", "expert", "prompt_text")
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    columns: dict[str, str]
+    arrival_unit: str | None  # None: the format has no timestamps
+
+
+PRESETS: dict[str, Preset] = {
+    # Azure LLM inference 2023: TIMESTAMP is 'YYYY-MM-DD HH:MM:SS.fffffff'.
+    "azure": Preset({"arrival": "TIMESTAMP", "prompt_tokens": "ContextTokens",
+                     "output_tokens": "GeneratedTokens"}, "datetime"),
+    # Vidur/Splitwise processed length traces: no timestamps.
+    "vidur": Preset({"prompt_tokens": "num_prefill_tokens",
+                     "output_tokens": "num_decode_tokens"}, None),
+    # Mooncake FAST'25: timestamp in milliseconds from the start of the trace.
+    "mooncake": Preset({"arrival": "timestamp", "prompt_tokens": "input_length",
+                        "output_tokens": "output_length"}, "ms"),
+    # BurstGPT: Timestamp in seconds from the start of the trace.
+    "burstgpt": Preset({"arrival": "Timestamp", "prompt_tokens": "Request tokens",
+                        "output_tokens": "Response tokens"}, "s"),
+}
+
+_SUFFIXES: dict[str, FileType] = {
+    ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+}
+_COMPRESSED = (".gz",)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSpec:
+    """A trace file and how to read it: canonical field -> source column, time unit."""
+
+    path: Path
+    file_type: FileType
+    format: str
+    columns: dict[str, str]
+    arrival_unit: str | None  # None: take arrival times from a generated process
+
+    @property
+    def has_arrival(self) -> bool:
+        return "arrival" in self.columns
+
+
+def file_type_of(path: Path) -> FileType:
+    """The file type from the name (``.csv``, ``.jsonl``, ``.parquet``, optionally ``.gz``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    if suffixes and suffixes[-1] in _SUFFIXES:
+        return _SUFFIXES[suffixes[-1]]
+    raise InputError("cannot tell the file type from the name; use .csv, .jsonl or .parquet "
+                     "(optionally .gz)", file=str(path))
+
+
+def open_text(path: Path) -> IO[str]:
+    """Open a text file, decompressing ``.gz``."""
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open("r", encoding="utf-8")
+
+
+def header_of(path: Path, file_type: FileType) -> list[str]:
+    """Column names: a CSV header, the keys of the first JSON object, or a Parquet schema."""
+    try:
+        if file_type == "csv":
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        if file_type == "parquet":
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        with open_text(path) as handle:
+            for line_no, text in enumerate(handle, 1):
+                if text.strip():
+                    record = json.loads(text)
+                    if not isinstance(record, dict):
+                        raise InputError("expected one JSON object per line", file=str(path),
+                                         line=line_no)
+                    return list(record)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InputError(f"cannot read the header: {exc}", file=str(path)) from None
+    raise InputError("the file has no rows", file=str(path))
+
+
+def _detect(header: list[str]) -> str | None:
+    present = set(header)
+    for name, preset in PRESETS.items():
+        if set(preset.columns.values()) <= present:
+            return name
+    return None
+
+
+def _overrides(columns: ColumnMap | None) -> dict[str, str]:
+    if columns is None:
+        return {}
+    return {k: v for k, v in columns.model_dump().items() if v is not None}
+
+
+def trace_spec(path: Path, fmt: str, columns: ColumnMap | None, arrival_unit: str | None,
+               *, use_arrival: bool) -> TraceSpec:
+    """Work out how to read ``path``; ``use_arrival=False`` ignores any timestamp column."""
+    file_type = file_type_of(path)
+    header = header_of(path, file_type)
+    name = fmt
+    if fmt == "auto":
+        detected = _detect(header)
+        if detected is None and columns is None:
+            known = "; ".join(f"{n}: {', '.join(p.columns.values())}" for n, p in PRESETS.items())
+            raise InputError(f"cannot recognise the trace format from its columns {header}; "
+                             f"set 'format' and/or 'columns' (known formats: {known})",
+                             file=str(path), field="workload.format")
+        name = detected or "generic"
+    preset = PRESETS.get(name, Preset({}, "s"))
+    mapping = {**preset.columns, **_overrides(columns)}
+    unit = arrival_unit or preset.arrival_unit or "s"
+    if not use_arrival:
+        mapping.pop("arrival", None)
+    _check_columns(path, name, mapping, header)
+    return TraceSpec(path, file_type, name, mapping, unit if "arrival" in mapping else None)
+
+
+def _check_columns(path: Path, fmt: str, mapping: dict[str, str], header: list[str]) -> None:
+    for field in ("prompt_tokens", "output_tokens"):
+        if field not in mapping:
+            raise InputError(f"format {fmt!r} needs a column for {field!r} (set 'columns')",
+                             file=str(path), field=f"workload.columns.{field}")
+    for field, column in mapping.items():
+        if column not in header:
+            close = difflib.get_close_matches(column, header, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InputError(f"{field}: no column {column!r} in the file{hint}; it has {header}",
+                             file=str(path), field=f"workload.columns.{field}")
+
+
+def spec_for_workload(config: WorkloadConfig, path: Path) -> TraceSpec:
+    """The TraceSpec of a trace workload (timestamps ignored when ``arrivals`` replaces them)."""
+    spec = trace_spec(path, config.format, config.columns, config.arrival_unit,
+                      use_arrival=config.arrivals is None)
+    if not spec.has_arrival and config.arrivals is None:
+        raise InputError(f"the trace ({spec.format} format) has no arrival times; add "
+                         "'arrivals' (e.g. {kind: poisson, rate_per_s: 5}) to generate them",
+                         file=str(path), field="workload.arrivals")
+    return spec

@@ -1,0 +1,186 @@
+"""Read a trace file in chunks, with the physical line number of every row.
+
+CSV goes through pandas' C parser (``chunksize``), JSONL line by line (so a bad line is found
+exactly), Parquet through pyarrow record batches; none needs the whole file in memory. Rows that
+cannot even be split into fields (wrong field count, invalid JSON) are handled here; bad values
+in well-formed rows are found later, when the columns are converted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from sn40l_sim.errors import InputError
+from sn40l_sim.workload.trace_formats import TraceSpec, open_text
+
+_LINE = re.compile(r"line (\d+)")
+_SKIPPED = re.compile(r"Skipping line (\d+)")
+
+
+@dataclass
+class WorkloadStats:
+    """Counts a run should report about its request stream (updated while it is read)."""
+
+    n_requests: int = 0
+    n_bad_rows_skipped: int = 0
+    n_zero_prompt_clipped: int = 0
+    n_zero_output_clipped: int = 0
+    n_trace_passes: int = 0
+    skipped_examples: list[str] = field(default_factory=list)  # first few 'file:line: why'
+
+    def skipped(self, where: str, why: str, n: int = 1) -> None:
+        self.n_bad_rows_skipped += n
+        if len(self.skipped_examples) < 5:
+            self.skipped_examples.append(f"{where}: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class RawChunk:
+    """Source columns of some rows as read, and where each row is (line, or row for Parquet)."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray  # int64, 1-based
+
+
+def read_raw_chunks(spec: TraceSpec, chunk_rows: int, skip_bad: bool,
+                    stats: WorkloadStats) -> Iterator[RawChunk]:
+    """Chunks of the spec's source columns, in file order."""
+    columns = list(dict.fromkeys(spec.columns.values()))
+    if spec.file_type == "csv":
+        return _csv_chunks(spec, columns, chunk_rows, skip_bad, stats)
+    if spec.file_type == "jsonl":
+        return _jsonl_chunks(spec, columns, chunk_rows, skip_bad, stats)
+    return _parquet_chunks(spec, columns, chunk_rows)
+
+
+def _csv_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int, skip_bad: bool,
+                stats: WorkloadStats) -> Iterator[RawChunk]:
+    # Blank lines are kept as all-empty rows (then dropped) so row numbers map to lines; no
+    # usecols, because with it pandas stops noticing rows that have too many fields.
+    leading = _leading_long_lines(spec, skip_bad, stats)
+    reader = pd.read_csv(spec.path, chunksize=chunk_rows, skip_blank_lines=False,
+                         on_bad_lines="warn" if skip_bad else "error",
+                         skiprows=[line - 1 for line in leading])
+    bad_rows_at = [line - 2 - k for k, line in enumerate(leading)]  # data-row position of each
+    with reader:
+        while True:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                frame = _next_csv_chunk(reader, spec)
+            for w in caught:  # lines pandas skipped (reported even by the call that ends)
+                for line in (int(m) for m in _SKIPPED.findall(str(w.message))):
+                    bad_rows_at.append(line - 2 - len(bad_rows_at))
+                    stats.skipped(f"{spec.path}:{line}", "wrong number of fields")
+            if frame is None:
+                return
+            rows = frame.index.to_numpy(dtype=np.int64)
+            shift = np.searchsorted(np.asarray(bad_rows_at, dtype=np.int64), rows, side="right")
+            lines = rows + 2 + shift
+            blank = frame.isna().all(axis=1).to_numpy()
+            if blank.any():
+                frame, lines = frame.loc[~blank], lines[~blank]
+            yield RawChunk(frame[columns], lines)
+
+
+def _next_csv_chunk(reader: Iterator[pd.DataFrame], spec: TraceSpec) -> pd.DataFrame | None:
+    try:
+        return next(reader)
+    except StopIteration:
+        return None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        match = _LINE.search(str(exc))
+        raise InputError(f"malformed row: {_short(exc)}", file=str(spec.path),
+                         line=int(match.group(1)) if match else None) from None
+
+
+def _leading_long_lines(spec: TraceSpec, skip_bad: bool, stats: WorkloadStats) -> list[int]:
+    """Lines at the top with more fields than the header.
+
+    pandas would silently read the extra leading fields of the first data row as an index, so
+    such rows are found here (later ones pandas reports itself).
+    """
+    long_lines: list[int] = []
+    with open_text(spec.path) as handle:
+        reader = csv.reader(handle)
+        n_header = len(next(reader, []))
+        for fields in reader:
+            if len(fields) <= n_header:
+                break
+            why = f"expected {n_header} fields, saw {len(fields)}"
+            if not skip_bad:
+                raise InputError(f"malformed row: {why}", file=str(spec.path),
+                                 line=reader.line_num)
+            stats.skipped(f"{spec.path}:{reader.line_num}", why)
+            long_lines.append(reader.line_num)
+    return long_lines
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).replace("Error tokenizing data. C error: ", "").strip()
+
+
+def _jsonl_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int, skip_bad: bool,
+                  stats: WorkloadStats) -> Iterator[RawChunk]:
+    values: list[list[object]] = [[] for _ in columns]
+    lines: list[int] = []
+    with open_text(spec.path) as handle:
+        for line_no, text in enumerate(handle, 1):
+            if not text.strip():
+                continue
+            record = _json_record(text)
+            if record is None:
+                if not skip_bad:
+                    raise InputError("malformed row: expected one JSON object on the line",
+                                     file=str(spec.path), line=line_no)
+                stats.skipped(f"{spec.path}:{line_no}", "invalid JSON")
+                continue
+            for column, out in zip(columns, values, strict=True):
+                out.append(record.get(column))
+            lines.append(line_no)
+            if len(lines) == chunk_rows:
+                yield _chunk_of(columns, values, lines)
+                values, lines = [[] for _ in columns], []
+    if lines:
+        yield _chunk_of(columns, values, lines)
+
+
+def _json_record(text: str) -> dict | None:
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _chunk_of(columns: list[str], values: list[list[object]], lines: list[int]) -> RawChunk:
+    frame = pd.DataFrame({c: pd.Series(v, dtype=_infer(v)) for c, v in zip(columns, values,
+                                                                          strict=True)})
+    return RawChunk(frame, np.asarray(lines, dtype=np.int64))
+
+
+def _infer(values: list[object]) -> str | None:
+    """Keep whole-number JSON columns as int64 (fast path); anything else is inferred."""
+    if values and all(type(v) is int for v in values):
+        return "int64"
+    return None
+
+
+def _parquet_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int) -> Iterator[RawChunk]:
+    try:
+        source = pq.ParquetFile(spec.path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read the Parquet file: {exc}", file=str(spec.path)) from None
+    first = 1
+    for batch in source.iter_batches(batch_size=chunk_rows, columns=columns):
+        frame = batch.to_pandas()
+        yield RawChunk(frame, np.arange(first, first + len(frame), dtype=np.int64))
+        first += len(frame)

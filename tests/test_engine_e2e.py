@@ -1,0 +1,92 @@
+"""End to end: request conservation, determinism, switching physics, schedulers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import small_scenario
+from sn40l_sim.config.resolve import load_scenario
+from sn40l_sim.runner import run_scenario
+
+
+def _run(write_scenario, tmp_path, data=None, **overrides):
+    path = write_scenario(small_scenario(**overrides) if data is None else data)
+    return run_scenario(load_scenario(path), output=tmp_path / "out", plots=False)
+
+
+def test_every_request_ends_completed_or_rejected(write_scenario, tmp_path):
+    result = _run(write_scenario, tmp_path)
+    req = result.requests
+    assert len(req) == 300
+    assert set(req["outcome"]) <= {"completed", "rejected"}
+    assert req["request_id"].is_unique and sorted(req["request_id"]) == list(range(300))
+    done = req[req["outcome"] == "completed"]
+    assert (done["e2e_latency_s"] >= done["ttft_s"]).all()
+    assert (done["ttft_s"] > 0).all()
+    assert (done["queue_wait_s"] >= -1e-9).all()
+    for name in ("requests.parquet", "events.parquet", "summary.json", "scenario.resolved.yaml"):
+        assert (result.run_dir / name).is_file()
+    assert not list(result.run_dir.glob("*.partial"))
+
+
+def test_same_seed_same_results(write_scenario, tmp_path):
+    a = _run(write_scenario, tmp_path).requests
+    b = _run(write_scenario, tmp_path).requests
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_different_seed_differs(write_scenario, tmp_path):
+    a = _run(write_scenario, tmp_path).requests
+    b = _run(write_scenario, tmp_path, seed=8).requests
+    assert not a["arrival_s"].equals(b["arrival_s"])
+
+
+def test_sn40l_switch_faster_than_dgx(write_scenario, tmp_path):
+    times = {}
+    for platform in ("sn40l_node", "dgx_a100", "dgx_h100"):
+        result = _run(write_scenario, tmp_path, platform=platform)
+        assert result.summary["n_switches"] > 0
+        times[platform] = result.summary["switch_time_mean_s"]
+    assert times["sn40l_node"] < times["dgx_h100"] < times["dgx_a100"]
+    # A TP8 Llama-2-7B copy: 13.48 GB at 1 TB/s (SN40L) vs 32 GB/s (A100), plus 10 us set-up.
+    assert times["sn40l_node"] == pytest.approx(13.4768e9 / 1e12 + 10e-6, rel=1e-3)
+    assert times["dgx_a100"] == pytest.approx(13.4768e9 / 32e9 + 10e-6, rel=1e-3)
+
+
+def test_switch_bytes_equal_link_bytes(write_scenario, tmp_path):
+    result = _run(write_scenario, tmp_path)
+    switches = result.events[result.events["kind"] == "switch"]
+    assert switches["bytes"].sum() == pytest.approx(result.summary["switch_bytes"])
+    assert (switches["end_s"] > switches["start_s"]).all()
+    # One link per group on SN40L; copies on one link never overlap.
+    for _, rows in switches.groupby("link"):
+        rows = rows.sort_values("start_s")
+        assert (rows["start_s"].to_numpy()[1:] >= rows["end_s"].to_numpy()[:-1] - 1e-12).all()
+
+
+def test_out_of_memory_experts_rejected_with_reason(write_scenario, tmp_path):
+    data = small_scenario(platform="dgx_a100",
+                          experts=[{"model": "llama-2-7b", "count": 200, "name_prefix": "e"}])
+    result = _run(write_scenario, tmp_path, data=data)
+    rejected = result.requests[result.requests["outcome"] == "rejected"]
+    assert len(rejected) > 0
+    assert rejected["reason"].str.startswith("out of memory").all()
+    assert result.summary["n_servable_experts"] < 200
+
+
+@pytest.mark.parametrize("scheduler", ["fcfs", "expert_affinity", "paper_batch"])
+def test_schedulers_conserve_requests(write_scenario, tmp_path, scheduler):
+    serving = {"tensor_parallel": 8, "max_batch": 4, "scheduler": scheduler}
+    result = _run(write_scenario, tmp_path, serving=serving)
+    assert (result.requests["outcome"] == "completed").all()
+
+
+def test_affinity_switches_less_than_fcfs(write_scenario, tmp_path):
+    heavy = {"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 20.0},
+                           "prompt_tokens": 256, "output_tokens": 20, "requests": 400}}
+    n = {}
+    for scheduler in ("fcfs", "expert_affinity"):
+        serving = {"tensor_parallel": 8, "max_batch": 8, "scheduler": scheduler}
+        n[scheduler] = _run(write_scenario, tmp_path, workload=heavy, serving=serving).summary["n_switches"]
+    assert n["expert_affinity"] < n["fcfs"]
