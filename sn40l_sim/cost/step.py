@@ -61,7 +61,11 @@ def _step(platform: PlatformSpec, model: ModelSpec, n_batch: int, n_new: int, n_
     compute_s = flop / flop_per_s
     memory_s = mem_bytes / hbm
     network_s = 2 * model.n_layers * _allreduce_s(platform, act_bytes, tp)
-    total = max(compute_s, memory_s) + network_s + launch
+    if ex.mode == "fused_dataflow":
+        # P1 §III: collectives are fused into the streaming kernel, so they overlap compute.
+        total = max(compute_s, memory_s, network_s) + launch
+    else:
+        total = max(compute_s, memory_s) + network_s + launch
     return StepCost(compute_s, memory_s, network_s, launch, total, flop, mem_bytes, n_launch)
 
 

@@ -68,3 +68,26 @@ def draw_run_plots(requests: pd.DataFrame, events: pd.DataFrame, title: str, plo
     latency_cdf(requests, title, paths[0])
     timeline(events, title, paths[1])
     return paths
+
+
+def latency_vs_experts(sweep: pd.DataFrame, path: Path) -> None:
+    """P1 Fig. 13-style: batch-1 CoE latency vs number of experts, one line per platform; the
+    points where a platform runs out of memory are marked."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for platform, rows in sweep.groupby("platform", sort=False):
+        rows = rows.sort_values("n_experts")
+        line, = ax.plot(rows["n_experts"], rows["latency_mean_s"] * 1e3, marker="o", label=platform)
+        oom = rows[rows["oom"]]
+        if len(oom):
+            ax.scatter(oom["n_experts"], oom["latency_mean_s"] * 1e3, marker="x", s=80,
+                       color=line.get_color(), zorder=3)
+    ax.scatter([], [], marker="x", color="black", label="out of memory (some experts rejected)")
+    ax.set_xscale("log")
+    ax.set_xlabel("number of Llama-2-7B experts (log scale)")
+    ax.set_ylabel("mean request latency, batch 1 (ms)")
+    ax.set_title("CoE latency vs number of experts (router + switch + expert, TP8, 20 tokens)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
