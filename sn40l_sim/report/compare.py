@@ -13,6 +13,7 @@ from sn40l_sim.config.load import load_model
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.report.console import fmt_ratio
+from sn40l_sim.units import format_seconds
 from sn40l_sim.report.results import new_run_dir, write_json
 from sn40l_sim.runner import run_scenario
 from sn40l_sim.workload.data_dir import resolve_data_dir
@@ -65,8 +66,35 @@ def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path
     table = ratio_rows(summaries)
     table.to_csv(root / "ratios.csv", index=False)
     write_json(root / "summaries.json", summaries)
+    _print_absolute(summaries)
     _print(table, root)
     return table
+
+
+_ABSOLUTE = (
+    ("requests completed / rejected", lambda s: f"{s['n_completed']:,} / {s['n_rejected']:,}"),
+    ("experts servable / total", lambda s: f"{s['n_servable_experts']} / {s['n_experts']}"),
+    ("mean model switch", lambda s: format_seconds(s["switch_time_mean_s"])),
+    ("mean latency", lambda s: format_seconds(s["e2e_latency_mean_s"])),
+    ("p99 latency", lambda s: format_seconds(s["e2e_latency_p99_s"])),
+    ("HBM hit rate", lambda s: f"{100 * (s['hbm_hit_rate'] or 0):.1f} %"),
+)
+
+
+def _print_absolute(summaries: dict[str, dict[str, Any]]) -> None:
+    view = Table(title="per platform")
+    view.add_column("metric")
+    for name in summaries:
+        view.add_column(name, justify="right")
+    for label, fn in _ABSOLUTE:
+        cells = []
+        for summary in summaries.values():
+            try:
+                cells.append(fn(summary))
+            except (KeyError, TypeError, ValueError):
+                cells.append("n/a")
+        view.add_row(label, *cells)
+    Console().print(view)
 
 
 def _print(table: pd.DataFrame, root: Path) -> None:
