@@ -22,7 +22,7 @@ EXIT_FETCH_FAILED = 1
 def add_data_subcommands(subparsers: argparse._SubParsersAction) -> None:
     """Add ``data list`` and ``data fetch`` to the top-level parser's sub-commands."""
     data = subparsers.add_parser("data", help="list or fetch the public datasets traces come from")
-    sub = data.add_subparsers(dest="data_command", required=True)
+    sub = data.add_subparsers(dest="data_command", metavar="{list,fetch}", required=True)
 
     listing = sub.add_parser("list", help="known datasets and which files the data directory has")
     _add_data_dir(listing)
@@ -47,15 +47,23 @@ def cmd_data_list(args: argparse.Namespace) -> int:
 
     data_dir = resolve_data_dir(args.data_dir)
     table = Table(title=f"datasets in {data_dir}")
-    for column in ("dataset", "file", "size", "status"):
-        table.add_column(column)
+    table.add_column("dataset")
+    table.add_column("file", overflow="fold")
+    table.add_column("size", justify="right")
+    table.add_column("status", no_wrap=True)
     styles = {"ok": "green", "missing": "yellow", "bad checksum": "red"}
+    incomplete: list[str] = []
     for dataset in known_datasets().values():
         for i, entry in enumerate(dataset.files):
             status = file_status(data_dir, dataset, entry)
+            if status != "ok" and dataset.name not in incomplete:
+                incomplete.append(dataset.name)
             table.add_row(dataset.name if i == 0 else "", entry.file, _size(entry.size_bytes),
                           f"[{styles[status]}]{status}[/]")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if incomplete:
+        console.print(f"fetch with: sn40l-sim data fetch {' '.join(incomplete)}", markup=False)
     return 0
 
 

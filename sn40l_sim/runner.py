@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,7 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                "interrupted": interrupted, **summarize(requests, events),
                "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
                                 if recorder.hbm_hits + recorder.hbm_misses else None),
+               "workload": dataclasses.asdict(chunks.stats),
                "wall_s": wall_s, "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}
     write_json(run_dir / "summary.json", summary)
     if interrupted:

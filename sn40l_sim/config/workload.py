@@ -8,8 +8,9 @@ Two shapes, one model (exactly one of ``trace`` / ``generator``)::
       rate_multiplier: 2.0                         requests: 1000
       max_requests: 50000                          arrivals: {kind: poisson, rate_per_s: 5}
       loop: true                                   prompt_tokens: 512
-      on_bad_row: skip                             output_tokens: {kind: lognormal, median: 200, sigma: 0.8}
-      prompts: mt-bench                            prompts: mt-bench
+      on_bad_row: skip                             output_tokens: {kind: lognormal,
+      prompts: mt-bench                                            median: 200, sigma: 0.8}
+                                                   prompts: mt-bench
 
 Labels (``prompts``, ``category``, ``expert``) sit beside ``trace`` for a trace and inside
 ``generator`` for a generator. Every choice with variants is a discriminated union on ``kind``.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
 from sn40l_sim.config.quantities import STRICT, PositiveSeconds, Seconds
 
@@ -204,9 +205,7 @@ PROMPT_SETS: dict[str, str] = {
 
 
 def _prompt_set_shorthand(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"file": PROMPT_SETS.get(value, value)}
-    return value
+    return {"file": value} if isinstance(value, str) else value
 
 
 class PromptSetConfig(BaseModel):
@@ -218,10 +217,15 @@ class PromptSetConfig(BaseModel):
     """
 
     model_config = STRICT
-    file: str
+    file: str  # a path in the data directory, or a short name in PROMPT_SETS
     label_field: str | None = None
     text_field: str | None = None
     popularity: Popularity | None = None
+
+    @field_validator("file")
+    @classmethod
+    def _known_name(cls, value: str) -> str:
+        return PROMPT_SETS.get(value, value)
 
 
 PromptSet = Annotated[PromptSetConfig, BeforeValidator(_prompt_set_shorthand)]

@@ -80,8 +80,8 @@ class Simulation:
         platform, serving = resolved.platform, resolved.serving
         tp = serving.tensor_parallel
         self.n_groups = platform.n_devices // tp
-        # Each random source gets its own stream spawned from the scenario seed (the workload
-        # generator seeds itself from the seed directly).
+        # Each random source gets its own stream spawned from the scenario seed: child 0 feeds
+        # the workload generator, child 1 the router.
         router_seed = np.random.SeedSequence(resolved.seed).spawn(2)[1]
         self.router = Router(resolved.router, [e.name for e in resolved.experts], seed=router_seed)
         self.router_latency_s = float(resolved.router.latency or 0.0)

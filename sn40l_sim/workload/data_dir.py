@@ -58,7 +58,7 @@ def _missing_message(relative: str, path: Path, data_dir: Path, base_dir: Path |
 
     looked = f"the data directory {data_dir}"
     if base_dir is not None:
-        looked = f"{base_dir} and {looked}"
+        looked = f"{base_dir.absolute()} and {looked}"
     message = f"data file {relative!r} not found (looked in {looked})"
     known = find_known_file(path.as_posix())
     if known is not None:

@@ -55,9 +55,11 @@ class OnOffProcess:
     time through the cumulative on-durations, so the whole chunk is a few numpy operations.
     """
 
-    def __init__(self, cfg: OnOffArrivals, rng: np.random.Generator) -> None:
+    def __init__(self, cfg: OnOffArrivals, rng: np.random.Generator,
+                 periods_rng: np.random.Generator) -> None:
         self.cfg = cfg
-        self._rng = rng
+        self._rng = rng  # arrivals
+        self._periods_rng = periods_rng  # on/off durations: its own stream, chunk-independent
         self._u_s = 0.0  # on-time of the last arrival
         self._on_end_u = np.empty(0)  # on-time at which each known on-period ends
         self._on_end_t = np.empty(0)  # wall time at which each known on-period ends
@@ -68,7 +70,7 @@ class OnOffProcess:
         while not self._on_end_u.size or self._on_end_u[-1] < until_u:
             k = max(16, self._on_end_u.size)
             if self.cfg.random_durations:  # (on, off) pairs, row by row: chunk-size independent
-                pairs = self._rng.exponential(size=(k, 2)) * (self.cfg.on_duration,
+                pairs = self._periods_rng.exponential(size=(k, 2)) * (self.cfg.on_duration,
                                                               self.cfg.off_duration)
             else:
                 pairs = np.tile((self.cfg.on_duration, self.cfg.off_duration), (k, 1))
@@ -93,8 +95,9 @@ class OnOffProcess:
         return times
 
 
-def make_arrivals(cfg: ArrivalConfig, rng: np.random.Generator) -> ArrivalProcess | OnOffProcess:
-    """The arrival process a config describes, drawing from ``rng``."""
+def make_arrivals(cfg: ArrivalConfig, rng: np.random.Generator,
+                  periods_rng: np.random.Generator) -> ArrivalProcess | OnOffProcess:
+    """The arrival process a config describes (``periods_rng``: on/off durations)."""
     if isinstance(cfg, PoissonArrivals):
         return ArrivalProcess(lambda n: rng.exponential(1.0 / cfg.rate_per_s, size=n))
     if isinstance(cfg, GammaArrivals):
@@ -102,7 +105,7 @@ def make_arrivals(cfg: ArrivalConfig, rng: np.random.Generator) -> ArrivalProces
         return ArrivalProcess(lambda n: rng.gamma(shape, 1.0 / (cfg.rate_per_s * shape), size=n))
     if isinstance(cfg, ConstantArrivals):
         return ArrivalProcess(lambda n: np.full(n, 1.0 / cfg.rate_per_s))
-    return OnOffProcess(cfg, rng)
+    return OnOffProcess(cfg, rng, periods_rng)
 
 
 # --- token lengths -------------------------------------------------------------------------------

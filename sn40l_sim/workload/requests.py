@@ -12,8 +12,9 @@ when another source's settings change, and the same seed gives the same requests
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,13 +25,13 @@ from sn40l_sim.workload.data_dir import resolve_data_path
 from sn40l_sim.workload.generators import LengthPair, make_arrivals
 from sn40l_sim.workload.labels import PromptSampler, popularity_sampler
 from sn40l_sim.workload.trace_formats import TraceSpec, file_type_of, spec_for_workload
-from sn40l_sim.workload.trace_io import WorkloadStats
-from sn40l_sim.workload.traces import iter_trace
+from sn40l_sim.workload.traces import WorkloadStats, iter_trace
 
 REQUEST_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 OPTIONAL_COLUMNS = ("category", "expert", "prompt_text")
 
-_ARRIVALS, _PROMPT_TOKENS, _OUTPUT_TOKENS, _PROMPTS, _CATEGORY, _EXPERT = range(6)
+T = TypeVar("T")
+_ARRIVALS, _PROMPT_TOKENS, _OUTPUT_TOKENS, _PROMPTS, _CATEGORY, _EXPERT, _PERIODS = range(7)
 
 __all__ = ["OPTIONAL_COLUMNS", "REQUEST_COLUMNS", "RequestStream", "WorkloadStats",
            "count_hint", "iter_request_chunks"]
@@ -39,6 +40,16 @@ __all__ = ["OPTIONAL_COLUMNS", "REQUEST_COLUMNS", "RequestStream", "WorkloadStat
 def stream_rng(seed: int, stream: int) -> np.random.Generator:
     """The generator of one workload random source (see the module docstring)."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0, stream)))
+
+
+def _located(make: Callable[..., T], field: str, *args: Any) -> T:
+    """Call ``make``; an InputError without a field gets ``field`` (for a missing file)."""
+    try:
+        return make(*args)
+    except InputError as exc:
+        if exc.field is not None:
+            raise
+        raise InputError(exc.message, file=exc.file, line=exc.line, field=field) from None
 
 
 class _Labeler:
@@ -78,20 +89,23 @@ class RequestStream(Iterator[pd.DataFrame]):
         self.chunk_rows = chunk_rows
         self.stats = WorkloadStats()
         gen = config.generator
+        if gen is None:  # the trace first: the file most worth an early, clear error
+            assert config.trace is not None
+            path = _located(resolve_data_path, "workload.trace", config.trace, data_dir, base_dir)
+            self.spec: TraceSpec = spec_for_workload(config, path)
         labels: _Labels = gen if gen is not None else config
-        self._labeler = _Labeler(labels, seed, data_dir, base_dir)
+        self._labeler = _located(_Labeler, "workload.prompts" if gen is None else
+                                 "workload.generator.prompts", labels, seed, data_dir, base_dir)
         arrivals = gen.arrivals if gen is not None else config.arrivals
-        self._arrivals = make_arrivals(arrivals, stream_rng(seed, _ARRIVALS)) if arrivals else None
+        self._arrivals = (make_arrivals(arrivals, stream_rng(seed, _ARRIVALS),
+                                        stream_rng(seed, _PERIODS)) if arrivals else None)
         if gen is not None:
-            self._lengths = LengthPair(gen.prompt_tokens, gen.output_tokens,
-                                       (stream_rng(seed, _PROMPT_TOKENS),
-                                        stream_rng(seed, _OUTPUT_TOKENS)),
-                                       data_dir=data_dir, base_dir=base_dir)
+            rngs = (stream_rng(seed, _PROMPT_TOKENS), stream_rng(seed, _OUTPUT_TOKENS))
+            self._lengths = _located(lambda: LengthPair(gen.prompt_tokens, gen.output_tokens,
+                                                        rngs, data_dir=data_dir,
+                                                        base_dir=base_dir), "workload.generator")
             self._chunks = self._generate()
         else:
-            assert config.trace is not None
-            path = resolve_data_path(config.trace, data_dir, base_dir)
-            self.spec: TraceSpec = spec_for_workload(config, path)
             self._chunks = self._replay()
 
     def __next__(self) -> pd.DataFrame:

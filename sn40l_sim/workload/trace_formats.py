@@ -50,6 +50,7 @@ _SUFFIXES: dict[str, FileType] = {
     ".parquet": "parquet", ".pq": "parquet",
 }
 _COMPRESSED = (".gz",)
+_JSON_SAMPLE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,23 +87,38 @@ def open_text(path: Path) -> IO[str]:
 
 
 def header_of(path: Path, file_type: FileType) -> list[str]:
-    """Column names: a CSV header, the keys of the first JSON object, or a Parquet schema."""
+    """Column names: a CSV header, a Parquet schema, or the keys of the first JSON objects.
+
+    JSONL lines may differ in their keys, so the keys of the first ``_JSON_SAMPLE`` valid
+    objects are pooled; invalid lines are left for the reader to report with their numbers.
+    """
     try:
         if file_type == "csv":
             return [str(c) for c in pd.read_csv(path, nrows=0).columns]
         if file_type == "parquet":
             return list(pq.ParquetFile(path).schema_arrow.names)
-        with open_text(path) as handle:
-            for line_no, text in enumerate(handle, 1):
-                if text.strip():
-                    record = json.loads(text)
-                    if not isinstance(record, dict):
-                        raise InputError("expected one JSON object per line", file=str(path),
-                                         line=line_no)
-                    return list(record)
+        return _json_keys(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise InputError(f"cannot read the header: {exc}", file=str(path)) from None
-    raise InputError("the file has no rows", file=str(path))
+
+
+def _json_keys(path: Path) -> list[str]:
+    keys: dict[str, None] = {}
+    n_objects = 0
+    with open_text(path) as handle:
+        for text in handle:
+            try:
+                record = json.loads(text) if text.strip() else None
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                keys.update(dict.fromkeys(record))
+                n_objects += 1
+                if n_objects == _JSON_SAMPLE:
+                    break
+    if not n_objects:
+        raise InputError("no line holds a JSON object", file=str(path))
+    return list(keys)
 
 
 def _detect(header: list[str]) -> str | None:

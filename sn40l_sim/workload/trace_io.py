@@ -23,72 +23,66 @@ from sn40l_sim.errors import InputError
 from sn40l_sim.workload.trace_formats import TraceSpec, open_text
 
 _LINE = re.compile(r"line (\d+)")
-_SKIPPED = re.compile(r"Skipping line (\d+)")
-
-
-@dataclass
-class WorkloadStats:
-    """Counts a run should report about its request stream (updated while it is read)."""
-
-    n_requests: int = 0
-    n_bad_rows_skipped: int = 0
-    n_zero_prompt_clipped: int = 0
-    n_zero_output_clipped: int = 0
-    n_trace_passes: int = 0
-    skipped_examples: list[str] = field(default_factory=list)  # first few 'file:line: why'
-
-    def skipped(self, where: str, why: str, n: int = 1) -> None:
-        self.n_bad_rows_skipped += n
-        if len(self.skipped_examples) < 5:
-            self.skipped_examples.append(f"{where}: {why}")
+_SKIPPED = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
 
 
 @dataclass(frozen=True, slots=True)
 class RawChunk:
-    """Source columns of some rows as read, and where each row is (line, or row for Parquet)."""
+    """Source columns of some rows as read, and where each row is (line, or row for Parquet).
+
+    ``broken`` lists (line, why) of lines up to this chunk's last row that could not be split
+    into fields at all; the caller reports them in line order with the rows' own problems.
+    """
 
     frame: pd.DataFrame
     lines: np.ndarray  # int64, 1-based
+    broken: list[tuple[int, str]] = field(default_factory=list)
 
 
-def read_raw_chunks(spec: TraceSpec, chunk_rows: int, skip_bad: bool,
-                    stats: WorkloadStats) -> Iterator[RawChunk]:
+def read_raw_chunks(spec: TraceSpec, chunk_rows: int) -> Iterator[RawChunk]:
     """Chunks of the spec's source columns, in file order."""
     columns = list(dict.fromkeys(spec.columns.values()))
     if spec.file_type == "csv":
-        return _csv_chunks(spec, columns, chunk_rows, skip_bad, stats)
+        return _csv_chunks(spec, columns, chunk_rows)
     if spec.file_type == "jsonl":
-        return _jsonl_chunks(spec, columns, chunk_rows, skip_bad, stats)
+        return _jsonl_chunks(spec, columns, chunk_rows)
     return _parquet_chunks(spec, columns, chunk_rows)
 
 
-def _csv_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int, skip_bad: bool,
-                stats: WorkloadStats) -> Iterator[RawChunk]:
+def _csv_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int) -> Iterator[RawChunk]:
     # Blank lines are kept as all-empty rows (then dropped) so row numbers map to lines; no
-    # usecols, because with it pandas stops noticing rows that have too many fields.
-    leading = _leading_long_lines(spec, skip_bad, stats)
+    # usecols, because with it pandas stops noticing rows that have too many fields. pandas
+    # skips (and warns about) lines with too many fields, so rows and lines stay aligned.
+    pending = _leading_long_lines(spec)
     reader = pd.read_csv(spec.path, chunksize=chunk_rows, skip_blank_lines=False,
-                         on_bad_lines="warn" if skip_bad else "error",
-                         skiprows=[line - 1 for line in leading])
-    bad_rows_at = [line - 2 - k for k, line in enumerate(leading)]  # data-row position of each
+                         on_bad_lines="warn", skiprows=[line - 1 for line, _ in pending])
+    skipped_at = [line - 2 - k for k, (line, _) in enumerate(pending)]  # data-row positions
     with reader:
         while True:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", pd.errors.ParserWarning)
                 frame = _next_csv_chunk(reader, spec)
             for w in caught:  # lines pandas skipped (reported even by the call that ends)
-                for line in (int(m) for m in _SKIPPED.findall(str(w.message))):
-                    bad_rows_at.append(line - 2 - len(bad_rows_at))
-                    stats.skipped(f"{spec.path}:{line}", "wrong number of fields")
+                for match in _SKIPPED.finditer(str(w.message)):
+                    line = int(match.group(1))
+                    skipped_at.append(line - 2 - len(skipped_at))
+                    pending.append((line, f"expected {match.group(2)} fields, saw "
+                                          f"{match.group(3)}"))
             if frame is None:
+                if pending:
+                    yield RawChunk(pd.DataFrame({c: [] for c in columns}),
+                                   np.empty(0, np.int64), pending)
                 return
             rows = frame.index.to_numpy(dtype=np.int64)
-            shift = np.searchsorted(np.asarray(bad_rows_at, dtype=np.int64), rows, side="right")
+            shift = np.searchsorted(np.asarray(skipped_at, dtype=np.int64), rows, side="right")
             lines = rows + 2 + shift
+            last = int(lines[-1]) if len(lines) else 0
+            broken = [b for b in pending if b[0] < last]
+            pending = [b for b in pending if b[0] >= last]
             blank = frame.isna().all(axis=1).to_numpy()
             if blank.any():
                 frame, lines = frame.loc[~blank], lines[~blank]
-            yield RawChunk(frame[columns], lines)
+            yield RawChunk(frame[columns], lines, broken)
 
 
 def _next_csv_chunk(reader: Iterator[pd.DataFrame], spec: TraceSpec) -> pd.DataFrame | None:
@@ -102,25 +96,21 @@ def _next_csv_chunk(reader: Iterator[pd.DataFrame], spec: TraceSpec) -> pd.DataF
                          line=int(match.group(1)) if match else None) from None
 
 
-def _leading_long_lines(spec: TraceSpec, skip_bad: bool, stats: WorkloadStats) -> list[int]:
+def _leading_long_lines(spec: TraceSpec) -> list[tuple[int, str]]:
     """Lines at the top with more fields than the header.
 
     pandas would silently read the extra leading fields of the first data row as an index, so
     such rows are found here (later ones pandas reports itself).
     """
-    long_lines: list[int] = []
+    long_lines: list[tuple[int, str]] = []
     with open_text(spec.path) as handle:
         reader = csv.reader(handle)
         n_header = len(next(reader, []))
         for fields in reader:
             if len(fields) <= n_header:
                 break
-            why = f"expected {n_header} fields, saw {len(fields)}"
-            if not skip_bad:
-                raise InputError(f"malformed row: {why}", file=str(spec.path),
-                                 line=reader.line_num)
-            stats.skipped(f"{spec.path}:{reader.line_num}", why)
-            long_lines.append(reader.line_num)
+            long_lines.append((reader.line_num,
+                               f"expected {n_header} fields, saw {len(fields)}"))
     return long_lines
 
 
@@ -128,29 +118,26 @@ def _short(exc: Exception) -> str:
     return str(exc).replace("Error tokenizing data. C error: ", "").strip()
 
 
-def _jsonl_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int, skip_bad: bool,
-                  stats: WorkloadStats) -> Iterator[RawChunk]:
+def _jsonl_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int) -> Iterator[RawChunk]:
     values: list[list[object]] = [[] for _ in columns]
     lines: list[int] = []
+    broken: list[tuple[int, str]] = []
     with open_text(spec.path) as handle:
         for line_no, text in enumerate(handle, 1):
             if not text.strip():
                 continue
             record = _json_record(text)
             if record is None:
-                if not skip_bad:
-                    raise InputError("malformed row: expected one JSON object on the line",
-                                     file=str(spec.path), line=line_no)
-                stats.skipped(f"{spec.path}:{line_no}", "invalid JSON")
+                broken.append((line_no, "expected one JSON object on the line"))
                 continue
             for column, out in zip(columns, values, strict=True):
                 out.append(record.get(column))
             lines.append(line_no)
             if len(lines) == chunk_rows:
-                yield _chunk_of(columns, values, lines)
-                values, lines = [[] for _ in columns], []
-    if lines:
-        yield _chunk_of(columns, values, lines)
+                yield _chunk_of(columns, values, lines, broken)
+                values, lines, broken = [[] for _ in columns], [], []
+    if lines or broken:
+        yield _chunk_of(columns, values, lines, broken)
 
 
 def _json_record(text: str) -> dict | None:
@@ -161,10 +148,11 @@ def _json_record(text: str) -> dict | None:
     return record if isinstance(record, dict) else None
 
 
-def _chunk_of(columns: list[str], values: list[list[object]], lines: list[int]) -> RawChunk:
+def _chunk_of(columns: list[str], values: list[list[object]], lines: list[int],
+              broken: list[tuple[int, str]]) -> RawChunk:
     frame = pd.DataFrame({c: pd.Series(v, dtype=_infer(v)) for c, v in zip(columns, values,
                                                                           strict=True)})
-    return RawChunk(frame, np.asarray(lines, dtype=np.int64))
+    return RawChunk(frame, np.asarray(lines, dtype=np.int64), broken)
 
 
 def _infer(values: list[object]) -> str | None:

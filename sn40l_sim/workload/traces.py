@@ -9,15 +9,37 @@ Arrival times must not decrease: a trace is replayed in file order, never re-sor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload.trace_formats import TraceSpec
-from sn40l_sim.workload.trace_io import RawChunk, WorkloadStats, read_raw_chunks
+from sn40l_sim.workload.trace_io import RawChunk, read_raw_chunks
 
+
+@dataclass
+class WorkloadStats:
+    """Counts a run should report about its request stream (updated while it is read)."""
+
+    n_requests: int = 0
+    n_bad_rows_skipped: int = 0
+    n_zero_prompt_clipped: int = 0
+    n_zero_output_clipped: int = 0
+    n_trace_passes: int = 0
+    # the first few skipped rows, as "file:line: why"
+    skipped_examples: list[str] = dataclasses.field(default_factory=list)
+
+    def skipped(self, where: str, why: str, n: int = 1) -> None:
+        self.n_bad_rows_skipped += n
+        if len(self.skipped_examples) < 5:
+            self.skipped_examples.append(f"{where}: {why}")
+
+
+_MAX_TOKENS = 2.0**53  # beyond this a float no longer holds a whole number exactly
 _UNIT_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 TEXT_FIELDS = ("category", "expert", "prompt_text")
 
@@ -30,7 +52,8 @@ def _tokens(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         return values, values < 0
     numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
-        bad = ~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers))
+        bad = (~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers))
+               | (numbers > _MAX_TOKENS))
     return np.where(bad, 0, numbers).astype(np.int64), bad
 
 
@@ -62,7 +85,7 @@ class TraceReader:
         self.last_line = 0
 
     def chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
-        for raw in read_raw_chunks(self.spec, chunk_rows, self.skip_bad, self.stats):
+        for raw in read_raw_chunks(self.spec, chunk_rows):
             frame = self._convert(raw)
             if len(frame):
                 yield frame
@@ -85,7 +108,7 @@ class TraceReader:
                 checks.append((wrong, field, "a value"))
         bad = np.logical_or.reduce([wrong for wrong, _, _ in checks])
         lines = raw.lines
-        if bad.any():
+        if bad.any() or raw.broken:
             self._bad_rows(raw, bad, checks)
             keep = ~bad
             lines = lines[keep]
@@ -100,18 +123,23 @@ class TraceReader:
 
     def _bad_rows(self, raw: RawChunk, bad: np.ndarray,
                   checks: list[tuple[np.ndarray, str, str]]) -> None:
-        """Stop at the first bad row (with its line), or count the chunk's bad rows."""
+        """Stop at the chunk's first bad line (in file order), or count its bad rows."""
+        problems = list(raw.broken)
         rows = np.flatnonzero(bad)
-        first = int(rows[0])
-        _, field, expected = next(c for c in checks if c[0][first])
-        column = self.spec.columns[field]
-        value = raw.frame[column].iloc[first]
-        why = f"{field} (column {column!r}): expected {expected}, got {value!r}"
-        prefix, line = self._where(int(raw.lines[first]))
+        if rows.size:
+            first = int(rows[0])
+            _, field, expected = next(c for c in checks if c[0][first])
+            column = self.spec.columns[field]
+            value = raw.frame[column].iloc[first]
+            problems.append((int(raw.lines[first]),
+                             f"{field} (column {column!r}): expected {expected}, got {value!r}"))
+        line, why = min(problems)
+        prefix, located = self._where(line)
         if not self.skip_bad:
-            raise InputError(f"{prefix}malformed row: {why}", file=str(self.spec.path), line=line)
-        where = f"{self.spec.path}:{prefix or line}".rstrip(": ")
-        self.stats.skipped(where, why, len(rows))
+            raise InputError(f"{prefix}malformed row: {why}", file=str(self.spec.path),
+                             line=located)
+        where = f"{self.spec.path}:{prefix.rstrip(': ') or line}"
+        self.stats.skipped(where, why, int(rows.size) + len(raw.broken))
 
     def _frame(self, out: dict[str, np.ndarray], lines: np.ndarray) -> pd.DataFrame:
         frame: dict[str, np.ndarray] = {}
