@@ -30,7 +30,8 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
         rows.extend(footprint(platform, [expert] * args.experts, tp=args.tp, router=router,
                               kv_reservation_bytes=kv, shape=shape))
     table = Table(title=f"Footprint: {args.experts} x {args.model} experts, TP{args.tp}, router "
-                        f"{args.router}, batch-1 latency for {args.prompt_tokens}+{args.output_tokens} tokens")
+                        f"{args.router}, batch-1 latency for {args.prompt_tokens}+"
+                        f"{args.output_tokens} tokens")
     for col in ("platform", "strategy", "nodes", "devices", "experts/node", "latency", "switch", "note"):
         table.add_column(col, no_wrap=col != "note")
     for r in rows:

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 import yaml
+from conftest import REPO, small_scenario
 
-from conftest import small_scenario
 from sn40l_sim.cli import main
 
 
@@ -28,7 +28,7 @@ def test_misspelt_field(write_scenario, capsys):
 
 
 def test_negative_bandwidth_in_inline_platform(write_scenario, capsys):
-    platform = yaml.safe_load(open("hw_profiles/dgx_a100.yaml"))
+    platform = yaml.safe_load((REPO / "hw_profiles" / "dgx_a100.yaml").read_text())
     platform["device"]["hbm"]["bandwidth"] = "-2 TB/s"
     code, err = _main(capsys, "run", str(write_scenario(small_scenario(platform=platform))))
     assert code == 2
@@ -36,7 +36,8 @@ def test_negative_bandwidth_in_inline_platform(write_scenario, capsys):
 
 
 def test_negative_bandwidth_in_profile_file(write_scenario, tmp_path, capsys):
-    text = open("hw_profiles/sn40l_node.yaml").read().replace("bandwidth: 1.8 TB/s", "bandwidth: -1.8 TB/s")
+    text = (REPO / "hw_profiles" / "sn40l_node.yaml").read_text()
+    text = text.replace("bandwidth: 1.8 TB/s", "bandwidth: -1.8 TB/s")
     (tmp_path / "bad.yaml").write_text(text)
     code, err = _main(capsys, "run", str(write_scenario(small_scenario(platform="bad.yaml"))))
     assert code == 2

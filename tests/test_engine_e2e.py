@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import small_scenario
+
 from sn40l_sim.config.resolve import load_scenario
 from sn40l_sim.runner import run_scenario
 

@@ -16,7 +16,7 @@ from sn40l_sim.units import Dimension, parse_quantity
 STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
-def _parser(dimension: Dimension):  # noqa: ANN202 - returns a validator function
+def _parser(dimension: Dimension):
     def parse(value: object) -> float:
         return parse_quantity(value, dimension)
 

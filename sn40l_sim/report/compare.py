@@ -13,9 +13,9 @@ from sn40l_sim.config.load import load_model
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.report.console import fmt_ratio
-from sn40l_sim.units import format_seconds
 from sn40l_sim.report.results import new_run_dir, write_json
 from sn40l_sim.runner import run_scenario
+from sn40l_sim.units import format_seconds
 from sn40l_sim.workload.data_dir import resolve_data_dir
 
 # (summary key, label, True when larger is better)

@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 TIMELINE_MAX_BARS = 300  # a window a person can read bar by bar
 
@@ -54,8 +54,7 @@ def timeline(events: pd.DataFrame, title: str, path: Path) -> None:
     ax.set_xlabel("simulated time (s)")
     shown = f"first {len(ev):,} events" if len(events) > len(ev) else "all events"
     ax.set_title(f"{title}: switches and compute per serving group ({shown})")
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

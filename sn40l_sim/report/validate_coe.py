@@ -105,8 +105,10 @@ def _switch_and_latency_rows() -> list[ValidationRow]:
         _ratio_row("T2", "model-switch time, DGX H100 / SN40L", 15.0,
                    b20["dgx_h100"].switch_s / b20[sn].switch_s),
     ]
-    targets = (("T3", b20, "overall", "20 tokens", (4.8, 2.8)), ("T4", b200, "overall", "200 tokens", (3.9, 2.6)),
-               ("T5", b20, "expert", "20 tokens", (2.0, 1.5)), ("T6", b200, "expert", "200 tokens", (3.2, 2.3)))
+    targets = (("T3", b20, "overall", "20 tokens", (4.8, 2.8)),
+               ("T4", b200, "overall", "200 tokens", (3.9, 2.6)),
+               ("T5", b20, "expert", "20 tokens", (2.0, 1.5)),
+               ("T6", b200, "expert", "200 tokens", (3.2, 2.3)))
     for id_, res, kind, tokens, (ref_a, ref_h) in targets:
         for gpu, ref, tag in (("dgx_a100", ref_a, "A100"), ("dgx_h100", ref_h, "H100")):
             attr = "overall_s" if kind == "overall" else "expert_s"
