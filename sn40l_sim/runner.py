@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
-from sn40l_sim.engine.simulation import Simulation
+from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.summary import summarize
 from sn40l_sim.report.plots import draw_run_plots
@@ -59,6 +63,39 @@ class _Progress:
             self.bar.stop()
 
 
+@contextmanager
+def _sigint_stops(stop: StopRequest) -> Iterator[None]:
+    """While a run simulates and writes its results, Ctrl-C sets ``stop`` instead of raising.
+
+    A KeyboardInterrupt raised mid-write could leave a ``.partial`` file or a block written
+    twice; the flag stops the run between two events instead, and further presses are ignored
+    until the files are complete. Only the main thread's default handler is replaced (a caller
+    that installed its own, or ignores SIGINT, keeps it).
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: Path) -> str:
+    """What an interrupted run kept, for the one line the CLI prints."""
+    counts = requests["outcome"].value_counts()
+    return (f"interrupted at simulated time {now_s:,.1f} s: kept {len(requests):,} requests "
+            f"({int(counts.get('completed', 0)):,} completed, {int(counts.get('rejected', 0)):,} "
+            f"rejected, {int(counts.get('pending', 0)):,} unfinished) and {n_events:,} events "
+            f"in {run_dir}")
+
+
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
                  run_dir: Path | None = None) -> RunResult:
@@ -80,29 +117,34 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                         float(resolved.router_model.n_params) if resolved.router_model else 0.0,
                         on_progress=bar.update)
     started = time.perf_counter()
-    sim = Simulation(resolved, recorder, chunks)
-    interrupted = False
-    try:
-        sim.run()
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-        recorder.close()
-    wall_s = time.perf_counter() - started
-    requests = pd.read_parquet(run_dir / "requests.parquet")
-    events = pd.read_parquet(run_dir / "events.parquet")
-    summary = {"scenario": scenario.name, "platform": resolved.platform.name,
-               "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
-               "expert_cache_bytes": sim.plan.expert_cache_bytes,
-               "interrupted": interrupted, **summarize(requests, events),
-               "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
-                                if recorder.hbm_hits + recorder.hbm_misses else None),
-               "workload": dataclasses.asdict(chunks.stats),
-               "wall_s": wall_s, "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}
-    write_json(run_dir / "summary.json", summary)
+    stop = StopRequest()
+    with _sigint_stops(stop):
+        sim = Simulation(resolved, recorder, chunks)
+        interrupted = True  # until the run is known to have reached its end
+        try:
+            interrupted = not sim.run(stop=stop)
+        except KeyboardInterrupt:
+            pass  # a Ctrl-C that bypassed ``stop`` (the caller installed its own handler)
+        finally:
+            bar.close()
+            recorder.close(n_arrived=sim.n_ingested if interrupted else None)
+        wall_s = time.perf_counter() - started
+        requests = pd.read_parquet(run_dir / "requests.parquet")
+        events = pd.read_parquet(run_dir / "events.parquet")
+        summary = {"scenario": scenario.name, "platform": resolved.platform.name,
+                   "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
+                   "expert_cache_bytes": sim.plan.expert_cache_bytes,
+                   "interrupted": interrupted, **summarize(requests, events),
+                   "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
+                                    if recorder.hbm_hits + recorder.hbm_misses else None),
+                   "workload": dataclasses.asdict(chunks.stats),
+                   "wall_s": wall_s,
+                   "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}
+        write_json(run_dir / "summary.json", summary)
     if interrupted:
-        raise KeyboardInterrupt(f"interrupted: kept {len(requests):,} requests in {run_dir}")
+        raise KeyboardInterrupt(_kept_message(requests, len(events), sim.env.now, run_dir))
+    if stop.requested:
+        raise KeyboardInterrupt(f"interrupted after the simulation ended: results in {run_dir}")
     if plots and scenario.plots == "auto":
         draw_run_plots(requests, events, scenario.name, run_dir / "plots")
     return RunResult(run_dir, summary, requests, events, wall_s)

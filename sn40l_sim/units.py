@@ -75,7 +75,10 @@ def parse_quantity(value: object, dimension: Dimension) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a quantity such as {_EXAMPLES[dimension]}, got {value!r}")
     if isinstance(value, (int, float)):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond the float range
+            raise ValueError("expected a finite quantity, got a too large integer") from None
     elif isinstance(value, str):
         match = _QUANTITY.match(value)
         if not match:

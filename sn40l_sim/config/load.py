@@ -38,8 +38,14 @@ def parse_yaml_text(text: str, source: str) -> tuple[Any, yaml.Node | None]:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise InputError(f"invalid YAML: {exc.problem}", file=source, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; no mark
+        line = text.count("\n", 0, exc.position) + 1
+        raise InputError(f"invalid YAML: {exc.reason} (character #x{exc.character:04x})",
+                         file=source, line=line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=source) from None
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InputError("invalid YAML: collections nested too deeply", file=source) from None
     return data, node
 
 

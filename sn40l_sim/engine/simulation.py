@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import simpy
+from simpy.core import EmptySchedule
 
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost.cache import StepCostTable
@@ -22,6 +23,7 @@ from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.engine.requests import RequestBlock
 from sn40l_sim.engine.residency import HbmCache
 from sn40l_sim.engine.serving_group import GroupLimits, ServingGroup
+from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
 from sn40l_sim.policy.router import Router
@@ -195,8 +197,43 @@ class Simulation:
                 else:
                     group.submit_routed((block, i))
 
-    def run(self, on_tick: Callable[[], None] | None = None) -> None:
-        """Run to the end of the workload (every request completed or rejected)."""
-        self.env.run()
-        if on_tick is not None:
+    def run(self, on_tick: Callable[[], None] | None = None, *,
+            stop: StopRequest | None = None) -> bool:
+        """Run to the end of the workload (every request completed or rejected).
+
+        With ``stop``, the run ends early, between two events, once ``stop.requested`` is set
+        (a Ctrl-C handler sets it), so no record is ever half-written. Returns True when the
+        workload ran to its end, False when it was stopped.
+        """
+        try:
+            finished = self._advance(stop)
+        except InputError as exc:
+            # SimPy re-raises a failed process's exception as a copy built from its args alone,
+            # which drops an InputError's file, line and field (a bad trace row found mid-run).
+            if isinstance(exc.__cause__, InputError):
+                raise exc.__cause__ from None
+            raise
+        if finished and on_tick is not None:
             on_tick()
+        return finished
+
+    def _advance(self, stop: StopRequest | None) -> bool:
+        if stop is None:
+            self.env.run()
+            return True
+        step = self.env.step
+        try:
+            while not stop.requested:
+                step()
+        except EmptySchedule:
+            return True
+        return False
+
+
+class StopRequest:
+    """A flag that ends a run at the next event boundary (set from a signal handler)."""
+
+    __slots__ = ("requested",)
+
+    def __init__(self) -> None:
+        self.requested = False

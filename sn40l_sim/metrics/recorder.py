@@ -179,10 +179,20 @@ class Recorder:
             self.hbm_misses += 1
 
     # --- end ------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Write what is left (also after an interrupt) and move the files into place."""
+    def close(self, n_arrived: int | None = None) -> None:
+        """Write what is left (also after an interrupt) and move the files into place.
+
+        After a stopped run, ``n_arrived`` (how many requests had arrived) leaves out the rows
+        of requests that had not arrived yet; those that had are kept, unfinished ones as
+        ``pending``.
+        """
         for block in list(self.open_blocks.values()):
-            self._close_block(block)
+            if n_arrived is None or block.first_id + block.n <= n_arrived:
+                self._close_block(block)
+            else:
+                keep = max(0, n_arrived - block.first_id)
+                self.requests.write(self.block_frame(block).iloc[:keep])
+                self.open_blocks.pop(block.first_id)
         self.events.flush()
         empty_requests = self.block_frame(_empty_block())
         self.requests.close(empty_requests)

@@ -54,8 +54,11 @@ def _csv_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int) -> Iterato
     # usecols, because with it pandas stops noticing rows that have too many fields. pandas
     # skips (and warns about) lines with too many fields, so rows and lines stay aligned.
     pending = _leading_long_lines(spec)
+    # Only an empty field is missing: a line such as "NaN" or "null,null,null" is a bad row to
+    # report, not a blank line to drop silently.
     reader = pd.read_csv(spec.path, chunksize=chunk_rows, skip_blank_lines=False,
-                         on_bad_lines="warn", skiprows=[line - 1 for line, _ in pending])
+                         on_bad_lines="warn", skiprows=[line - 1 for line, _ in pending],
+                         keep_default_na=False, na_values=[""])
     skipped_at = [line - 2 - k for k, (line, _) in enumerate(pending)]  # data-row positions
     with reader:
         while True:
@@ -105,12 +108,15 @@ def _leading_long_lines(spec: TraceSpec) -> list[tuple[int, str]]:
     long_lines: list[tuple[int, str]] = []
     with open_text(spec.path) as handle:
         reader = csv.reader(handle)
-        n_header = len(next(reader, []))
-        for fields in reader:
-            if len(fields) <= n_header:
-                break
-            long_lines.append((reader.line_num,
-                               f"expected {n_header} fields, saw {len(fields)}"))
+        try:
+            n_header = len(next(reader, []))
+            for fields in reader:
+                if len(fields) <= n_header:
+                    break
+                long_lines.append((reader.line_num,
+                                   f"expected {n_header} fields, saw {len(fields)}"))
+        except (UnicodeDecodeError, csv.Error) as exc:  # as pandas' own errors, below
+            raise InputError(f"malformed row: {_short(exc)}", file=str(spec.path)) from None
     return long_lines
 
 
