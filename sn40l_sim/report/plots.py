@@ -10,6 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from sn40l_sim.units import format_seconds
 
 TIMELINE_MAX_BARS = 300  # a window a person can read bar by bar
 
@@ -23,7 +26,11 @@ def latency_cdf(requests: pd.DataFrame, title: str, path: Path) -> None:
         if len(values):
             ax.plot(values, np.arange(1, len(values) + 1) / len(values), label=label)
     ax.set_xscale("log")
-    ax.set_xlabel("latency (s, log scale)")
+    # Readable ticks ("20 ms", "1 s") at 1-2-5 steps: matplotlib's log-scale minor labels overlap.
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("latency (log scale)")
     ax.set_ylabel("fraction of requests")
     ax.set_title(f"{title}: latency CDF ({len(done):,} completed requests)")
     ax.grid(True, which="both", alpha=0.3)
