@@ -108,13 +108,17 @@ class ServingGroup:
             self.submit_routed(handle)
 
     # --- switching ------------------------------------------------------------------------
-    def _load(self, expert: int) -> Process:
-        """Copy an expert's weights into HBM over the link (the caller made room)."""
+    def _start_copy(self, expert: int) -> Process:
+        """Claim the expert's HBM room and its place in the link's queue now, and return the
+        process that does the copy (the caller made room). Claiming synchronously matters: a
+        second prefetch decided at the same instant must already see this copy."""
         n_bytes = self.expert_bytes[expert]
         done = self.env.event()
         self.loads[expert] = done
         self.cache.begin_load(expert, n_bytes)
-        request = self.link.resource.request()
+        return self._copy(expert, n_bytes, self.link.resource.request(), done)
+
+    def _copy(self, expert: int, n_bytes: float, request: simpy.Event, done: simpy.Event) -> Process:
         queued = self.env.now
         yield request
         start = self.env.now
@@ -142,7 +146,7 @@ class ServingGroup:
                 continue
             for victim in victims:
                 self.cache.evict(victim)
-            yield from self._load(expert)
+            yield from self._start_copy(expert)
         return True
 
     def _prefetch(self, expert: int | None) -> None:
@@ -158,7 +162,7 @@ class ServingGroup:
             return
         for victim in victims:
             self.cache.evict(victim)
-        self.env.process(self._load(expert))
+        self.env.process(self._start_copy(expert))
 
     # --- serving --------------------------------------------------------------------------
     def _admit(self, expert: int, members: list[list[Any]], limit: int,
@@ -223,8 +227,10 @@ class ServingGroup:
             limit = min(limit, self.scheduler.batch_limit)
         members: list[list[Any]] = []  # [block, i, remaining_steps, context_tokens]
         new = yield from self._admit_first(expert, limit)
+        switch_end = switch_start + switch_s
         for block, i in new:
-            block.switch_wait_s[i] = switch_s
+            # The part of the switch this request saw (it may have been routed mid-copy).
+            block.switch_wait_s[i] = max(0.0, min(switch_s, switch_end - block.routed_s[i]))
         self.recorder.hbm_access(hit=resident_before)
         if self.limits.prefetch == "next":
             self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
