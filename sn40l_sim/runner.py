@@ -133,7 +133,10 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
         events = pd.read_parquet(run_dir / "events.parquet")
         summary = {"scenario": scenario.name, "platform": resolved.platform.name,
                    "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
+                   "out_of_memory_at_experts": (sim.plan.n_servable + 1
+                                                if sim.plan.n_servable < len(resolved.experts) else None),
                    "expert_cache_bytes": sim.plan.expert_cache_bytes,
+                   "memory": sim.memory_summary(),
                    "interrupted": interrupted, **summarize(requests, events),
                    "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
                                     if recorder.hbm_hits + recorder.hbm_misses else None),

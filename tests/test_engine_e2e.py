@@ -90,3 +90,23 @@ def test_affinity_switches_less_than_fcfs(write_scenario, tmp_path):
         serving = {"tensor_parallel": 8, "max_batch": 8, "scheduler": scheduler}
         n[scheduler] = _run(write_scenario, tmp_path, workload=heavy, serving=serving).summary["n_switches"]
     assert n["expert_affinity"] < n["fcfs"]
+
+
+def test_paper_batch_runs_the_router_once_then_each_pair_in_turn(write_scenario, tmp_path):
+    """P1's batch semantics: 4 prompts arrive together; the router runs once on all 4, then each
+    (prompt, expert) pair runs alone, in arrival order."""
+    trace = tmp_path / "batch.csv"
+    trace.write_text("arrival_s,prompt_tokens,output_tokens,expert\n"
+                     + "".join(f"0.0,256,20,expert-{e}\n" for e in (3, 1, 3, 2)))
+    data = small_scenario(
+        router={"model": "llama-2-7b"},
+        workload={"trace": str(trace), "format": "generic",
+                  "columns": {"arrival": "arrival_s", "prompt_tokens": "prompt_tokens",
+                              "output_tokens": "output_tokens", "expert": "expert"}},
+        serving={"tensor_parallel": 8, "max_batch": 4, "scheduler": "paper_batch", "preload": False})
+    result = _run(write_scenario, tmp_path, data=data)
+    batches = result.events[result.events["kind"] == "batch"].sort_values("start_s")
+    assert list(batches["phase"]) == ["router"] + ["iteration"] * 4
+    assert list(batches["n_batch"]) == [4, 1, 1, 1, 1]
+    assert list(batches["expert"].iloc[1:]) == ["expert-3", "expert-1", "expert-3", "expert-2"]
+    assert result.summary["n_switches"] == 3  # expert-3 stays resident for its second prompt

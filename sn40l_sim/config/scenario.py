@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from sn40l_sim.config.quantities import STRICT, Bytes, Seconds
 from sn40l_sim.config.router import RouterConfig
@@ -38,14 +38,29 @@ class ServingConfig(BaseModel):
     tensor_parallel: int = Field(default=8, ge=1)
     max_batch: int = Field(default=8, ge=1)
     max_context_tokens: int = Field(default=4096, ge=2)
-    kv_reservation: Bytes | None = None  # default: max_batch x max_context x KV bytes/token
+    # HBM set aside for the KV cache up front. With kv_growth (default) it is a floor (default 0)
+    # that the KV of the running batch may grow past by evicting idle experts; without growth it is
+    # also the cap (default max_batch x max_context_tokens x KV bytes/token, P1's static region).
+    kv_reservation: Bytes | None = None
+    kv_growth: bool = True
     scheduler: str = "fcfs"
     affinity_max_wait: Seconds = 2.0  # expert_affinity: longest a request waits before FCFS wins
     eviction: str = "lru"
     pinned: list[str] = Field(default_factory=list)  # eviction 'pinned': experts never evicted
-    prefetch: bool = False  # copy the next expert while another one computes, when HBM has room
+    # When to start a copy before the expert's batch: none; next (when a batch starts, the expert
+    # the scheduler would pick next); on_route (as soon as the router has sent a request to a cold
+    # expert). Only into free room or by evicting idle experts nobody waits for. true = next.
+    prefetch: Literal["none", "next", "on_route"] = "none"
     preload: bool = True  # start with HBM filled with the first experts that fit
     max_steps_per_iteration: int = Field(default=64, ge=1)  # bound on decode steps per event
+
+    @field_validator("prefetch", mode="before")
+    @classmethod
+    def _prefetch_bool(cls, value: Any) -> Any:
+        """Older scenarios wrote ``prefetch: true`` for what is now ``next``."""
+        if isinstance(value, bool):
+            return "next" if value else "none"
+        return value
 
 
 class Scenario(BaseModel):

@@ -32,9 +32,8 @@ class GroupLimits:
 
     max_batch: int
     max_steps_per_iteration: int
-    kv_budget_bytes: float
     router_batch: int
-    prefetch: bool
+    prefetch: str  # none | next | on_route (see ServingConfig.prefetch)
 
 
 class ServingGroup:
@@ -75,7 +74,10 @@ class ServingGroup:
     def submit_routed(self, handle: Handle) -> None:
         block, i = handle
         block.routed_s[i] = self.env.now
-        self.queues.push(handle, int(block.expert[i]))
+        expert = int(block.expert[i])
+        self.queues.push(handle, expert)
+        if self.limits.prefetch == "on_route":
+            self._prefetch(expert)
         self.wake()
 
     # --- main loop ------------------------------------------------------------------------
@@ -106,13 +108,17 @@ class ServingGroup:
             self.submit_routed(handle)
 
     # --- switching ------------------------------------------------------------------------
-    def _load(self, expert: int) -> Process:
-        """Copy an expert's weights into HBM over the link (the caller made room)."""
+    def _start_copy(self, expert: int) -> Process:
+        """Claim the expert's HBM room and its place in the link's queue now, and return the
+        process that does the copy (the caller made room). Claiming synchronously matters: a
+        second prefetch decided at the same instant must already see this copy."""
         n_bytes = self.expert_bytes[expert]
         done = self.env.event()
         self.loads[expert] = done
         self.cache.begin_load(expert, n_bytes)
-        request = self.link.resource.request()
+        return self._copy(expert, n_bytes, self.link.resource.request(), done)
+
+    def _copy(self, expert: int, n_bytes: float, request: simpy.Event, done: simpy.Event) -> Process:
         queued = self.env.now
         yield request
         start = self.env.now
@@ -140,29 +146,36 @@ class ServingGroup:
                 continue
             for victim in victims:
                 self.cache.evict(victim)
-            yield from self._load(expert)
+            yield from self._start_copy(expert)
         return True
 
-    def _prefetch_next(self, serving: int) -> None:
-        """Start copying the expert the scheduler would pick next, if HBM has room without
-        evicting anything in use."""
-        nxt = self.scheduler.choose(self.queues, self.cache, None, self.env.now)
-        if nxt is None or nxt == serving or nxt in self.cache.resident:
+    def _prefetch(self, expert: int | None) -> None:
+        """Start copying ``expert`` now if it is cold and HBM has room: free room, or idle experts
+        that no waiting request needs (never the one computing, never one being loaded)."""
+        if expert is None or expert in self.cache.resident:
             return
-        victims = self.cache.victims_for(self.expert_bytes[nxt], protect=frozenset((serving,)))
+        protect = frozenset(self.queues.by_expert)
+        if self.current is not None:
+            protect |= {self.current}
+        victims = self.cache.victims_for(self.expert_bytes[expert], protect=protect)
         if victims is None:
             return
         for victim in victims:
             self.cache.evict(victim)
-        self.env.process(self._load(nxt))
+        self.env.process(self._start_copy(expert))
 
     # --- serving --------------------------------------------------------------------------
-    def _admit(self, expert: int, members: list[list[Any]], limit: int, kv_used: float,
-               join_before_s: float) -> tuple[list[Handle], float]:
-        """Take waiting requests of ``expert`` into the batch while batch size and KV allow."""
+    def _admit(self, expert: int, members: list[list[Any]], limit: int,
+               join_before_s: float) -> list[Handle]:
+        """Take waiting requests of ``expert`` into the batch while batch size and HBM allow.
+
+        Each newcomer claims its whole KV cache (prompt + output tokens) up front, so a batch
+        never runs out of KV mid-decode; the claim may evict idle experts (never this one).
+        """
         new: list[Handle] = []
         kv_per_token = self.kv_bytes_per_token[expert]
-        queues = self.queues
+        queues, cache = self.queues, self.cache
+        protect = frozenset((expert,))
         while len(members) + len(new) < limit:
             head = queues.peek(expert)
             if head is None:
@@ -171,12 +184,30 @@ class ServingGroup:
             if block.routed_s[i] > join_before_s:
                 break
             need = float(block.prompt_tokens[i] + block.output_tokens[i]) * kv_per_token
-            if kv_used + need > self.limits.kv_budget_bytes and (members or new):
-                break
+            victims = cache.kv_victims(need, protect=protect)
+            if victims is None:
+                break  # waits for members to finish, or (empty batch) see _admit_first
+            for victim in victims:
+                cache.evict(victim)
+            cache.claim_kv(need)
             queues.take(expert)
-            kv_used += need
             new.append(head)
-        return new, kv_used
+        return new
+
+    def _admit_first(self, expert: int, limit: int) -> Generator[simpy.Event, Any, list[Handle]]:
+        """Admit into an empty batch. If even the head's KV does not fit next to the expert, copies
+        in flight (prefetch) may be holding the room: wait for them; if none are, pinned experts
+        hold it for good and the head is rejected with that reason."""
+        while True:
+            new = self._admit(expert, [], limit, float("inf"))
+            if new or not self.queues.has_waiting(expert):
+                return new
+            if self.loads:
+                yield simpy.AnyOf(self.env, list(self.loads.values()))
+                continue
+            block, i = self.queues.take(expert)
+            self.recorder.reject(block, i, self.env.now,
+                                 "no room in HBM for the KV cache: the rest is pinned")
 
     def _serve(self, expert: int) -> Process:
         env = self.env
@@ -195,13 +226,14 @@ class ServingGroup:
         if self.scheduler.batch_limit is not None:
             limit = min(limit, self.scheduler.batch_limit)
         members: list[list[Any]] = []  # [block, i, remaining_steps, context_tokens]
-        kv_used = 0.0
-        new, kv_used = self._admit(expert, members, limit, kv_used, float("inf"))
+        new = yield from self._admit_first(expert, limit)
+        switch_end = switch_start + switch_s
         for block, i in new:
-            block.switch_wait_s[i] = switch_s
+            # The part of the switch this request saw (it may have been routed mid-copy).
+            block.switch_wait_s[i] = max(0.0, min(switch_s, switch_end - block.routed_s[i]))
         self.recorder.hbm_access(hit=resident_before)
-        if self.limits.prefetch:
-            self._prefetch_next(expert)
+        if self.limits.prefetch == "next":
+            self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
         while new or members:
             start = env.now
             n_steps = 0
@@ -215,7 +247,7 @@ class ServingGroup:
                     block.first_token_s[i] = now
                     remaining = int(block.output_tokens[i]) - 1
                     if remaining <= 0:
-                        kv_used -= self._kv(block, i, expert)
+                        self.cache.release_kv(self._kv(block, i, expert))
                         self.recorder.complete(block, i, now)
                     else:
                         members.append([block, i, remaining, int(block.prompt_tokens[i]) + 1])
@@ -229,14 +261,14 @@ class ServingGroup:
                     m[2] -= n_steps
                     m[3] += n_steps
                     if m[2] <= 0:
-                        kv_used -= self._kv(m[0], m[1], expert)
+                        self.cache.release_kv(self._kv(m[0], m[1], expert))
                         self.recorder.complete(m[0], m[1], now)
                     else:
                         still.append(m)
                 members = still
             self.recorder.batch(self.index, expert, "iteration", start, env.now, n_in_batch, n_steps)
             join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
-            new, kv_used = self._admit(expert, members, limit, kv_used, join_before)
+            new = self._admit(expert, members, limit, join_before)
         self.cache.release(expert)
 
     def _kv(self, block: Any, i: int, expert: int) -> float:

@@ -21,9 +21,10 @@ from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.engine.requests import RequestBlock
-from sn40l_sim.engine.residency import HbmCache
+from sn40l_sim.engine.residency import BackingStore, HbmCache
 from sn40l_sim.engine.serving_group import GroupLimits, ServingGroup
 from sn40l_sim.errors import InputError
+from sn40l_sim.hardware.specs import PlatformSpec
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
 from sn40l_sim.policy.router import Router
@@ -34,12 +35,46 @@ from sn40l_sim.policy.scheduler import SCHEDULERS
 class MemoryPlan:
     """How a group's HBM is split, and which experts the backing store can hold."""
 
-    hbm_bytes: float
+    hbm_bytes: float  # one group's HBM: per-device capacity x tensor_parallel
     router_bytes: float
-    kv_reservation_bytes: float
-    expert_cache_bytes: float
-    backing_bytes: float
+    kv_reservation_bytes: float  # floor set aside for KV (also its cap when kv_growth is off)
+    kv_growth: bool
+    expert_cache_bytes: float  # most HBM expert weights can ever hold (HBM - router - floor)
+    backing_bytes: float  # one group's share of DDR / host DRAM
     n_servable: int  # experts that fit in the backing store (the rest are out of memory)
+
+
+def kv_reservation_bytes(resolved: ResolvedScenario) -> float:
+    """The KV floor: configured, else 0 with growth, else max_batch x max_context x KV/token."""
+    serving = resolved.serving
+    if serving.kv_reservation is not None:
+        return float(serving.kv_reservation)
+    if serving.kv_growth:
+        return 0.0
+    largest_kv = max(e.model.kv_bytes_per_token() for e in resolved.experts)
+    return serving.max_batch * serving.max_context_tokens * largest_kv
+
+
+def backing_bytes_per_group(platform: PlatformSpec, tp: int) -> float:
+    """A group's share of the backing store: its sockets' DDR, or host DRAM split by groups."""
+    if platform.weight_load.source == "ddr" and platform.device.ddr is not None:
+        return platform.device.ddr.capacity_bytes * tp
+    groups_per_node = max(1, platform.n_devices_per_node // tp)
+    return platform.backing_capacity_bytes() / groups_per_node
+
+
+def place_experts(resolved: ResolvedScenario, n_groups: int) -> tuple[list[BackingStore], int]:
+    """Fill each group's backing store in catalogue order (expert i on group i mod n_groups) until
+    one does not fit; the experts placed are the servable ones (always a prefix of the list)."""
+    tp = resolved.serving.tensor_parallel
+    capacity = backing_bytes_per_group(resolved.platform, tp)
+    stores = [BackingStore(capacity) for _ in range(n_groups)]
+    n_servable = 0
+    for expert in resolved.experts:
+        if not stores[expert.index % n_groups].place(expert.index, expert.model.weight_bytes):
+            break
+        n_servable += 1
+    return stores, n_servable
 
 
 def plan_memory(resolved: ResolvedScenario) -> MemoryPlan:
@@ -48,25 +83,14 @@ def plan_memory(resolved: ResolvedScenario) -> MemoryPlan:
     tp = serving.tensor_parallel
     hbm = platform.device.hbm.capacity_bytes * tp
     router = resolved.router_model.weight_bytes if resolved.router_model else 0.0
-    largest_kv = max(e.model.kv_bytes_per_token() for e in resolved.experts)
-    kv = serving.kv_reservation if serving.kv_reservation is not None else (
-        serving.max_batch * serving.max_context_tokens * largest_kv)
-    cache = max(0.0, hbm - router - kv)
-    n_groups = platform.n_devices // tp
-    groups_per_node = max(1, platform.n_devices_per_node // tp)
-    backing_per_group = platform.backing_capacity_bytes() / groups_per_node
-    if platform.weight_load.source == "ddr" and platform.device.ddr is not None:
-        backing_per_group = platform.device.ddr.capacity_bytes * tp
-    # Experts fill the backing store in catalogue order, group by group.
-    used = np.zeros(n_groups)
-    n_servable = 0
-    for expert in resolved.experts:
-        g = expert.index % n_groups
-        if used[g] + expert.model.weight_bytes > backing_per_group:
-            break
-        used[g] += expert.model.weight_bytes
-        n_servable += 1
-    return MemoryPlan(hbm, router, kv, cache, backing_per_group, n_servable)
+    kv = kv_reservation_bytes(resolved)
+    if router + kv > hbm:
+        raise InputError(f"router weights ({router / 1e9:.3g} GB) and the KV reservation "
+                         f"({kv / 1e9:.3g} GB) exceed the HBM of a TP{tp} group ({hbm / 1e9:.3g} GB)",
+                         field="serving.kv_reservation")
+    _, n_servable = place_experts(resolved, platform.n_devices // tp)
+    return MemoryPlan(hbm, router, kv, serving.kv_growth, hbm - router - kv,
+                      backing_bytes_per_group(platform, tp), n_servable)
 
 
 class Simulation:
@@ -101,10 +125,11 @@ class Simulation:
         self.links = self._make_links()
         kv_per_token = {e.index: e.model.kv_bytes_per_token() for e in resolved.experts}
         expert_bytes = {e.index: e.model.weight_bytes for e in resolved.experts}
+        self._kv_per_token = np.array([kv_per_token[e.index] for e in resolved.experts])
+        self._sizes = np.array([expert_bytes[e.index] for e in resolved.experts])
         limits = GroupLimits(
             max_batch=serving.max_batch,
             max_steps_per_iteration=serving.max_steps_per_iteration,
-            kv_budget_bytes=self.plan.kv_reservation_bytes,
             router_batch=serving.max_batch,
             prefetch=serving.prefetch,
         )
@@ -112,9 +137,13 @@ class Simulation:
         eviction_cls = EVICTION_POLICIES.get(serving.eviction)
         names = {e.name: e.index for e in resolved.experts}
         pinned = frozenset(names[n] for n in serving.pinned if n in names)
+        self.backing, _ = place_experts(resolved, self.n_groups)
         self.groups = []
         for g in range(self.n_groups):
-            cache = HbmCache(self.plan.expert_cache_bytes, eviction_cls(pinned=pinned))
+            cache = HbmCache(self.plan.hbm_bytes, eviction_cls(pinned=pinned),
+                             router_bytes=self.plan.router_bytes,
+                             kv_floor_bytes=self.plan.kv_reservation_bytes,
+                             kv_growth=self.plan.kv_growth)
             group = ServingGroup(
                 self.env, g, cache=cache, link=self.links[self._link_index(g)],
                 scheduler=scheduler_cls(serving.affinity_max_wait), tables=expert_tables,
@@ -147,16 +176,33 @@ class Simulation:
             group = self.groups[expert.index % self.n_groups]
             group.cache.preload(expert.index, expert.model.weight_bytes)
 
+    def memory_summary(self) -> dict[str, float]:
+        """Each memory's capacity and its peak use over the run (largest over groups), in bytes."""
+        caches = [g.cache for g in self.groups]
+        return {
+            "hbm_capacity_bytes_per_group": self.plan.hbm_bytes,
+            "router_bytes": self.plan.router_bytes,
+            "kv_reservation_bytes": self.plan.kv_reservation_bytes,
+            "peak_hbm_used_bytes": max(c.peak_used_bytes for c in caches),
+            "peak_kv_bytes": max(c.peak_kv_bytes for c in caches),
+            "backing_capacity_bytes_per_group": self.plan.backing_bytes,
+            "backing_used_bytes_max": max(b.used_bytes for b in self.backing),
+        }
+
     # --- arrivals -------------------------------------------------------------------------
     def _rejection(self, expert: np.ndarray, block: RequestBlock) -> np.ndarray:
-        """Reason codes for requests that cannot be served at all (0 = servable)."""
-        serving = self.resolved.serving
+        """Reason codes for requests that can never be served (0 = servable); see ``_reason``."""
+        serving, plan = self.resolved.serving, self.plan
         code = np.zeros(block.n, dtype=np.int8)
-        code[expert >= self.plan.n_servable] = 1
-        too_long = (block.prompt_tokens + block.output_tokens) > serving.max_context_tokens
-        code[(code == 0) & too_long] = 2
-        sizes = np.array([e.model.weight_bytes for e in self.resolved.experts])
-        code[(code == 0) & (sizes[expert] > self.plan.expert_cache_bytes)] = 3
+        code[expert >= plan.n_servable] = 1
+        tokens = block.prompt_tokens + block.output_tokens
+        code[(code == 0) & (tokens > serving.max_context_tokens)] = 2
+        kv_bytes = tokens * self._kv_per_token[expert]
+        room = plan.hbm_bytes - plan.router_bytes
+        alone = self._sizes[expert] + np.maximum(kv_bytes, plan.kv_reservation_bytes)
+        code[(code == 0) & (alone > room)] = 3
+        if not plan.kv_growth:
+            code[(code == 0) & (kv_bytes > plan.kv_reservation_bytes)] = 4
         return code
 
     def _reason(self, code: int) -> str:
@@ -165,7 +211,9 @@ class Simulation:
             return (f"out of memory: the backing store holds {plan.n_servable} of {n} experts")
         if code == 2:
             return f"context exceeds max_context_tokens {self.resolved.serving.max_context_tokens}"
-        return "expert larger than the HBM expert region"
+        if code == 3:
+            return "out of memory: the expert's weights and this request's KV cache exceed HBM"
+        return "out of memory: this request's KV cache exceeds serving.kv_reservation"
 
     def _arrivals(self) -> Iterator[simpy.Event]:
         env, recorder = self.env, self.recorder

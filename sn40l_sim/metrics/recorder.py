@@ -135,6 +135,10 @@ class Recorder:
         decode_steps = np.maximum(b.output_tokens - 1, 1)
         tpot = np.where(completed & (b.output_tokens > 1), (b.end_s - b.first_token_s) / decode_steps,
                         np.nan)
+        e2e = np.where(completed, b.end_s - b.arrival_s, np.nan)
+        switch_wait = np.where(completed, b.switch_wait_s, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            switch_share = np.where(e2e > 0, switch_wait / e2e, np.nan)
         return pd.DataFrame({
             "request_id": np.arange(b.first_id, b.first_id + b.n, dtype=np.int64),
             "arrival_s": b.arrival_s,
@@ -146,10 +150,11 @@ class Recorder:
             "output_tokens": b.output_tokens,
             "router_s": b.routed_s - b.arrival_s,
             "queue_wait_s": b.start_s - b.routed_s - b.switch_wait_s,
-            "switch_wait_s": np.where(completed, b.switch_wait_s, np.nan),
+            "switch_wait_s": switch_wait,
+            "switch_share": switch_share,
             "ttft_s": b.first_token_s - b.arrival_s,
             "tpot_s": tpot,
-            "e2e_latency_s": np.where(completed, b.end_s - b.arrival_s, np.nan),
+            "e2e_latency_s": e2e,
             "end_s": b.end_s,
             "active_params": self.expert_params[b.expert] + self.router_params,
             "outcome": pd.array([OUTCOMES[int(o)] for o in b.outcome], dtype="string"),

@@ -51,6 +51,10 @@ def summarize(requests: pd.DataFrame, events: pd.DataFrame) -> dict[str, Any]:
         "switch_time_mean_s": _mean(switches["end_s"] - switches["start_s"]),
         "switch_share_of_latency": (_mean(done["switch_wait_s"]) / mean_e2e
                                     if mean_e2e and not math.isnan(mean_e2e) else math.nan),
+        "switch_share_mean": _mean(done["switch_share"]),
+        "switch_share_p90": _pct(done["switch_share"], 90),
+        "switch_bytes_by_link": {str(k): float(v) for k, v in
+                                 switches.groupby("link", sort=True)["bytes"].sum().items()},
         "n_batches": len(batches),
         "mean_batch_size": _mean(batches["n_batch"]),
         "average_active_params": _mean(done["active_params"]),

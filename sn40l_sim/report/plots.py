@@ -77,23 +77,37 @@ def draw_run_plots(requests: pd.DataFrame, events: pd.DataFrame, title: str, plo
 
 
 def latency_vs_experts(sweep: pd.DataFrame, path: Path) -> None:
-    """P1 Fig. 13-style: batch-1 CoE latency vs number of experts, one line per platform; the
-    points where a platform runs out of memory are marked."""
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    """P1 Fig. 13-style: batch-1 CoE latency vs number of experts, one line per platform.
+
+    Solid while every expert is servable; past the first out-of-memory point the line is dashed
+    and its points crossed, since its mean covers only the requests whose experts fit (the rest
+    were rejected). Grey lines mark P1's reference points (DGX knee ~50, DGX OOM 150, SN40L 850).
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for k, x in enumerate((50, 150, 850)):
+        ax.axvline(x, color="grey", lw=0.8, ls=":", zorder=1,
+                   label="P1: DGX knee ~50, DGX OOM 150, SN40L 850" if k == 0 else None)
     for platform, rows in sweep.groupby("platform", sort=False):
         rows = rows.sort_values("n_experts")
-        line, = ax.plot(rows["n_experts"], rows["latency_mean_s"] * 1e3, marker="o", label=platform)
-        oom = rows[rows["oom"]]
+        ok, oom = rows[~rows["oom"]], rows[rows["oom"]]
+        line, = ax.plot(ok["n_experts"], ok["latency_mean_s"] * 1e3, marker="o", ms=4, label=platform)
         if len(oom):
-            ax.scatter(oom["n_experts"], oom["latency_mean_s"] * 1e3, marker="x", s=80,
+            tail = pd.concat([ok.tail(1), oom])
+            ax.plot(tail["n_experts"], tail["latency_mean_s"] * 1e3, ls="--", color=line.get_color())
+            ax.scatter(oom["n_experts"], oom["latency_mean_s"] * 1e3, marker="x", s=60,
                        color=line.get_color(), zorder=3)
-    ax.scatter([], [], marker="x", color="black", label="out of memory (some experts rejected)")
+            first = oom.iloc[0]
+            ax.annotate(f"OOM from {int(first['n_experts'])}\n({int(first['n_servable'])} fit)",
+                        (first["n_experts"], first["latency_mean_s"] * 1e3), xytext=(-8, 10),
+                        textcoords="offset points", fontsize=8, color=line.get_color(), ha="right")
+    ax.scatter([], [], marker="x", color="black", label="out of memory: mean over served requests")
     ax.set_xscale("log")
+    ax.set_ylim(0, float(sweep["latency_mean_s"].max()) * 1e3 * 1.25)  # room for the notes
     ax.set_xlabel("number of Llama-2-7B experts (log scale)")
     ax.set_ylabel("mean request latency, batch 1 (ms)")
-    ax.set_title("CoE latency vs number of experts (router + switch + expert, TP8, 20 tokens)")
+    ax.set_title("CoE latency vs number of experts\n(router + switch + expert, TP8, 256+20 tokens)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -14,12 +14,14 @@ from sn40l_sim.report.validation import ValidationRow
 def _sources() -> list[Callable[[Path | None], list[ValidationRow]]]:
     from sn40l_sim.report.validate_coe import coe_validation_rows
     from sn40l_sim.report.validate_cost import cost_validation_rows
+    from sn40l_sim.report.validate_router import router_validation_rows
 
-    return [coe_validation_rows, cost_validation_rows]
+    return [coe_validation_rows, router_validation_rows, cost_validation_rows]
 
 
 def validation_rows(data_dir: Path | None, only: str | None = None) -> list[ValidationRow]:
-    """All rows, CoE targets (T1-T10) first, then the cost model (T11-T15, measured data)."""
+    """All rows: CoE targets (T1-T10), the router on labelled prompts (R1), then the cost model
+    (T11-T15, measured data)."""
     rows: list[ValidationRow] = []
     for source in _sources():
         rows.extend(source(data_dir))

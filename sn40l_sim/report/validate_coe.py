@@ -143,12 +143,14 @@ def _sweep_rows() -> list[ValidationRow]:
         oom = min((n for n in steps if s.loc[n, "oom"]), default=float("nan"))
         lo, hi = within_step(oom, 150)
         rows.append(ValidationRow(f"T8-{tag}", f"DGX {tag} first sweep point out of memory",
-                                  "150 experts", 150, oom, lo, hi, "experts"))
+                                  "150 experts", 150, oom, lo, hi, "experts",
+                                  note=f"host DRAM holds {int(s['n_servable'].max())} experts"))
     s = sweep[sweep["profile"] == "sn40l_node"].set_index("n_experts")
     served = max((n for n in steps if not s.loc[n, "oom"]), default=0)
     lo, hi = within_step(served, 850)
     rows.append(ValidationRow("T9", "SN40L node: most experts served (sweep point)", "850 experts",
-                              850, served, lo, hi, "experts"))
+                              850, served, lo, hi, "experts",
+                              note=f"DDR holds {int(s['n_servable'].max())} experts"))
     return rows
 
 
@@ -173,3 +175,27 @@ def coe_validation_rows(data_dir: Path | None = None) -> list[ValidationRow]:
     """T1-T10 (no measured data needed)."""
     del data_dir
     return _switch_and_latency_rows() + _sweep_rows() + _footprint_rows()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Redraw the latency-vs-experts figure (and its table) from a fresh expert-count sweep:
+    ``python -m sn40l_sim.report.validate_coe docs/img/latency_vs_experts.png``."""
+    import argparse
+
+    from sn40l_sim.report.plots import latency_vs_experts
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("png", type=Path, help="where to write the PNG")
+    parser.add_argument("--table", type=Path, help="also write the sweep as Parquet here")
+    args = parser.parse_args(argv)
+    sweep = expert_sweep()
+    args.png.parent.mkdir(parents=True, exist_ok=True)
+    latency_vs_experts(sweep, args.png)
+    if args.table is not None:
+        sweep.to_parquet(args.table, index=False)
+    print(sweep.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
