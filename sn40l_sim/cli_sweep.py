@@ -53,7 +53,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
     hue = [h.strip() for h in args.hue.split(",") if h.strip()] if args.hue is not None else None
     written = plot_sweep(Path(args.sweep_dir), x=args.x, y=args.y, hue=hue, kind=args.kind,
-                         baseline=args.baseline)
+                         baseline=args.baseline, slo=args.slo)
     for path in written:
         print(path)
     return 0
@@ -79,4 +79,5 @@ def add_sweep_subcommands(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--y", help="metric on y (default: ttft_p99_s; capacity: answer_n_devices)")
     q.add_argument("--hue", help="comma-separated axes, one line per combination (default: the others)")
     q.add_argument("--baseline", help="platform the speedup is relative to (default: the first)")
+    q.add_argument("--slo", type=float, help="draw this target as a dashed line on metric curves")
     q.set_defaults(func=_cmd_plot)

@@ -166,3 +166,23 @@ def test_ray_backend_gives_the_same_points(tmp_path):
     assert remote.n_ran == 50 and not remote.failures
     cols = ["point_id", "status", "n_completed", "ttft_p99_s", "e2e_latency_p99_s", "n_switches"]
     pd.testing.assert_frame_equal(local.points[cols], remote.points[cols])
+
+
+@pytest.mark.data
+def test_example_capacity_sweeps_are_valid_and_their_scenario_runs(real_data):
+    from sn40l_sim.config.load import read_yaml
+    from sn40l_sim.sweep.driver import check_paths
+    from sn40l_sim.sweep.task import run_point
+
+    for name in ("capacity_azure_conv.yaml", "capacity_azure_conv_curve.yaml"):
+        spec, node = load_sweep(SWEEPS / name)
+        check_paths(spec, SWEEPS / name, node)
+        assert (SWEEPS / spec.scenario).resolve() == REPO / "scenarios" / "azure_conv_coe.yaml"
+    source = REPO / "scenarios" / "azure_conv_coe.yaml"
+    base, _ = read_yaml(source)
+    overrides = {"workload.max_requests": 300, "platform": "dgx_h100", "nodes": 2,
+                 "workload.rate_multiplier": 2}
+    row = run_point({"point_id": point_id(overrides), "order": 0, "overrides": overrides, "base": base,
+                     "source": str(source), "data_dir": str(real_data)})
+    assert row["status"] == "ok", row["error"]
+    assert row["n_requests"] == 300 and row["n_devices"] == 16 and row["platform_name"] == "DGX H100"

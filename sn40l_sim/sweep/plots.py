@@ -79,7 +79,7 @@ def _legend_name(frame: pd.DataFrame, hue: list[str], key: tuple) -> str:
             value = names.iloc[0] if len(names) else value
             parts.append(str(value))
         else:
-            parts.append(f"{column}={value}")
+            parts.append(f"{column.rsplit('.', 1)[-1]}={value}")
     return ", ".join(parts) or "all points"
 
 
@@ -102,15 +102,22 @@ def _lines(frame: pd.DataFrame, x: str, y: str, hue: list[str], ax: Any, marker:
     if _numeric(frame, x) and frame[x].min() > 0 and frame[x].max() / frame[x].min() >= 8:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    values = frame[y].dropna()
+    if len(values) and values.min() > 0 and values.max() / values.min() >= 100:
+        ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 
 
 def metric_curve(points: pd.DataFrame, x: str, y: str, hue: list[str], title: str,
-                 out_dir: Path) -> list[Path]:
+                 out_dir: Path, slo: float | None = None) -> list[Path]:
     ok = points[points["status"] == "ok"]
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(9.5, 4.8))
     _lines(ok, x, y, hue, ax)
+    if slo is not None:
+        ax.axhline(slo, color="black", lw=1.0, ls="--")
+        ax.annotate(f"SLO {slo:g}", (0.01, slo), xycoords=("axes fraction", "data"), fontsize=8,
+                    va="bottom")
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     ax.set_title(f"{title}: {label(y)} vs {label(x)}", fontsize=10)
@@ -135,7 +142,7 @@ def speedup_curve(points: pd.DataFrame, x: str, y: str, others: list[str], basel
         raise InputError(f"no points pair platform {baseline!r} with another platform at equal {x}")
     names = points.loc[points["platform"] == baseline, "platform_name"].dropna()
     base_name = names.iloc[0] if len(names) else baseline
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(9.5, 4.8))
     _lines(rows, x, "advantage", ["platform", *others], ax)
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xlabel(label(x))
@@ -146,7 +153,7 @@ def speedup_curve(points: pd.DataFrame, x: str, y: str, others: list[str], basel
 
 def capacity_curve(search: pd.DataFrame, x: str, y: str, hue: list[str], title: str,
                    out_dir: Path) -> list[Path]:
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    fig, ax = plt.subplots(figsize=(9.5, 4.8))
     found = search[search["answer"].notna()]
     _lines(found, x, y, hue, ax, marker="s")
     missing = search[search["answer"].isna()]
@@ -162,7 +169,7 @@ def capacity_curve(search: pd.DataFrame, x: str, y: str, hue: list[str], title: 
 
 
 def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, hue: list[str] | None = None,
-               kind: str = "auto", baseline: str | None = None) -> list[Path]:
+               kind: str = "auto", baseline: str | None = None, slo: float | None = None) -> list[Path]:
     """Draw the curves a sweep folder supports (or the one ``kind`` asks for); returns the files."""
     points = read_points(sweep_dir)
     if points.empty:
@@ -191,16 +198,22 @@ def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, h
         raise InputError("no numeric swept axis to draw along; pass --x", file=str(sweep_dir))
     my = y if (y and kind != "auto") or (y and not search_path.exists()) else "ttft_p99_s"
     others = [a for a in axes if a not in (mx, "platform")]
-    mhue = hue if hue is not None else [a for a in axes if a != mx]
+    mhue = hue if hue is not None else [a for a in axes if a != mx and not _same_axis(points, a, mx)]
     _check_columns(points, [mx, my, *mhue])
     if kind in ("auto", "metric"):
-        written += metric_curve(points, mx, my, mhue, title, out_dir)
+        written += metric_curve(points, mx, my, mhue, title, out_dir, slo)
     platforms = list(dict.fromkeys(points["platform"].astype(str))) if "platform" in points else []
     if kind in ("auto", "speedup") and len(platforms) > 1:
         written += speedup_curve(points, mx, my, others, baseline or platforms[0], title, out_dir)
     elif kind == "speedup":
         raise InputError("a speedup curve needs 'platform' as a swept axis with two or more values")
     return written
+
+
+def _same_axis(frame: pd.DataFrame, a: str, b: str) -> bool:
+    """True when two columns determine each other (``nodes`` and ``n_devices``): one line, not many."""
+    pairs = frame[[a, b]].astype(str).drop_duplicates()
+    return len(pairs) == frame[a].astype(str).nunique() == frame[b].astype(str).nunique()
 
 
 def _check_columns(frame: pd.DataFrame, columns: list[str]) -> None:
