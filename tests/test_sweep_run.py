@@ -153,11 +153,11 @@ def test_slo_search_on_a_real_scenario(tmp_path):
 
 
 @pytest.mark.ray
-def test_ray_backend_gives_the_same_points(tmp_path):
+def test_ray_backend_gives_the_same_points(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
     path = _copy_sweep(tmp_path, "tiny_grid.yaml")
     local = run_sweep(path, SweepOptions(workers=2, output=tmp_path / "local", progress=False))
-    os.environ.setdefault("PYTHONPATH", str(REPO))
+    monkeypatch.setenv("PYTHONPATH", os.environ.get("PYTHONPATH") or str(REPO))  # Ray workers import it
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         remote = run_sweep(path, SweepOptions(backend="ray", output=tmp_path / "ray", progress=False))
