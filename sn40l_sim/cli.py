@@ -86,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _optional_commands() -> list:
     """Sub-commands that live in their own modules (each adds its parsers)."""
     from sn40l_sim.cli_data import add_data_subcommands
+    from sn40l_sim.cli_sweep import add_sweep_subcommands
 
-    registrars = [add_data_subcommands]
+    registrars = [add_data_subcommands, add_sweep_subcommands]
     try:
         from sn40l_sim.cli_extra import EXTRA_COMMANDS
 
