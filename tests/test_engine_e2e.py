@@ -110,3 +110,34 @@ def test_paper_batch_runs_the_router_once_then_each_pair_in_turn(write_scenario,
     assert list(batches["n_batch"]) == [4, 1, 1, 1, 1]
     assert list(batches["expert"].iloc[1:]) == ["expert-3", "expert-1", "expert-3", "expert-2"]
     assert result.summary["n_switches"] == 3  # expert-3 stays resident for its second prompt
+
+
+def _two_request_trace(write_scenario, scheduler: str) -> dict:
+    """Request 0 decodes 2,000 tokens on expert-0; request 1 (expert-1) arrives 0.5 s later."""
+    write_scenario("arrival_s,prompt_tokens,output_tokens,expert\n"
+                   "0.0,128,2000,expert-0\n0.5,128,10,expert-1\n", name="two.csv")
+    return small_scenario(
+        experts=[{"model": "llama-2-7b", "count": 2, "name_prefix": "expert"}],
+        router={"model": "llama-2-7b"},
+        workload={"trace": "two.csv", "format": "generic",
+                  "columns": {"arrival": "arrival_s", "prompt_tokens": "prompt_tokens",
+                              "output_tokens": "output_tokens", "expert": "expert"}},
+        serving={"tensor_parallel": 8, "max_batch": 4, "scheduler": scheduler,
+                 "max_context_tokens": 4096})
+
+
+@pytest.mark.parametrize(("scheduler", "interleaved"), [("fcfs", True), ("expert_affinity", True),
+                                                         ("paper_batch", False)])
+def test_router_runs_between_iterations_of_a_long_batch(write_scenario, tmp_path, scheduler, interleaved):
+    result = _run(write_scenario, tmp_path, data=_two_request_trace(write_scenario, scheduler))
+    req = result.requests.set_index("request_id")
+    assert (req["outcome"] == "completed").all()
+    long_end = req.loc[0, "end_s"]
+    routers = result.events[(result.events["kind"] == "batch") & (result.events["phase"] == "router")]
+    second_router_start = routers["start_s"].sort_values().iloc[1]
+    assert second_router_start >= 0.5
+    # Under fcfs/affinity the newcomer is classified while request 0 still decodes (so only the
+    # expert switch and request 0's remaining decode separate it from its first token); P1's
+    # batch semantics route it only once the running pair is done.
+    assert bool(second_router_start < long_end) == interleaved
+    assert bool(req.loc[1, "router_s"] < 0.5) == interleaved

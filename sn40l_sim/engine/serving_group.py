@@ -267,6 +267,10 @@ class ServingGroup:
                         still.append(m)
                 members = still
             self.recorder.batch(self.index, expert, "iteration", start, env.now, n_in_batch, n_steps)
+            if self.unrouted and self.scheduler.router_between_iterations:
+                # Classify newcomers now rather than after the batch drains (the router's
+                # weights stay resident); those routed to this expert may join below.
+                yield from self._route_batch()
             join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
             new = self._admit(expert, members, limit, join_before)
         self.cache.release(expert)

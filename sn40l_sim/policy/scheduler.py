@@ -18,6 +18,10 @@ from sn40l_sim.policy.registry import Registry
 
 class Scheduler(Protocol):
     batch_limit: int | None  # cap on batch size below serving.max_batch (None: no extra cap)
+    # Whether the router model may run between two iterations of a running expert batch. A
+    # serving system keeps the router resident and classifies newcomers as they come, so their
+    # TTFT does not wait for a long decode to drain; P1's batch semantics route once per batch.
+    router_between_iterations: bool
 
     def choose(self, queues: ExpertQueues, cache: HbmCache, current: int | None, now_s: float) -> int | None:
         ...
@@ -43,6 +47,7 @@ class Fcfs:
     """
 
     batch_limit: int | None = None
+    router_between_iterations: bool = True
 
     def __init__(self, affinity_max_wait_s: float = 0.0) -> None:
         del affinity_max_wait_s
@@ -69,6 +74,7 @@ class ExpertAffinity:
     """
 
     batch_limit: int | None = None
+    router_between_iterations: bool = True
 
     def __init__(self, affinity_max_wait_s: float = 2.0) -> None:
         self.max_wait_s = affinity_max_wait_s
@@ -113,6 +119,7 @@ class PaperBatch(Fcfs):
     (prompt, expert) pair runs in turn at batch 1, in arrival order."""
 
     batch_limit: int | None = 1
+    router_between_iterations: bool = False
 
     def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
         return -math.inf
