@@ -83,7 +83,9 @@ def test_schedulers_conserve_requests(write_scenario, tmp_path, scheduler):
 
 
 def test_affinity_switches_less_than_fcfs(write_scenario, tmp_path):
-    heavy = {"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 20.0},
+    # Heavy enough that queues build up on SN40L (a request takes ~25 ms there with the operator-level
+    # cost model), so the affinity scheduler has a choice to make.
+    heavy = {"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 40.0},
                            "prompt_tokens": 256, "output_tokens": 20, "requests": 400}}
     n = {}
     for scheduler in ("fcfs", "expert_affinity"):

@@ -69,7 +69,7 @@ class InterconnectConfig(BaseModel):
     model_config = STRICT
     bandwidth: BytesPerS
     latency: Seconds
-    topology: Literal["ring", "switch"] = "ring"
+    topology: Literal["ring", "tree", "switch"] = "ring"
 
 
 class ExecutionConfig(BaseModel):
@@ -81,6 +81,13 @@ class ExecutionConfig(BaseModel):
     hbm_efficiency: Fraction
     flop_efficiency: Fraction
     gemm_half_dim: float = Field(gt=0)
+    gemm_half_k: float = Field(default=64.0, gt=0)
+    elementwise_bw_efficiency: Fraction = 0.5
+    attention_flop_efficiency: Fraction = 0.5
+    sram_usable_fraction: Fraction = 0.8
+    max_layers_per_graph: int = Field(default=1, ge=1)
+    pipeline_stage_latency: Seconds = 0.0
+    overlap_collectives: bool = False
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
@@ -91,6 +98,13 @@ class ExecutionConfig(BaseModel):
             hbm_efficiency=self.hbm_efficiency,
             flop_efficiency=self.flop_efficiency,
             gemm_half_dim=self.gemm_half_dim,
+            gemm_half_k=self.gemm_half_k,
+            elementwise_bw_efficiency=self.elementwise_bw_efficiency,
+            attention_flop_efficiency=self.attention_flop_efficiency,
+            sram_usable_fraction=self.sram_usable_fraction,
+            max_layers_per_graph=self.max_layers_per_graph,
+            pipeline_stage_latency_s=self.pipeline_stage_latency,
+            overlap_collectives=self.overlap_collectives,
         )
 
 

@@ -1,4 +1,11 @@
-"""Cached step-cost look-ups for the engine (interim)."""
+"""Memoised step-cost look-ups for the engine.
+
+The engine asks for the same (batch, tokens) points over and over; one operator-level evaluation
+costs ~60 us, a memoised hit well under 10 us (``benchmarks/step_cost_lookup.py``). Decode contexts
+are rounded up to a multiple of ``CONTEXT_BUCKET`` tokens (a decode step's cost moves by under 0.5 %
+per 16 tokens of context, e.g. Llama-2-7B batch 8 on one A100), which bounds the table; prefill keys are
+exact.
+"""
 
 from __future__ import annotations
 

@@ -1,20 +1,29 @@
-"""Interim per-step roofline cost (to be replaced by the operator-level model).
+"""The cost of one prefill or decode step of a model on a platform (pure functions).
 
-Pure functions: hardware spec + model spec + batch shape -> seconds.
+A step is ``model.n_layers`` identical decoder layers plus the once-per-step operators (embedding,
+final norm, LM head), built by :mod:`sn40l_sim.cost.operators`. The platform's execution mode
+decides how they run: one kernel per operator (:mod:`sn40l_sim.cost.unfused`) or fused graphs of up
+to ``max_layers_per_graph`` layers (:mod:`sn40l_sim.cost.fused`). ``mode`` and ``launch_mode``
+override the profile, which is how the SN40L "unfused baseline" and software-orchestrated launches
+of P1 Table III / §IV-C are evaluated on the same hardware.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
+from sn40l_sim.cost.breakdown import ZERO, GroupCost
+from sn40l_sim.cost.fused import fused_cost
+from sn40l_sim.cost.operators import Operator, StepShape, decode_shape, prefill_shape, step_operators
+from sn40l_sim.cost.unfused import unfused_cost
+from sn40l_sim.hardware.execution import ExecutionMode, LaunchMode
 from sn40l_sim.hardware.specs import PlatformSpec
 from sn40l_sim.workload.models import ModelSpec
 
 
 @dataclass(frozen=True, slots=True)
 class StepCost:
-    """Breakdown of one prefill or decode step (seconds, FLOP, bytes)."""
+    """Breakdown of one prefill or decode step (seconds, FLOP, bytes per device, launches)."""
 
     compute_s: float
     memory_s: float
@@ -26,54 +35,42 @@ class StepCost:
     n_launches: int
 
 
-def _allreduce_s(platform: PlatformSpec, n_bytes: float, tp: int) -> float:
-    if tp <= 1:
-        return 0.0
-    net = platform.interconnect
-    steps = 2 * (tp - 1) if net.topology == "ring" else 2 * math.ceil(math.log2(tp))
-    return steps * net.latency_s + 2 * (tp - 1) / tp * n_bytes / net.bw_bytes_per_s
+def _group(platform: PlatformSpec, ops: tuple[Operator, ...], mode: ExecutionMode,
+           launch_mode: LaunchMode | None) -> GroupCost:
+    if mode == "fused_dataflow":
+        return fused_cost(platform, ops, launch_mode)
+    return unfused_cost(platform, ops)
 
 
-def _step(platform: PlatformSpec, model: ModelSpec, n_batch: int, n_new: int, n_ctx: int,
-          tp: int) -> StepCost:
-    ex, dev = platform.execution, platform.device
-    bpp = model.bytes_per_param
-    tokens = n_batch * n_new
-    layer_weights = model.n_params_per_layer * bpp / tp
-    attn_flop = 4.0 * tokens * n_ctx * model.q_dim / tp
-    layer_flop = 2.0 * model.n_params_per_layer * tokens / tp + attn_flop
-    kv_bytes = n_batch * n_ctx * 2 * model.kv_dim * bpp / tp
-    act_bytes = tokens * model.hidden_size * bpp
-    head_flop = 2.0 * n_batch * model.vocab_size * model.hidden_size / tp
-    head_bytes = model.vocab_size * model.hidden_size * bpp / tp
-    eff = ex.flop_efficiency * tokens / (tokens + ex.gemm_half_dim)
-    flop_per_s = dev.peak_flop_per_s * eff
-    hbm = dev.hbm.bw_bytes_per_s * ex.hbm_efficiency
-    if ex.mode == "fused_dataflow":
-        n_launch = model.n_layers + 1
-        mem_bytes = model.n_layers * (layer_weights + kv_bytes) + head_bytes
-        launch = n_launch * (ex.hw_launch_s if ex.launch_mode == "hardware" else ex.kernel_launch_s)
-    else:
-        n_launch = model.n_layers * 12 + 2
-        mem_bytes = model.n_layers * (layer_weights + kv_bytes + 12 * act_bytes) + head_bytes
-        launch = n_launch * ex.kernel_launch_s
-    flop = model.n_layers * layer_flop + head_flop
-    compute_s = flop / flop_per_s
-    memory_s = mem_bytes / hbm
-    network_s = 2 * model.n_layers * _allreduce_s(platform, act_bytes, tp)
-    if ex.mode == "fused_dataflow":
-        # P1 §III: collectives are fused into the streaming kernel, so they overlap compute.
-        total = max(compute_s, memory_s, network_s) + launch
-    else:
-        total = max(compute_s, memory_s) + network_s + launch
-    return StepCost(compute_s, memory_s, network_s, launch, total, flop, mem_bytes, n_launch)
+def step_cost(platform: PlatformSpec, model: ModelSpec, shape: StepShape, *,
+              mode: ExecutionMode | None = None, launch_mode: LaunchMode | None = None) -> StepCost:
+    """Time and traffic of one step of ``shape`` on every device of a ``shape.tp``-way group."""
+    mode = mode or platform.execution.mode
+    layer, head = step_operators(model, shape)
+    per_graph = platform.execution.max_layers_per_graph if mode == "fused_dataflow" else 1
+    n_full, rest = divmod(model.n_layers, per_graph)
+    total = _group(platform, layer * per_graph, mode, launch_mode).times(n_full)
+    if rest:
+        total = total + _group(platform, layer * rest, mode, launch_mode)
+    total = total + (_group(platform, head, mode, launch_mode) if head else ZERO)
+    return StepCost(total.compute_s, total.memory_s, total.network_s, total.launch_s, total.total_s,
+                    total.flop, total.hbm_bytes, total.n_launches)
 
 
-def prefill_cost(platform: PlatformSpec, model: ModelSpec, *, n_batch: int, n_prompt_tokens: int,
-                 tp: int) -> StepCost:
-    return _step(platform, model, n_batch, n_prompt_tokens, max(1, n_prompt_tokens // 2), tp)
+def prefill_cost(platform: PlatformSpec, model: ModelSpec, *, n_batch: int, n_prompt_tokens: int, tp: int,
+                 mode: ExecutionMode | None = None, launch_mode: LaunchMode | None = None) -> StepCost:
+    """Prefill ``n_batch`` prompts of ``n_prompt_tokens`` each (causal attention, empty cache)."""
+    return step_cost(platform, model, prefill_shape(n_batch, n_prompt_tokens, tp), mode=mode,
+                     launch_mode=launch_mode)
 
 
-def decode_cost(platform: PlatformSpec, model: ModelSpec, *, n_batch: int, n_context_tokens: int,
-                tp: int) -> StepCost:
-    return _step(platform, model, n_batch, 1, n_context_tokens, tp)
+def decode_cost(platform: PlatformSpec, model: ModelSpec, *, n_batch: int, n_context_tokens: int, tp: int,
+                mode: ExecutionMode | None = None, launch_mode: LaunchMode | None = None) -> StepCost:
+    """One new token for each of ``n_batch`` sequences holding ``n_context_tokens`` in the cache."""
+    return step_cost(platform, model, decode_shape(n_batch, n_context_tokens, tp), mode=mode,
+                     launch_mode=launch_mode)
+
+
+def hbm_utilisation(platform: PlatformSpec, cost: StepCost) -> float:
+    """Share of the device's peak HBM bandwidth a step sustains over its whole duration."""
+    return cost.hbm_bytes / (cost.total_s * platform.device.hbm.bw_bytes_per_s)

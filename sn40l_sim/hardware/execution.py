@@ -16,7 +16,20 @@ LaunchMode = Literal["software", "hardware"]
 
 @dataclass(frozen=True, slots=True)
 class ExecutionSpec:
-    """Parameters of the per-step cost model."""
+    """Parameters of the operator-level cost model (see docs/cost_model.md for the equations).
+
+    Unfused kernels (``cost/unfused.py``): a GEMM reaches ``flop_efficiency`` of peak times a
+    saturation factor ``x / (x + half)`` in each of its dimensions (``gemm_half_dim`` for m and n,
+    ``gemm_half_k`` for k); streaming GEMM/attention operands reach ``hbm_efficiency`` of the HBM
+    bandwidth, stand-alone vector kernels (norms, adds, activations) ``elementwise_bw_efficiency``;
+    every kernel pays ``kernel_launch_s``.
+
+    Fused dataflow (``cost/fused.py``): up to ``max_layers_per_graph`` decoder layers per kernel,
+    split further where the stationary operands exceed ``sram_usable_fraction`` of the SRAM; each
+    operator is a pipeline stage adding ``pipeline_stage_latency_s`` of fill/drain; one launch per
+    graph (``hw_launch_s`` when ``launch_mode`` is hardware); collectives overlap the graph's
+    compute when ``overlap_collectives``.
+    """
 
     mode: ExecutionMode
     kernel_launch_s: float  # per kernel (unfused) or per fused graph, software-orchestrated
@@ -24,4 +37,16 @@ class ExecutionSpec:
     launch_mode: LaunchMode
     hbm_efficiency: float  # achievable share of peak HBM bandwidth when streaming
     flop_efficiency: float  # achievable share of peak FLOP/s on large GEMMs
-    gemm_half_dim: float  # GEMM dimension at which efficiency reaches half its maximum
+    gemm_half_dim: float  # GEMM m or n at which that dimension's efficiency factor is one half
+    gemm_half_k: float = 64.0  # GEMM reduction depth k at which its factor is one half
+    elementwise_bw_efficiency: float = 0.5  # share of HBM bandwidth a stand-alone vector kernel gets
+    attention_flop_efficiency: float = 0.5  # share of peak FLOP/s of an attention kernel
+    sram_usable_fraction: float = 0.8  # share of SRAM a fused graph may fill with stationary data
+    max_layers_per_graph: int = 1  # decoder layers one fused kernel may hold
+    pipeline_stage_latency_s: float = 0.0  # fill + drain per operator (pipeline stage) of a graph
+    overlap_collectives: bool = False  # collectives stream inside the fused kernel
+
+    def launch_s(self, launch_mode: LaunchMode | None = None) -> float:
+        """Cost of one fused-graph launch in the given (default: the profile's) orchestration."""
+        mode = launch_mode or self.launch_mode
+        return self.hw_launch_s if mode == "hardware" else self.kernel_launch_s

@@ -17,7 +17,7 @@ from sn40l_sim.hardware.execution import ExecutionSpec
 PlatformKind = Literal["rdu", "gpu"]
 WeightSource = Literal["ddr", "host_dram"]
 LinkScope = Literal["device", "node"]
-Topology = Literal["ring", "switch"]
+Topology = Literal["ring", "tree", "switch"]
 
 
 @dataclass(frozen=True, slots=True)

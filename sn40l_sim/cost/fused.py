@@ -1,0 +1,85 @@
+"""Fused streaming dataflow (SN40L): a decoder layer, or a part of one, as one kernel.
+
+Operators of a fused graph are pipeline stages on disjoint PCUs/PMUs, so they overlap: weights and
+the KV cache stream from HBM once, intermediates pass stage to stage through on-chip SRAM and never
+touch HBM. A graph's time is
+
+    max(compute, HBM traffic [, collectives when they stream inside the kernel]) + fill/drain + launch
+
+with fill/drain = stages x ``pipeline_stage_latency_s``. What fuses is decided by on-chip memory:
+every GEMM or attention stage holds its *stationary* operand (the smaller of weights and
+activations, or of Q and K/V) in SRAM while the other streams. Stages are added to a graph in
+execution order until the stationary bytes would exceed ``sram_usable_fraction`` of the SRAM; then
+the graph is cut and the activation crossing the cut spills to HBM (written, then read back by the
+next graph, which is one more launch). An operator whose stationary operand alone exceeds the
+budget is blocked, re-streaming its other operand (``Operator.restream_bytes``).
+"""
+
+from __future__ import annotations
+
+from sn40l_sim.cost.breakdown import GroupCost
+from sn40l_sim.cost.network import allreduce_s
+from sn40l_sim.cost.operators import Operator
+from sn40l_sim.cost.unfused import compute_s, on_chip_bytes
+from sn40l_sim.hardware.execution import LaunchMode
+from sn40l_sim.hardware.specs import PlatformSpec
+
+
+def partition(ops: tuple[Operator, ...], budget_bytes: float) -> list[tuple[Operator, ...]]:
+    """Split ``ops`` (in order) into graphs whose stationary operands fit ``budget_bytes``."""
+    graphs: list[tuple[Operator, ...]] = []
+    current: list[Operator] = []
+    used = 0.0
+    for op in ops:
+        need = min(op.operand_bytes()[0], budget_bytes)
+        if current and used + need > budget_bytes:
+            graphs.append(tuple(current))
+            current, used = [], 0.0
+        current.append(op)
+        used += need
+    if current:
+        graphs.append(tuple(current))
+    return graphs
+
+
+def boundary_bytes(ops: tuple[Operator, ...]) -> float:
+    """Activation bytes a graph reads from HBM at its start and writes at its end."""
+    first = next((op for op in ops if op.kind != "allreduce"), ops[0])
+    last = next((op for op in reversed(ops) if op.kind != "allreduce"), ops[-1])
+    return first.act_in_bytes + last.act_out_bytes
+
+
+def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: LaunchMode | None = None,
+               io_bytes: float | None = None) -> GroupCost:
+    """One fused kernel over ``ops``; ``io_bytes`` is its activation traffic in and out of HBM
+    (default: its first input and last output)."""
+    ex = platform.execution
+    budget = on_chip_bytes(platform)
+    hbm_bytes = boundary_bytes(ops) if io_bytes is None else io_bytes
+    compute = network = 0.0
+    for op in ops:
+        if op.kind == "allreduce":
+            network += allreduce_s(platform.interconnect, op.comm_bytes, op.n_devices)
+            continue
+        compute += compute_s(platform, op)
+        hbm_bytes += op.weight_bytes + op.kv_read_bytes + op.kv_write_bytes + op.restream_bytes(budget)
+    memory = hbm_bytes / (platform.device.hbm.bw_bytes_per_s * ex.hbm_efficiency)
+    fill = len(ops) * ex.pipeline_stage_latency_s
+    launch = ex.launch_s(launch_mode)
+    if ex.overlap_collectives:
+        total = max(compute, memory, network) + fill + launch
+    else:
+        total = max(compute, memory) + network + fill + launch
+    return GroupCost(compute, memory, network, launch, total, sum(op.flop for op in ops), hbm_bytes, 1)
+
+
+def fused_cost(platform: PlatformSpec, ops: tuple[Operator, ...],
+               launch_mode: LaunchMode | None = None) -> GroupCost:
+    """``ops`` as few fused graphs as the SRAM budget allows, one after another."""
+    graphs = partition(ops, on_chip_bytes(platform))
+    total = None
+    for graph in graphs:
+        cost = graph_cost(platform, graph, launch_mode)
+        total = cost if total is None else total + cost
+    assert total is not None
+    return total

@@ -1,0 +1,47 @@
+"""Tensor-parallel collectives: an alpha-beta model of one all-reduce.
+
+``alpha`` (``InterconnectSpec.latency_s``) is paid once per algorithm step, ``beta`` is
+1 / ``bw_bytes_per_s`` (per device, one direction). For ``p`` devices and ``n`` bytes per device:
+
+* ring: reduce-scatter + all-gather, ``2(p-1)`` steps, each device sends ``2(p-1)/p * n`` bytes;
+* tree: a reduce and a broadcast down a binary tree, ``2*ceil(log2 p)`` steps, each carrying the
+  whole message pipelined in chunks, so the bandwidth term is ``2 * n`` (NCCL's double binary tree
+  halves the per-link load; we keep the conservative single tree);
+* switch: every device exchanges its shards through a full-bisection switch (NVSwitch, or a
+  one-hop peer-to-peer fabric): reduce-scatter and all-gather each take one step, so 2 alphas and the
+  ring's ``2(p-1)/p * n`` bandwidth term.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sn40l_sim.hardware.specs import InterconnectSpec
+
+
+def allreduce_steps(topology: str, n_devices: int) -> int:
+    """Latency-bearing steps of one all-reduce."""
+    if n_devices <= 1:
+        return 0
+    if topology == "ring":
+        return 2 * (n_devices - 1)
+    if topology == "tree":
+        return 2 * math.ceil(math.log2(n_devices))
+    return 2
+
+
+def allreduce_bw_factor(topology: str, n_devices: int) -> float:
+    """Bytes each device sends per byte of the all-reduced tensor."""
+    if n_devices <= 1:
+        return 0.0
+    if topology == "tree":
+        return 2.0
+    return 2.0 * (n_devices - 1) / n_devices
+
+
+def allreduce_s(net: InterconnectSpec, n_bytes: float, n_devices: int) -> float:
+    """Seconds for one all-reduce of ``n_bytes`` (per device) across ``n_devices``."""
+    if n_devices <= 1 or n_bytes <= 0:
+        return 0.0
+    steps = allreduce_steps(net.topology, n_devices)
+    return steps * net.latency_s + allreduce_bw_factor(net.topology, n_devices) * n_bytes / net.bw_bytes_per_s

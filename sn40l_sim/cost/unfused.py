@@ -1,0 +1,84 @@
+"""Unfused execution: every operator is a kernel of its own (GPUs, and the SN40L "unfused baseline").
+
+A kernel's time is a roofline with *achievable* rates plus a launch:
+
+    t = max(flop / achievable_flop_per_s, bytes / achievable_bw) + launch
+
+where the bytes are every operand and result of the operator (weights, activations in and out, KV
+read and written): intermediates make the full HBM round trip. A GEMM's achievable FLOP/s is
+``peak * flop_efficiency * s(m, h_mn) * s(n, h_mn) * s(k, h_k)`` with ``s(x, h) = x / (x + h)``:
+small or skinny GEMMs leave tiles, warps and the k-loop pipeline partly idle, so they do not reach
+peak. These few parameters are fitted to measured A100 kernels by ``scripts/fit_gpu_efficiency.py``,
+which calls :func:`kernel_s` itself, so the fit and the simulator share one model.
+"""
+
+from __future__ import annotations
+
+from sn40l_sim.cost.breakdown import GroupCost
+from sn40l_sim.cost.network import allreduce_s
+from sn40l_sim.cost.operators import Operator
+from sn40l_sim.hardware.specs import PlatformSpec
+
+
+def saturation(x: float, half: float) -> float:
+    """``x / (x + half)``: 0 for an empty dimension, 1/2 at ``half``, towards 1 for large ``x``."""
+    return x / (x + half)
+
+
+def gemm_efficiency(platform: PlatformSpec, m: int, n: int, k: int) -> float:
+    """Share of peak FLOP/s a GEMM of shape (m x k) @ (k x n) achieves."""
+    ex = platform.execution
+    return (ex.flop_efficiency * saturation(m, ex.gemm_half_dim) * saturation(n, ex.gemm_half_dim)
+            * saturation(k, ex.gemm_half_k))
+
+
+def compute_s(platform: PlatformSpec, op: Operator) -> float:
+    """Seconds of arithmetic for an operator at its achievable FLOP/s."""
+    peak = platform.device.peak_flop_per_s
+    if op.kind == "gemm":
+        return op.flop / (peak * gemm_efficiency(platform, op.m, op.n, op.k))
+    if op.kind == "attention":
+        return op.flop / (peak * platform.execution.attention_flop_efficiency)
+    return 0.0  # vector ops: memory-bound on every modelled device (a few FLOP per byte)
+
+
+def stream_bw_bytes_per_s(platform: PlatformSpec, op: Operator) -> float:
+    """Achievable HBM bandwidth of an operator's kernel."""
+    ex = platform.execution
+    share = ex.hbm_efficiency if op.kind in ("gemm", "attention") else ex.elementwise_bw_efficiency
+    return platform.device.hbm.bw_bytes_per_s * share
+
+
+def on_chip_bytes(platform: PlatformSpec) -> float:
+    """On-chip memory a kernel may fill with a stationary operand (SRAM/PMUs, or a GPU's L2)."""
+    return platform.device.sram.capacity_bytes * platform.execution.sram_usable_fraction
+
+
+def kernel_hbm_bytes(platform: PlatformSpec, op: Operator) -> float:
+    """HBM traffic of an operator run alone: every operand and result, plus re-streaming."""
+    return op.unfused_bytes + op.restream_bytes(on_chip_bytes(platform))
+
+
+def kernel_s(platform: PlatformSpec, op: Operator, launch_s: float | None = None) -> float:
+    """Seconds of one operator as one kernel, launch included (all-reduce: the collective)."""
+    launch = platform.execution.kernel_launch_s if launch_s is None else launch_s
+    if op.kind == "allreduce":
+        return allreduce_s(platform.interconnect, op.comm_bytes, op.n_devices) + launch
+    memory = kernel_hbm_bytes(platform, op) / stream_bw_bytes_per_s(platform, op)
+    return max(compute_s(platform, op), memory) + launch
+
+
+def unfused_cost(platform: PlatformSpec, ops: tuple[Operator, ...]) -> GroupCost:
+    """Run ``ops`` one kernel each, one after another (a GPU stream)."""
+    launch = platform.execution.kernel_launch_s
+    comp = mem = net = total = flop = nbytes = 0.0
+    for op in ops:
+        total += kernel_s(platform, op, launch)
+        flop += op.flop
+        if op.kind == "allreduce":
+            net += kernel_s(platform, op, 0.0)
+            continue
+        comp += compute_s(platform, op)
+        mem += kernel_hbm_bytes(platform, op) / stream_bw_bytes_per_s(platform, op)
+        nbytes += kernel_hbm_bytes(platform, op)
+    return GroupCost(comp, mem, net, launch * len(ops), total, flop, nbytes, len(ops))

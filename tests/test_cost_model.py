@@ -1,0 +1,140 @@
+"""Unfused and fused execution, network and step costs: hand calculations and invariants."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.cost.fused import fused_cost, partition
+from sn40l_sim.cost.network import allreduce_s
+from sn40l_sim.cost.operators import decode_shape, layer_operators, prefill_shape
+from sn40l_sim.cost.step import decode_cost, hbm_utilisation, prefill_cost, step_cost
+from sn40l_sim.cost.unfused import gemm_efficiency, kernel_s, unfused_cost
+from sn40l_sim.hardware.profiles import load_platform
+from sn40l_sim.hardware.specs import InterconnectSpec
+from sn40l_sim.workload.models import catalogue, get_model
+
+PROFILES = ("sn40l_node", "dgx_a100", "dgx_h100")
+PLATFORMS = {name: load_platform(name) for name in PROFILES}
+SN40L = PLATFORMS["sn40l_node"]
+A100 = PLATFORMS["dgx_a100"]
+COST_DIR = Path(__file__).resolve().parents[1] / "sn40l_sim" / "cost"
+
+
+def test_allreduce_alpha_beta_by_hand():
+    ring = InterconnectSpec(bw_bytes_per_s=100e9, latency_s=3e-6, topology="ring")
+    assert allreduce_s(ring, 1e6, 8) == pytest.approx(14 * 3e-6 + 2 * 7 / 8 * 1e6 / 100e9)
+    tree = replace(ring, topology="tree")
+    assert allreduce_s(tree, 1e6, 8) == pytest.approx(6 * 3e-6 + 2 * 1e6 / 100e9)
+    switch = replace(ring, topology="switch")
+    assert allreduce_s(switch, 1e6, 8) == pytest.approx(2 * 3e-6 + 2 * 7 / 8 * 1e6 / 100e9)
+    assert allreduce_s(ring, 1e6, 1) == 0.0
+
+
+def test_unfused_gemm_kernel_by_hand():
+    ex = A100.execution
+    op = {o.name: o for o in layer_operators(get_model("llama-2-7b"), prefill_shape(1, 4096, 1))}["o_proj"]
+    eff = ex.flop_efficiency * (4096 / (4096 + ex.gemm_half_dim)) ** 2 * 4096 / (4096 + ex.gemm_half_k)
+    assert gemm_efficiency(A100, 4096, 4096, 4096) == pytest.approx(eff)
+    compute = 2 * 4096**3 / (312e12 * eff)
+    memory = 3 * 4096 * 4096 * 2 / (2.039e12 * ex.hbm_efficiency)
+    assert kernel_s(A100, op) == pytest.approx(max(compute, memory) + ex.kernel_launch_s)
+
+
+def test_fused_decode_layer_is_one_graph_streaming_its_weights():
+    model = get_model("llama-2-7b")
+    layer = layer_operators(model, decode_shape(1, 2048, 8))
+    assert len(partition(layer, 400 * 2**20)) == 1
+    cost = fused_cost(SN40L, layer)
+    norms = 2 * 4096 * 2  # replicated on every socket
+    weights = (model.n_params_per_layer * 2 - norms) / 8 + norms
+    kv = 2048 * 2 * 4 * 128 * 2
+    assert cost.hbm_bytes == pytest.approx(weights + kv + 2 * 4096 * 2 + 2 * 4 * 128 * 2)
+    assert cost.n_launches == 1
+    assert cost.memory_s == pytest.approx(cost.hbm_bytes / (1.8e12 * SN40L.execution.hbm_efficiency))
+
+
+def test_sram_budget_splits_a_large_prefill_graph():
+    # Each GEMM holds its smaller operand on chip: 4 x 4K tokens of a 405B layer at TP8 exceed the budget.
+    model = get_model("llama-3.1-405b")
+    decode = partition(layer_operators(model, decode_shape(8, 8192, 8)), 416 * 2**20)
+    prefill = partition(layer_operators(model, prefill_shape(4, 4096, 8)), 416 * 2**20)
+    assert len(decode) == 1 and len(prefill) > 1
+    one = prefill_cost(SN40L, model, n_batch=4, n_prompt_tokens=4096, tp=8)
+    assert one.n_launches == model.n_layers * len(prefill) + 1
+
+
+def test_launch_counts_llama7b_prefill():
+    model = get_model("llama-2-7b")
+    fused = prefill_cost(SN40L, model, n_batch=1, n_prompt_tokens=4096, tp=8)
+    unfused = prefill_cost(SN40L, model, n_batch=1, n_prompt_tokens=4096, tp=8, mode="unfused_kernels")
+    assert fused.n_launches == 32 + 1  # one per decoder layer + the head graph
+    assert unfused.n_launches == 32 * 13 + 3
+
+
+def test_sn40l_decode_is_hbm_bound_near_the_papers_utilisation():
+    cost = decode_cost(SN40L, get_model("llama-2-70b"), n_batch=1, n_context_tokens=4096, tp=8)
+    assert 0.8 <= hbm_utilisation(SN40L, cost) <= 0.9
+
+
+models = st.sampled_from(sorted(catalogue()))
+shapes = st.tuples(st.sampled_from(("prefill", "decode")), st.integers(1, 64), st.integers(1, 8192),
+                   st.sampled_from((1, 2, 4, 8, 16)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(profile=st.sampled_from(PROFILES), model=models, shape=shapes)
+def test_fused_never_slower_than_unfused(profile, model, shape):
+    platform, spec = PLATFORMS[profile], get_model(model)
+    phase, batch, tokens, tp = shape
+    step = prefill_shape(batch, tokens, tp) if phase == "prefill" else decode_shape(batch, tokens, tp)
+    fused = step_cost(platform, spec, step, mode="fused_dataflow", launch_mode="software")
+    unfused = step_cost(platform, spec, step, mode="unfused_kernels")
+    assert fused.total_s <= unfused.total_s * (1 + 1e-12)
+    assert fused.hbm_bytes <= unfused.hbm_bytes * (1 + 1e-12)
+    assert fused.n_launches <= unfused.n_launches
+    hardware = step_cost(platform, spec, step, mode="fused_dataflow", launch_mode="hardware")
+    assert hardware.total_s <= fused.total_s * (1 + 1e-12) or platform.execution.hw_launch_s > \
+        platform.execution.kernel_launch_s
+
+
+@settings(max_examples=60, deadline=None)
+@given(profile=st.sampled_from(PROFILES), model=models, batch=st.integers(1, 32), tokens=st.integers(1, 4096),
+       more=st.integers(1, 4096), tp=st.sampled_from((1, 2, 8)))
+def test_more_tokens_or_context_is_never_faster(profile, model, batch, tokens, more, tp):
+    platform, spec = PLATFORMS[profile], get_model(model)
+    assert (prefill_cost(platform, spec, n_batch=batch, n_prompt_tokens=tokens + more, tp=tp).total_s
+            >= prefill_cost(platform, spec, n_batch=batch, n_prompt_tokens=tokens, tp=tp).total_s)
+    assert (decode_cost(platform, spec, n_batch=batch, n_context_tokens=tokens + more, tp=tp).total_s
+            >= decode_cost(platform, spec, n_batch=batch, n_context_tokens=tokens, tp=tp).total_s)
+    assert (decode_cost(platform, spec, n_batch=batch + 1, n_context_tokens=tokens, tp=tp).total_s
+            >= decode_cost(platform, spec, n_batch=batch, n_context_tokens=tokens, tp=tp).total_s)
+
+
+def test_unfused_layer_time_is_the_sum_of_its_kernels():
+    layer = layer_operators(get_model("mistral-7b"), decode_shape(8, 512, 8))
+    assert unfused_cost(A100, layer).total_s == pytest.approx(sum(kernel_s(A100, op) for op in layer))
+
+
+def test_step_cost_table_memoises_and_buckets():
+    table = StepCostTable(SN40L, get_model("llama-2-7b"), 8)
+    assert table.decode_s(1, 1001) == table.decode_s(1, 1008)  # same 16-token bucket
+    assert table.decode_s(1, 1001) == pytest.approx(
+        decode_cost(SN40L, get_model("llama-2-7b"), n_batch=1, n_context_tokens=1008, tp=8).total_s)
+    assert table.decode_run_s(1, 1000, 10) == pytest.approx(10 * table.decode_s(1, 1005))
+
+
+def test_cost_package_imports_neither_simpy_nor_the_engine():
+    for path in COST_DIR.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(("simpy", "sn40l_sim.engine", "sn40l_sim.report")), (path, name)
