@@ -143,3 +143,31 @@ def test_router_runs_between_iterations_of_a_long_batch(write_scenario, tmp_path
     # batch semantics route it only once the running pair is done.
     assert bool(second_router_start < long_end) == interleaved
     assert bool(req.loc[1, "router_s"] < 0.5) == interleaved
+
+
+@pytest.mark.parametrize(("scheduler", "cut"), [("fcfs", True), ("paper_batch", False)])
+def test_newcomer_joins_a_running_decode_within_one_step(write_scenario, tmp_path, scheduler, cut):
+    """Request 1 arrives mid-run for the expert that is decoding request 0: it joins at the end
+    of the decode step in progress, not at the end of a 64-step iteration."""
+    write_scenario("arrival_s,prompt_tokens,output_tokens,expert\n"
+                   "0.0,128,2000,expert-0\n0.5,128,10,expert-0\n", name="same.csv")
+    data = small_scenario(
+        experts=[{"model": "llama-2-7b", "count": 2, "name_prefix": "expert"}],
+        router={"latency": "0 s"},
+        workload={"trace": "same.csv", "format": "generic",
+                  "columns": {"arrival": "arrival_s", "prompt_tokens": "prompt_tokens",
+                              "output_tokens": "output_tokens", "expert": "expert"}},
+        serving={"tensor_parallel": 8, "max_batch": 4, "scheduler": scheduler})
+    result = _run(write_scenario, tmp_path, data=data)
+    req = result.requests.set_index("request_id")
+    assert (req["outcome"] == "completed").all()
+    step_s = req.loc[0, "tpot_s"]  # one decode step of request 0 (batch 1 or 2: about equal)
+    waited_s = req.loc[1, "queue_wait_s"]
+    if cut:
+        assert waited_s <= 1.5 * step_s
+        assert req.loc[1, "end_s"] < req.loc[0, "end_s"]  # it joined the running batch
+    else:  # P1's batch semantics: the next pair runs when the running one is done
+        assert req.loc[1, "ttft_s"] > req.loc[0, "end_s"] - 0.5
+    # Every decode step of request 0 is accounted for, cut or not.
+    iters = result.events[(result.events["kind"] == "batch") & (result.events["expert"] == "expert-0")]
+    assert iters["n_steps"].sum() >= 1999

@@ -4,7 +4,10 @@ One SimPy process per group. Its loop: run the router over routed-but-unclassifi
 (when the router is a model on the platform), else ask the scheduler for an expert, make it
 resident (evict + copy over the contended link), and run iterations of its batch. An iteration
 is one event: the prefill of newly admitted requests, then decode steps until the first member
-finishes (at most ``max_steps_per_iteration``); newcomers join at iteration boundaries.
+finishes (at most ``max_steps_per_iteration``); newcomers join at iteration boundaries. A newcomer
+that could join the running batch, or that the router must classify, cuts the decode run short
+at the end of the step in progress, so it waits at most one decode step (as under continuous
+batching) at the price of one extra event per such arrival, never one per token.
 """
 
 from __future__ import annotations
@@ -59,17 +62,21 @@ class ServingGroup:
         self.current: int | None = None
         self.loads: dict[int, simpy.Event] = {}
         self._wake: simpy.Event | None = None
+        self._idle = False  # waiting for work: any arrival wakes the group
+        self._cut_for: int | None = None  # decoding this expert with room: its newcomers cut the run
         self.process = env.process(self.run())
 
     # --- arrivals -------------------------------------------------------------------------
-    def wake(self) -> None:
-        if self._wake is not None and not self._wake.triggered:
+    def _wake_for(self, can_use_it_now: bool) -> None:
+        """Wake an idle group, or cut a running decode short when the newcomer can be served at
+        the next step boundary (it joins the batch, or the router classifies it)."""
+        if self._wake is not None and not self._wake.triggered and (self._idle or can_use_it_now):
             self._wake.succeed()
 
     def submit_unrouted(self, handle: Handle) -> None:
         """A request whose router step must still run on this group's devices."""
         self.unrouted.append(handle)
-        self.wake()
+        self._wake_for(self.scheduler.router_between_iterations)
 
     def submit_routed(self, handle: Handle) -> None:
         block, i = handle
@@ -78,7 +85,8 @@ class ServingGroup:
         self.queues.push(handle, expert)
         if self.limits.prefetch == "on_route":
             self._prefetch(expert)
-        self.wake()
+        self._wake_for(expert == self._cut_for and
+                       self.scheduler.join_before_s(self.queues, expert, self.env.now) >= self.env.now)
 
     # --- main loop ------------------------------------------------------------------------
     def run(self) -> Process:
@@ -89,9 +97,9 @@ class ServingGroup:
                 continue
             expert = self.scheduler.choose(self.queues, self.cache, self.current, env.now)
             if expert is None:
-                self._wake = env.event()
+                self._wake, self._idle = env.event(), True
                 yield self._wake
-                self._wake = None
+                self._wake, self._idle = None, False
                 continue
             yield from self._serve(expert)
 
@@ -254,7 +262,8 @@ class ServingGroup:
             if members:
                 n_steps = min(min(m[2] for m in members), self.limits.max_steps_per_iteration)
                 context = sum(m[3] for m in members) / len(members)
-                yield env.timeout(table.decode_run_s(len(members), max(1, round(context)), n_steps))
+                run_s = table.decode_run_s(len(members), max(1, round(context)), n_steps)
+                n_steps = yield from self._decode_run(expert, run_s, n_steps, len(members) < limit)
                 now = env.now
                 still: list[list[Any]] = []
                 for m in members:
@@ -274,6 +283,28 @@ class ServingGroup:
             join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
             new = self._admit(expert, members, limit, join_before)
         self.cache.release(expert)
+
+    def _decode_run(self, expert: int, run_s: float, n_steps: int, has_room: bool) -> Generator[
+            simpy.Event, Any, int]:
+        """Decode ``n_steps`` steps taking ``run_s``, or fewer when a newcomer cuts the run: then
+        it ends with the step in progress. Returns the steps done."""
+        env = self.env
+        start = env.now
+        timer = env.timeout(run_s)
+        if n_steps == 1:
+            yield timer
+            return 1
+        self._wake, self._cut_for = env.event(), expert if has_room else None
+        yield timer | self._wake
+        self._wake, self._cut_for = None, None
+        if timer.processed:
+            return n_steps
+        step_s = run_s / n_steps  # the steps of one run cost the same (context bucketed)
+        done = min(n_steps, int((env.now - start) / step_s) + 1)
+        rest_s = start + done * step_s - env.now
+        if rest_s > 0:
+            yield env.timeout(rest_s)
+        return done
 
     def _kv(self, block: Any, i: int, expert: int) -> float:
         return float(block.prompt_tokens[i] + block.output_tokens[i]) * self.kv_bytes_per_token[expert]
