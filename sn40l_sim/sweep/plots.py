@@ -93,12 +93,28 @@ def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
     return paths
 
 
+LINE_STYLES = ("-", "--", ":", "-.")
+
+
+def _style_of(frame: pd.DataFrame, hue: list[str]) -> Any:
+    """With two or more hue axes whose last takes few values, one colour per combination of the
+    others and one line style per value of the last, so nine lines read as three families."""
+    if len(hue) < 2 or frame[hue[-1]].nunique() > len(LINE_STYLES):
+        return lambda key: {}
+    families = list(dict.fromkeys(map(tuple, frame[hue[:-1]].itertuples(index=False, name=None))))
+    last = list(dict.fromkeys(frame[hue[-1]]))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return lambda key: {"color": colours[families.index(tuple(key[:-1])) % len(colours)],
+                           "linestyle": LINE_STYLES[last.index(key[-1])]}
+
+
 def _lines(frame: pd.DataFrame, x: str, y: str, hue: list[str], ax: Any, marker: str = "o") -> None:
     groups = frame.groupby(hue, sort=False, dropna=False) if hue else [((), frame)]
+    style = _style_of(frame, hue)
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
         part = part.sort_values(x)
-        ax.plot(part[x], part[y], marker=marker, label=_legend_name(frame, hue, key))
+        ax.plot(part[x], part[y], marker=marker, label=_legend_name(frame, hue, key), **style(key))
     if _numeric(frame, x) and frame[x].min() > 0 and frame[x].max() / frame[x].min() >= 8:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
@@ -116,8 +132,8 @@ def metric_curve(points: pd.DataFrame, x: str, y: str, hue: list[str], title: st
     _lines(ok, x, y, hue, ax)
     if slo is not None:
         ax.axhline(slo, color="black", lw=1.0, ls="--")
-        ax.annotate(f"SLO {slo:g}", (0.01, slo), xycoords=("axes fraction", "data"), fontsize=8,
-                    va="bottom")
+        ax.annotate(f"SLO {slo:g}", (0.99, slo), xycoords=("axes fraction", "data"), fontsize=8,
+                    va="bottom", ha="right")
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     ax.set_title(f"{title}: {label(y)} vs {label(x)}", fontsize=10)
