@@ -74,7 +74,11 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(text)
         else:
             Path(args.json).write_text(text + "\n")
-    if args.json != "-":
+    if args.markdown:
+        from sn40l_sim.report.validate import markdown_rows
+
+        print(markdown_rows(rows))
+    elif args.json != "-":
         print_rows(rows)
     if args.output and (args.only is None or "T7" in args.only):
         from sn40l_sim.report.plots import latency_vs_experts
@@ -95,6 +99,7 @@ def _add_validate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="data directory with the measured data")
     p.add_argument("--json", nargs="?", const="-", help="write the rows as JSON (to stdout or a file)")
     p.add_argument("--only", help="comma-separated id prefixes, e.g. T1,T11")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown (for README)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a row is outside its band")
     p.add_argument("--output", default="results/validate",
                    help="folder for the expert-count sweep table and plot ('' to skip)")

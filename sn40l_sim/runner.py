@@ -19,7 +19,7 @@ from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.summary import summarize
 from sn40l_sim.report.plots import draw_run_plots
-from sn40l_sim.report.results import new_run_dir, write_json, write_yaml
+from sn40l_sim.report.results import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.workload.data_dir import resolve_data_dir
 from sn40l_sim.workload.requests import count_hint, iter_request_chunks
 
@@ -129,8 +129,8 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
             bar.close()
             recorder.close(n_arrived=sim.n_ingested if interrupted else None)
         wall_s = time.perf_counter() - started
-        requests = pd.read_parquet(run_dir / "requests.parquet")
-        events = pd.read_parquet(run_dir / "events.parquet")
+        requests = read_table(run_dir / "requests.parquet")
+        events = read_table(run_dir / "events.parquet")
         summary = {"scenario": scenario.name, "platform": resolved.platform.name,
                    "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
                    "out_of_memory_at_experts": (sim.plan.n_servable + 1

@@ -33,7 +33,7 @@ def summarize(requests: pd.DataFrame, events: pd.DataFrame) -> dict[str, Any]:
         "n_completed": len(done),
         "n_rejected": int((requests["outcome"] == "rejected").sum()),
         "rejection_reasons": {str(k): int(v) for k, v in
-                              requests["reason"].dropna().value_counts().items()},
+                              requests["reason"].dropna().value_counts().items() if v},
         "makespan_s": makespan,
         "throughput_req_per_s": len(done) / makespan if makespan > 0 else math.nan,
         "output_tokens_per_s": float(done["output_tokens"].sum()) / makespan if makespan > 0

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 
@@ -52,9 +54,18 @@ def write_yaml(path: Path, data: dict[str, Any]) -> None:
     write_text_atomic(path, yaml.safe_dump(data, sort_keys=False))
 
 
+def read_table(path: Path) -> pd.DataFrame:
+    """A results table with its text columns (expert, outcome, kind, link, ...) as categoricals:
+    a million-request run repeats a few hundred distinct strings millions of times, and Python
+    string objects would make reading the results back the largest memory cost of the run."""
+    schema = pq.read_schema(path)
+    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+    return pq.read_table(path, read_dictionary=text).to_pandas()
+
+
 def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Requests, events and summary of a finished run."""
-    requests = pd.read_parquet(run_dir / "requests.parquet")
-    events = pd.read_parquet(run_dir / "events.parquet")
+    requests = read_table(run_dir / "requests.parquet")
+    events = read_table(run_dir / "events.parquet")
     summary = json.loads((run_dir / "summary.json").read_text())
     return requests, events, summary

@@ -47,3 +47,15 @@ def print_rows(rows: list[ValidationRow], console: Console | None = None) -> Non
         table.add_row(r.id, r.quantity, r.reference, f"{_num(r.simulated)} {r.unit}".strip(),
                       _num(r.ratio), ok)
     (console or Console()).print(table)
+
+
+def markdown_rows(rows: list[ValidationRow]) -> str:
+    """The table as Markdown (for README: ``sn40l-sim validate --markdown``)."""
+    lines = ["| id | quantity | reference | simulated | ratio | in band |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ok = {True: "yes", False: "**no**", None: "-"}[r.passed]
+        quantity = r.quantity.replace("|", "/")
+        lines.append(f"| {r.id} | {quantity} | {r.reference} | {_num(r.simulated)} {r.unit} | "
+                     f"{_num(r.ratio)} | {ok} |".replace("  |", " |"))
+    return "\n".join(lines)
+
