@@ -138,3 +138,25 @@ def test_cost_package_imports_neither_simpy_nor_the_engine():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for name in names:
                 assert not name.startswith(("simpy", "sn40l_sim.engine", "sn40l_sim.report")), (path, name)
+
+
+def test_cost_table_buckets_keys_before_the_lookup():
+    """Distinct lengths that share a bucket share one table entry (so a trace's thousands of
+    lengths still hit the cache), and a bucket never rounds down."""
+    from sn40l_sim.cost.cache import StepCostTable, bucket_context_tokens, bucket_prompt_tokens
+    from sn40l_sim.hardware.profiles import load_platform
+    from sn40l_sim.workload.models import get_model
+
+    assert [bucket_prompt_tokens(n) for n in (1, 127, 128, 129, 1000, 1024, 1025)] == \
+        [1, 127, 128, 130, 1000, 1024, 1040]
+    for n in range(1, 20000, 7):
+        b = bucket_prompt_tokens(n)
+        assert n <= b <= n * (1 + 1 / 64)
+    assert [bucket_context_tokens(n) for n in (1, 16, 17, 1000)] == [16, 16, 32, 1008]
+    table = StepCostTable(load_platform("sn40l_node"), get_model("llama-2-7b"), 8)
+    for n in range(1025, 1041):
+        table.prefill_s(1, n)
+    for ctx in range(1000, 1009):
+        table.decode_s(1, ctx)
+    assert table._prefill_cached.cache_info().currsize == 1
+    assert table._decode_cached.cache_info().currsize == 1

@@ -1,10 +1,11 @@
 """Memoised step-cost look-ups for the engine.
 
 The engine asks for the same (batch, tokens) points over and over; one operator-level evaluation
-costs ~60 us, a memoised hit well under 10 us (``benchmarks/step_cost_lookup.py``). Decode contexts
-are rounded up to a multiple of ``CONTEXT_BUCKET`` tokens (a decode step's cost moves by under 0.5 %
-per 16 tokens of context, e.g. Llama-2-7B batch 8 on one A100), which bounds the table; prefill keys are
-exact.
+costs ~60 us, a memoised hit well under 10 us (``benchmarks/step_cost_lookup.py``). Keys are bucketed
+*before* the look-up, so that a trace with thousands of distinct lengths still hits the table: decode
+contexts are rounded up to a multiple of ``CONTEXT_BUCKET`` tokens (a decode step's cost moves by under
+0.5 % per 16 tokens of context, e.g. Llama-2-7B batch 8 on one A100); prompt lengths are exact below
+128 tokens and above it rounded up to one of 64 steps per power of two (at most 1.6 % more tokens).
 """
 
 from __future__ import annotations
@@ -18,22 +19,41 @@ from sn40l_sim.workload.models import ModelSpec
 CONTEXT_BUCKET = 16
 
 
+def bucket_prompt_tokens(n_tokens: int) -> int:
+    """``n_tokens`` rounded up to a multiple of 2^(bits - 7): exact below 128, then 64 steps per octave."""
+    step = 1 << max(0, n_tokens.bit_length() - 7)
+    return -(-n_tokens // step) * step
+
+
+def bucket_context_tokens(n_tokens: int) -> int:
+    """``n_tokens`` rounded up to a multiple of ``CONTEXT_BUCKET`` (at least one bucket)."""
+    return max(CONTEXT_BUCKET, -(-n_tokens // CONTEXT_BUCKET) * CONTEXT_BUCKET)
+
+
 class StepCostTable:
     """Memoised prefill/decode times of one (platform, model, tp)."""
 
     def __init__(self, platform: PlatformSpec, model: ModelSpec, tp: int) -> None:
         self.platform, self.model, self.tp = platform, model, tp
-        self.prefill_s = lru_cache(maxsize=65536)(self._prefill_s)
-        self.decode_s = lru_cache(maxsize=65536)(self._decode_s)
+        self._prefill_cached = lru_cache(maxsize=65536)(self._prefill_s)
+        self._decode_cached = lru_cache(maxsize=65536)(self._decode_s)
+
+    def prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
+        """Seconds to prefill ``n_batch`` prompts of ``n_prompt_tokens`` (bucketed) each."""
+        return self._prefill_cached(n_batch, bucket_prompt_tokens(n_prompt_tokens))
+
+    def decode_s(self, n_batch: int, n_context_tokens: int) -> float:
+        """Seconds of one decode step of ``n_batch`` sequences at ``n_context_tokens`` (bucketed)."""
+        return self._decode_cached(n_batch, bucket_context_tokens(n_context_tokens))
 
     def _prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
         return prefill_cost(self.platform, self.model, n_batch=n_batch,
                             n_prompt_tokens=n_prompt_tokens, tp=self.tp).total_s
 
     def _decode_s(self, n_batch: int, n_context_tokens: int) -> float:
-        ctx = max(CONTEXT_BUCKET, (n_context_tokens + CONTEXT_BUCKET - 1) // CONTEXT_BUCKET * CONTEXT_BUCKET)
-        return decode_cost(self.platform, self.model, n_batch=n_batch, n_context_tokens=ctx,
+        return decode_cost(self.platform, self.model, n_batch=n_batch, n_context_tokens=n_context_tokens,
                            tp=self.tp).total_s
 
     def decode_run_s(self, n_batch: int, n_context_tokens: int, n_steps: int) -> float:
+        """``n_steps`` decode steps, each costed at the run's mean context."""
         return n_steps * self.decode_s(n_batch, n_context_tokens + n_steps // 2)
