@@ -145,12 +145,16 @@ def test_router_runs_between_iterations_of_a_long_batch(write_scenario, tmp_path
     assert bool(req.loc[1, "router_s"] < 0.5) == interleaved
 
 
-@pytest.mark.parametrize(("scheduler", "cut"), [("fcfs", True), ("paper_batch", False)])
-def test_newcomer_joins_a_running_decode_within_one_step(write_scenario, tmp_path, scheduler, cut):
-    """Request 1 arrives mid-run for the expert that is decoding request 0: it joins at the end
-    of the decode step in progress, not at the end of a 64-step iteration."""
+@pytest.mark.parametrize(("scheduler", "cut", "prompt_tokens", "arrival_s"), [
+    ("fcfs", True, 128, 0.5),  # arrives while request 0 decodes
+    ("fcfs", True, 2000, 0.0005),  # arrives while request 0's long prompt is being prefilled
+    ("paper_batch", False, 128, 0.5)])
+def test_newcomer_joins_a_running_decode_within_one_step(write_scenario, tmp_path, scheduler, cut,
+                                                         prompt_tokens, arrival_s):
+    """Request 1 arrives mid-run for the expert that is busy with request 0: it joins at the end
+    of the prefill or decode step in progress, not at the end of a 64-step iteration."""
     write_scenario("arrival_s,prompt_tokens,output_tokens,expert\n"
-                   "0.0,128,2000,expert-0\n0.5,128,10,expert-0\n", name="same.csv")
+                   f"0.0,{prompt_tokens},2000,expert-0\n{arrival_s},128,10,expert-0\n", name="same.csv")
     data = small_scenario(
         experts=[{"model": "llama-2-7b", "count": 2, "name_prefix": "expert"}],
         router={"latency": "0 s"},
@@ -164,7 +168,8 @@ def test_newcomer_joins_a_running_decode_within_one_step(write_scenario, tmp_pat
     step_s = req.loc[0, "tpot_s"]  # one decode step of request 0 (batch 1 or 2: about equal)
     waited_s = req.loc[1, "queue_wait_s"]
     if cut:
-        assert waited_s <= 1.5 * step_s
+        prefill_left_s = max(0.0, req.loc[0, "ttft_s"] - arrival_s)  # it cannot join mid-prefill
+        assert waited_s <= prefill_left_s + 1.5 * step_s
         assert req.loc[1, "end_s"] < req.loc[0, "end_s"]  # it joined the running batch
     else:  # P1's batch semantics: the next pair runs when the running one is done
         assert req.loc[1, "ttft_s"] > req.loc[0, "end_s"] - 0.5

@@ -64,6 +64,7 @@ class ServingGroup:
         self._wake: simpy.Event | None = None
         self._idle = False  # waiting for work: any arrival wakes the group
         self._cut_for: int | None = None  # decoding this expert with room: its newcomers cut the run
+        self._admitted_at = -1.0  # when the running batch last took waiting requests in
         self.process = env.process(self.run())
 
     # --- arrivals -------------------------------------------------------------------------
@@ -235,6 +236,7 @@ class ServingGroup:
             limit = min(limit, self.scheduler.batch_limit)
         members: list[list[Any]] = []  # [block, i, remaining_steps, context_tokens]
         new = yield from self._admit_first(expert, limit)
+        self._admitted_at = env.now
         switch_end = switch_start + switch_s
         for block, i in new:
             # The part of the switch this request saw (it may have been routed mid-copy).
@@ -282,6 +284,7 @@ class ServingGroup:
                 yield from self._route_batch()
             join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
             new = self._admit(expert, members, limit, join_before)
+            self._admitted_at = env.now
         self.cache.release(expert)
 
     def _decode_run(self, expert: int, run_s: float, n_steps: int, has_room: bool) -> Generator[
@@ -289,6 +292,8 @@ class ServingGroup:
         """Decode ``n_steps`` steps taking ``run_s``, or fewer when a newcomer cuts the run: then
         it ends with the step in progress. Returns the steps done."""
         env = self.env
+        if n_steps > 1 and self._newcomer_waiting(expert, has_room):
+            run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or the router step
         start = env.now
         timer = env.timeout(run_s)
         if n_steps == 1:
@@ -305,6 +310,19 @@ class ServingGroup:
         if rest_s > 0:
             yield env.timeout(rest_s)
         return done
+
+    def _newcomer_waiting(self, expert: int, has_room: bool) -> bool:
+        """A request that came after the batch last admitted (so nothing but time kept it out) and
+        could be served at the next step boundary: the router must classify it, or it may join."""
+        if self.unrouted and self.scheduler.router_between_iterations:
+            return True
+        head = self.queues.peek(expert) if has_room else None
+        if head is None:
+            return False
+        block, i = head
+        routed_s = float(block.routed_s[i])
+        return (routed_s > self._admitted_at and
+                routed_s <= self.scheduler.join_before_s(self.queues, expert, self.env.now))
 
     def _kv(self, block: Any, i: int, expert: int) -> float:
         return float(block.prompt_tokens[i] + block.output_tokens[i]) * self.kv_bytes_per_token[expert]
