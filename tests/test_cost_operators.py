@@ -82,3 +82,20 @@ def test_restream_when_stationary_operand_exceeds_on_chip_memory():
     assert stationary == op.act_in_bytes and streamed == op.weight_bytes
     assert op.restream_bytes(64 * 2**20) == 0
     assert op.restream_bytes(10 * 2**20) == 3 * op.weight_bytes  # ceil(32 / 10) = 4 blocks
+
+
+def test_uneven_tensor_parallel_sharding_costs_the_busiest_device():
+    """Llama-2-13B has 40 heads: at TP16 some devices hold 3 heads (never fewer weights than an
+    even split), and the step is as slow as they are."""
+    model = get_model("llama-2-13b")
+    ops = _ops(decode_shape(1, 1024, 16), model)
+    d, h = model.head_dim, model.hidden_size
+    assert ops["qkv_proj"].n == (3 + 2 * 3) * d  # ceil(40/16) query and KV heads
+    assert ops["o_proj"].k == 3 * d
+    assert ops["gate_up_proj"].n == 2 * 864  # 13824 / 16 divides evenly
+    per_device = sum(op.weight_bytes for op in layer_operators(model, decode_shape(1, 1024, 16)))
+    assert per_device >= model.n_params_per_layer * model.bytes_per_param / 16
+    # Where tp divides the heads, nothing changes: Llama-2-7B at TP8 holds exactly 1/8.
+    even = sum(op.weight_bytes for op in layer_operators(LLAMA7, decode_shape(1, 1024, 8)))
+    norms = (LLAMA7.n_norms_per_layer * LLAMA7.hidden_size) * 2  # replicated, not split
+    assert even - norms == pytest.approx((LLAMA7.n_params_per_layer * 2 - norms) / 8)

@@ -130,8 +130,12 @@ def _allreduce(name: str, n_tokens: int, h: int, bpe: float, tp: int) -> Operato
 
 
 def local_heads(model: ModelSpec, tp: int) -> tuple[int, int]:
-    """Query and KV heads held by one device; KV heads are replicated when fewer than ``tp``."""
-    return max(1, model.n_heads // tp), max(1, model.n_kv_heads // tp)
+    """Query and KV heads held by the busiest device; KV heads are replicated when fewer than ``tp``.
+
+    Rounded up: when ``tp`` does not divide the head count some devices hold one head more, and
+    the slowest device sets the step time (Llama-2-13B at TP16: 3 heads, not 2.5 or 2).
+    """
+    return -(-model.n_heads // tp), -(-model.n_kv_heads // tp)
 
 
 def attention_op(model: ModelSpec, shape: StepShape) -> Operator:
@@ -161,7 +165,7 @@ def layer_operators(model: ModelSpec, shape: StepShape) -> tuple[Operator, ...]:
     bpe, h, tp, t = model.bytes_per_param, model.hidden_size, shape.tp, shape.n_tokens
     q_heads, kv_heads = local_heads(model, tp)
     qkv_n = (q_heads + 2 * kv_heads) * model.head_dim
-    ffn = model.ffn_size // tp
+    ffn = -(-model.ffn_size // tp)  # the busiest device's share, as for heads
     rope_elems = t * (q_heads + kv_heads) * model.head_dim
     extra_norms = max(0, model.n_norms_per_layer - 2)  # Gemma-2: norms after attention and MLP too
     ops: list[Operator] = [
