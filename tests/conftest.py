@@ -15,7 +15,7 @@ def data_dir() -> Path | None:
     """The real-data directory (SN40L_SIM_DATA), or None when it is not available."""
     value = os.environ.get("SN40L_SIM_DATA")
     if value and Path(value).is_dir():
-        return Path(value)
+        return Path(value).resolve()  # tests hand it to subprocesses that run in other folders
     sibling = REPO.parent / "shared" / "data"
     return sibling if sibling.is_dir() else None
 
@@ -53,3 +53,13 @@ def write_scenario(tmp_path):
         return path
 
     return write
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for subprocesses that tests interrupt: SIGINT back to Python's default even
+    when pytest itself was started with SIGINT ignored (a background job, nohup), since a child
+    inherits an ignored signal and the CLI rightly leaves an ignored SIGINT alone."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+

@@ -89,7 +89,7 @@ def test_uneven_tensor_parallel_sharding_costs_the_busiest_device():
     even split), and the step is as slow as they are."""
     model = get_model("llama-2-13b")
     ops = _ops(decode_shape(1, 1024, 16), model)
-    d, h = model.head_dim, model.hidden_size
+    d = model.head_dim
     assert ops["qkv_proj"].n == (3 + 2 * 3) * d  # ceil(40/16) query and KV heads
     assert ops["o_proj"].k == 3 * d
     assert ops["gate_up_proj"].n == 2 * 864  # 13824 / 16 divides evenly

@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from conftest import REPO, small_scenario
+from conftest import REPO, default_sigint, small_scenario
 
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
@@ -45,7 +45,8 @@ def _long_scenario() -> dict:
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen([sys.executable, "-m", "sn40l_sim.cli", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=default_sigint)
 
 
 def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, default_sigint
 
 from sn40l_sim.sweep.driver import SweepOptions, run_sweep
 from sn40l_sim.sweep.grid import expand, point_id
@@ -50,7 +50,7 @@ def _start(path: Path, out: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sn40l_sim.cli", "sweep", str(path), "--workers", "2",
                              "--output", str(out), "--no-progress"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=default_sigint)
 
 
 def _wait_for_points(points_dir: Path, n: int, proc: subprocess.Popen) -> None:
