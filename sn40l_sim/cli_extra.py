@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -67,6 +68,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sn40l_sim.workload.data_dir import resolve_data_dir
 
     data = resolve_data_dir(args.data_dir)
+    if not data.is_dir():
+        print(f"sn40l-sim: note: no data directory at {data}: the measured-data rows (M, R) are left "
+              "out (set --data-dir or SN40L_SIM_DATA, or run `sn40l-sim data fetch NAME`)", file=sys.stderr)
     rows = validation_rows(data if data.is_dir() else None, only=args.only)
     if args.json:
         text = json.dumps([r.to_json() for r in rows], indent=2, default=lambda v: None)

@@ -113,6 +113,40 @@ def test_rerun_skips_everything_and_results_are_deterministic(tmp_path):
     assert b"<svg" in next(p for p in written if p.suffix == ".svg").read_bytes()[:400]
 
 
+def test_resume_refuses_points_of_another_base_scenario(tmp_path):
+    """Point ids hash the overrides only: resuming after the base scenario changed would reuse
+    stale results, so the sweep stops with a clear message until --restart."""
+    from sn40l_sim.errors import InputError
+
+    path = _copy_sweep(tmp_path, "tiny_grid.yaml")
+    data = yaml.safe_load(path.read_text())
+    data.update(cases=[], grid={"serving.max_batch": [1, 2]})
+    path.write_text(yaml.safe_dump(data))
+    first = run_sweep(path, SweepOptions(workers=1, output=tmp_path / "out", progress=False))
+    assert first.n_ran == 2
+    base = tmp_path / "tiny_base.yaml"
+    assert "seed: 3" in base.read_text()
+    base.write_text(base.read_text().replace("seed: 3", "seed: 9"))
+    with pytest.raises(InputError, match="--restart"):
+        run_sweep(path, SweepOptions(workers=1, output=tmp_path / "out", progress=False))
+    again = run_sweep(path, SweepOptions(workers=1, output=tmp_path / "out", progress=False, restart=True))
+    assert again.n_ran == 2 and again.n_skipped == 0
+
+
+def test_a_dot_name_cannot_reach_the_parent_folder(tmp_path, capsys):
+    from sn40l_sim.cli import main
+
+    path = _copy_sweep(tmp_path, "tiny_grid.yaml")
+    data = yaml.safe_load(path.read_text())
+    data["name"] = ".."
+    path.write_text(yaml.safe_dump(data))
+    keep = tmp_path / "keep.txt"
+    keep.write_text("precious")
+    code = main(["sweep", str(path), "--output", str(tmp_path / "out"), "--restart", "--no-progress"])
+    assert code == 2 and keep.exists()
+    assert "name" in capsys.readouterr().err
+
+
 def test_invalid_values_become_error_rows(tmp_path):
     path = _copy_sweep(tmp_path, "tiny_grid.yaml")
     data = yaml.safe_load(path.read_text())

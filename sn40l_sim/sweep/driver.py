@@ -9,6 +9,7 @@ skips every finished point, including the probes an SLO search already made.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ import pandas as pd
 
 from sn40l_sim.config.load import read_yaml, validate
 from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.errors import InputError
 from sn40l_sim.report.results import write_json
 from sn40l_sim.sweep.backends import Backend, Point, make_backend
-from sn40l_sim.sweep.grid import Overrides, check_path, expand, point_id
+from sn40l_sim.sweep.grid import Overrides, check_path, expand, fingerprint, point_id
 from sn40l_sim.sweep.progress import SweepProgress
 from sn40l_sim.sweep.search import Bisection
 from sn40l_sim.sweep.spec import SweepSpec, load_sweep, located
@@ -113,16 +115,33 @@ class _Planner:
         return max(bound - len(s.probes), 1)
 
 
+def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
+    """A sweep folder resumes only under the base scenario, profiles and version it began with."""
+    meta = out / "sweep.json"
+    if not meta.exists():
+        return
+    before = json.loads(meta.read_text()).get("fingerprint")
+    if before is not None and before != stamp:
+        raise InputError(f"{out} holds points simulated from another base scenario, hardware profile, "
+                         "model catalogue or sn40l-sim version; rerun with --restart (or --output "
+                         "elsewhere) so old and new results are not mixed", file=str(sweep_file))
+
+
 def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
     spec, node = load_sweep(path)
     check_paths(spec, path, node)
     base, source = _base_scenario(spec, path, node)
-    out = (options.output if options.output is not None else Path(spec.output)) / spec.name
+    root = options.output if options.output is not None else Path(spec.output)
+    out = root / spec.name
+    if out.resolve().parent != root.resolve():  # the spec's name pattern should make this impossible
+        raise InputError(f"sweep name {spec.name!r} does not name a folder inside {root}", file=str(path))
+    stamp = fingerprint(base)
     if options.restart and out.exists():
         shutil.rmtree(out)
+    _check_resumable(out, stamp, path)
     store = PointStore(out)
     store.open_for_writing()
-    write_json(out / "sweep.json", {"sweep_file": str(path), "scenario": str(source),
+    write_json(out / "sweep.json", {"sweep_file": str(path), "scenario": str(source), "fingerprint": stamp,
                                     "spec": spec.model_dump(mode="json")})
     planner = _Planner(spec, base, source, path, options, out)
     done = store.done_ids()

@@ -135,6 +135,8 @@ class SweepSpec(BaseModel):
 
     @model_validator(mode="after")
     def _something_to_run(self) -> SweepSpec:
+        if set(self.name) == {"."}:
+            raise ValueError(f"name {self.name!r} would name a parent folder; use letters or digits")
         for path, values in self.grid.items():
             if not values:
                 raise ValueError(f"grid axis {path!r} has no values")
