@@ -81,10 +81,12 @@ class ExecutionConfig(BaseModel):
     hbm_efficiency: Fraction
     flop_efficiency: Fraction
     gemm_half_dim: float = Field(gt=0)
-    gemm_half_k: float = Field(default=64.0, gt=0)
-    elementwise_bw_efficiency: Fraction = 0.5
-    attention_flop_efficiency: Fraction = 0.5
-    sram_usable_fraction: Fraction = 0.8
+    # Required, like every efficiency above: a hardware number needs a source in its profile, so
+    # a profile that leaves one out is an error rather than a silent default.
+    gemm_half_k: float = Field(gt=0)
+    elementwise_bw_efficiency: Fraction
+    attention_flop_efficiency: Fraction
+    sram_usable_fraction: Fraction
     max_layers_per_graph: int = Field(default=1, ge=1)
     pipeline_stage_latency: Seconds = 0.0
     overlap_collectives: bool = False

@@ -10,8 +10,6 @@ of P1 Table III / §IV-C are evaluated on the same hardware.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sn40l_sim.cost.breakdown import ZERO, GroupCost
 from sn40l_sim.cost.fused import fused_cost
 from sn40l_sim.cost.operators import Operator, StepShape, decode_shape, prefill_shape, step_operators
@@ -20,19 +18,7 @@ from sn40l_sim.hardware.execution import ExecutionMode, LaunchMode
 from sn40l_sim.hardware.specs import PlatformSpec
 from sn40l_sim.workload.models import ModelSpec
 
-
-@dataclass(frozen=True, slots=True)
-class StepCost:
-    """Breakdown of one prefill or decode step (seconds, FLOP, bytes per device, launches)."""
-
-    compute_s: float
-    memory_s: float
-    network_s: float
-    launch_s: float
-    total_s: float
-    flop: float
-    hbm_bytes: float
-    n_launches: int
+StepCost = GroupCost  # a step's breakdown is that of the group of all its operators
 
 
 def _group(platform: PlatformSpec, ops: tuple[Operator, ...], mode: ExecutionMode,
@@ -52,9 +38,7 @@ def step_cost(platform: PlatformSpec, model: ModelSpec, shape: StepShape, *,
     total = _group(platform, layer * per_graph, mode, launch_mode).times(n_full)
     if rest:
         total = total + _group(platform, layer * rest, mode, launch_mode)
-    total = total + (_group(platform, head, mode, launch_mode) if head else ZERO)
-    return StepCost(total.compute_s, total.memory_s, total.network_s, total.launch_s, total.total_s,
-                    total.flop, total.hbm_bytes, total.n_launches)
+    return total + (_group(platform, head, mode, launch_mode) if head else ZERO)
 
 
 def prefill_cost(platform: PlatformSpec, model: ModelSpec, *, n_batch: int, n_prompt_tokens: int, tp: int,

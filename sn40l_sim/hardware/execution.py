@@ -38,10 +38,10 @@ class ExecutionSpec:
     hbm_efficiency: float  # achievable share of peak HBM bandwidth when streaming
     flop_efficiency: float  # achievable share of peak FLOP/s on large GEMMs
     gemm_half_dim: float  # GEMM m or n at which that dimension's efficiency factor is one half
-    gemm_half_k: float = 64.0  # GEMM reduction depth k at which its factor is one half
-    elementwise_bw_efficiency: float = 0.5  # share of HBM bandwidth a stand-alone vector kernel gets
-    attention_flop_efficiency: float = 0.5  # share of peak FLOP/s of an attention kernel
-    sram_usable_fraction: float = 0.8  # share of SRAM a fused graph may fill with stationary data
+    gemm_half_k: float  # GEMM reduction depth k at which its factor is one half
+    elementwise_bw_efficiency: float  # share of HBM bandwidth a stand-alone vector kernel gets
+    attention_flop_efficiency: float  # share of peak FLOP/s of an attention kernel
+    sram_usable_fraction: float  # share of SRAM a fused graph may fill with stationary data
     max_layers_per_graph: int = 1  # decoder layers one fused kernel may hold
     pipeline_stage_latency_s: float = 0.0  # fill + drain per operator (pipeline stage) of a graph
     overlap_collectives: bool = False  # collectives stream inside the fused kernel
