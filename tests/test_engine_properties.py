@@ -27,6 +27,7 @@ scenarios = st.fixed_dictionaries({
     "rate": st.floats(0.5, 60.0),
     "output_tokens": st.integers(1, 80),
     "router": st.sampled_from([None, "llama-2-7b", "fixed"]),
+    "replicas": st.sampled_from([1, 2, "auto"]),
     "seed": st.integers(0, 2**16),
 })
 
@@ -50,7 +51,7 @@ def _scenario(p: dict) -> Scenario:
                     "eviction": p["eviction"], "prefetch": p["prefetch"], "preload": p["preload"],
                     "pinned": pinned if p["eviction"] == "pinned" else [],
                     "kv_growth": p["kv_growth"], "kv_reservation": p["kv_reservation"],
-                    "max_steps_per_iteration": 16},
+                    "max_steps_per_iteration": 16, "replicas": p["replicas"]},
         "seed": p["seed"], "plots": "none"})
 
 
@@ -83,6 +84,13 @@ def test_invariants(tmp_path_factory, p):
         assert memory.peak_kv_bytes <= memory.kv_cap_bytes * (1 + 1e-12)
         assert not memory.in_use and not memory.loading and memory.kv_used_bytes < 1.0
         assert set(memory.resident) <= sim.backing[group.index].experts  # an inclusive cache
+        assert group.n_outstanding == 0  # every request sent to a group ended there
+    # A request is served by a group that holds its expert (its primary or a replica).
+    groups_of = sim.placement.groups_of
+    names = {f"e-{k}" if p["n_experts"] > 1 else "e": k for k in range(p["n_experts"])}
+    for expert, group in zip(req["expert"].astype(str), req["group"], strict=True):
+        if groups_of[names[expert]]:
+            assert group in groups_of[names[expert]]
     for store in sim.backing:
         assert store.used_bytes <= store.capacity_bytes * (1 + 1e-12)
     # Time never goes backwards: events are recorded as they end, so their end times ascend;

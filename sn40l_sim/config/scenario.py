@@ -6,7 +6,7 @@ frozen specs by :mod:`sn40l_sim.config.resolve`; the engine never sees pydantic 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -52,6 +52,9 @@ class ServingConfig(BaseModel):
     # expert). Only into free room or by evicting idle experts nobody waits for. true = next.
     prefetch: Literal["none", "next", "on_route"] = "none"
     preload: bool = True  # start with HBM filled with the first experts that fit
+    # Copies of each expert on other groups (``auto``: as many as the groups allow); a request
+    # goes to the copy whose group has the least outstanding work. 1 = P1's static placement.
+    replicas: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     max_steps_per_iteration: int = Field(default=64, ge=1)  # bound on decode steps per event
 
     @field_validator("prefetch", mode="before")

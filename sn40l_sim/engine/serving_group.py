@@ -65,6 +65,7 @@ class ServingGroup:
         self._idle = False  # waiting for work: any arrival wakes the group
         self._cut_for: int | None = None  # decoding this expert with room: its newcomers cut the run
         self._admitted_at = -1.0  # when the running batch last took waiting requests in
+        self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
         self.process = env.process(self.run())
 
     # --- arrivals -------------------------------------------------------------------------
@@ -215,8 +216,7 @@ class ServingGroup:
                 yield simpy.AnyOf(self.env, list(self.loads.values()))
                 continue
             block, i = self.queues.take(expert)
-            self.recorder.reject(block, i, self.env.now,
-                                 "no room in HBM for the KV cache: the rest is pinned")
+            self._reject(block, i, "no room in HBM for the KV cache: the rest is pinned")
 
     def _serve(self, expert: int) -> Process:
         env = self.env
@@ -226,7 +226,7 @@ class ServingGroup:
         if not (yield from self._make_resident(expert)):
             while self.queues.has_waiting(expert):
                 block, i = self.queues.take(expert)
-                self.recorder.reject(block, i, env.now, "no room in HBM: the rest is pinned")
+                self._reject(block, i, "no room in HBM: the rest is pinned")
             return
         switch_s = env.now - switch_start
         self.cache.acquire(expert, env.now)
@@ -258,7 +258,7 @@ class ServingGroup:
                     remaining = int(block.output_tokens[i]) - 1
                     if remaining <= 0:
                         self.cache.release_kv(self._kv(block, i, expert))
-                        self.recorder.complete(block, i, now)
+                        self._complete(block, i, now)
                     else:
                         members.append([block, i, remaining, int(block.prompt_tokens[i]) + 1])
             if members:
@@ -273,7 +273,7 @@ class ServingGroup:
                     m[3] += n_steps
                     if m[2] <= 0:
                         self.cache.release_kv(self._kv(m[0], m[1], expert))
-                        self.recorder.complete(m[0], m[1], now)
+                        self._complete(m[0], m[1], now)
                     else:
                         still.append(m)
                 members = still
@@ -323,6 +323,14 @@ class ServingGroup:
         routed_s = float(block.routed_s[i])
         return (routed_s > self._admitted_at and
                 routed_s <= self.scheduler.join_before_s(self.queues, expert, self.env.now))
+
+    def _complete(self, block: Any, i: int, now_s: float) -> None:
+        self.n_outstanding -= 1
+        self.recorder.complete(block, i, now_s)
+
+    def _reject(self, block: Any, i: int, reason: str) -> None:
+        self.n_outstanding -= 1
+        self.recorder.reject(block, i, self.env.now, reason)
 
     def _kv(self, block: Any, i: int, expert: int) -> float:
         return float(block.prompt_tokens[i] + block.output_tokens[i]) * self.kv_bytes_per_token[expert]

@@ -1,7 +1,8 @@
 """Build the SimPy model of one scenario and run it: arrivals -> router -> groups -> recorder.
 
 The only module that wires SimPy processes together. Experts are placed on serving groups
-statically (expert ``i`` on group ``i mod n_groups``); each group's HBM holds the router weights,
+statically (expert ``i`` on group ``i mod n_groups``, plus ``serving.replicas`` copies on other
+groups, see :mod:`sn40l_sim.engine.placement`); each group's HBM holds the router weights,
 a KV-cache reservation and a cache of expert weights; every expert lives in the backing store
 (SN40L: the sockets' DDR; DGX: host DRAM), and experts beyond its capacity are out of memory:
 their requests are rejected with that reason.
@@ -20,8 +21,9 @@ from simpy.core import EmptySchedule
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.engine.links import CopyLink
+from sn40l_sim.engine.placement import Placement, place, replica_count
 from sn40l_sim.engine.requests import RequestBlock
-from sn40l_sim.engine.residency import BackingStore, HbmCache
+from sn40l_sim.engine.residency import HbmCache
 from sn40l_sim.engine.serving_group import GroupLimits, ServingGroup
 from sn40l_sim.errors import InputError
 from sn40l_sim.hardware.specs import PlatformSpec
@@ -63,18 +65,12 @@ def backing_bytes_per_group(platform: PlatformSpec, tp: int) -> float:
     return platform.backing_capacity_bytes() / groups_per_node
 
 
-def place_experts(resolved: ResolvedScenario, n_groups: int) -> tuple[list[BackingStore], int]:
-    """Fill each group's backing store in catalogue order (expert i on group i mod n_groups) until
-    one does not fit; the experts placed are the servable ones (always a prefix of the list)."""
-    tp = resolved.serving.tensor_parallel
-    capacity = backing_bytes_per_group(resolved.platform, tp)
-    stores = [BackingStore(capacity) for _ in range(n_groups)]
-    n_servable = 0
-    for expert in resolved.experts:
-        if not stores[expert.index % n_groups].place(expert.index, expert.model.weight_bytes):
-            break
-        n_servable += 1
-    return stores, n_servable
+def place_experts(resolved: ResolvedScenario, n_groups: int) -> Placement:
+    """Experts (and their replicas) on the groups' backing stores; see :mod:`engine.placement`."""
+    serving = resolved.serving
+    capacity = backing_bytes_per_group(resolved.platform, serving.tensor_parallel)
+    replicas = replica_count(serving.replicas, len(resolved.experts), n_groups)
+    return place([e.model.weight_bytes for e in resolved.experts], n_groups, capacity, replicas)
 
 
 def plan_memory(resolved: ResolvedScenario) -> MemoryPlan:
@@ -88,7 +84,7 @@ def plan_memory(resolved: ResolvedScenario) -> MemoryPlan:
         raise InputError(f"router weights ({router / 1e9:.3g} GB) and the KV reservation "
                          f"({kv / 1e9:.3g} GB) exceed the HBM of a TP{tp} group ({hbm / 1e9:.3g} GB)",
                          field="serving.kv_reservation")
-    _, n_servable = place_experts(resolved, platform.n_devices // tp)
+    n_servable = place_experts(resolved, platform.n_devices // tp).n_servable
     return MemoryPlan(hbm, router, kv, serving.kv_growth, hbm - router - kv,
                       backing_bytes_per_group(platform, tp), n_servable)
 
@@ -137,7 +133,8 @@ class Simulation:
         eviction_cls = EVICTION_POLICIES.get(serving.eviction)
         names = {e.name: e.index for e in resolved.experts}
         pinned = frozenset(names[n] for n in serving.pinned if n in names)
-        self.backing, _ = place_experts(resolved, self.n_groups)
+        self.placement = place_experts(resolved, self.n_groups)
+        self.backing = self.placement.stores
         self.groups = []
         for g in range(self.n_groups):
             cache = HbmCache(self.plan.hbm_bytes, eviction_cls(pinned=pinned),
@@ -171,10 +168,14 @@ class Simulation:
         return min(group * tp // platform.n_devices_per_node, platform.n_nodes - 1)
 
     def _preload(self) -> None:
-        """Warm start: fill each group's expert cache with its first experts that fit."""
-        for expert in self.resolved.experts[: self.plan.n_servable]:
-            group = self.groups[expert.index % self.n_groups]
-            group.cache.preload(expert.index, expert.model.weight_bytes)
+        """Warm start: fill each group's expert cache with its first experts that fit (primaries
+        in catalogue order, then replicas)."""
+        groups_of = self.placement.groups_of
+        for k in range(max((len(g) for g in groups_of), default=0)):
+            for expert in self.resolved.experts[: self.plan.n_servable]:
+                if k < len(groups_of[expert.index]):
+                    group = self.groups[groups_of[expert.index][k]]
+                    group.cache.preload(expert.index, expert.model.weight_bytes)
 
     def memory_summary(self) -> dict[str, float]:
         """Each memory's capacity and its peak use over the run (largest over groups), in bytes."""
@@ -187,6 +188,7 @@ class Simulation:
             "peak_kv_bytes": max(c.peak_kv_bytes for c in caches),
             "backing_capacity_bytes_per_group": self.plan.backing_bytes,
             "backing_used_bytes_max": max(b.used_bytes for b in self.backing),
+            "n_expert_replicas": self.placement.n_replicas,
         }
 
     # --- arrivals -------------------------------------------------------------------------
@@ -239,11 +241,22 @@ class Simulation:
                     block.routed_s[i] = env.now
                     recorder.reject(block, i, env.now, self._reason(int(codes[i])))
                     continue
-                group = self.groups[block.group[i]]
+                group = self._dispatch_group(block, i)
+                group.n_outstanding += 1
                 if has_router_model:
                     group.submit_unrouted((block, i))
                 else:
                     group.submit_routed((block, i))
+
+    def _dispatch_group(self, block: RequestBlock, i: int) -> ServingGroup:
+        """The expert's group; with replicas, the one with the least outstanding work (ties: the
+        first in placement order, so runs stay deterministic)."""
+        choices = self.placement.groups_of[int(block.expert[i])]
+        if len(choices) == 1:
+            return self.groups[choices[0]]
+        best = min(choices, key=lambda g: self.groups[g].n_outstanding)
+        block.group[i] = best
+        return self.groups[best]
 
     def run(self, on_tick: Callable[[], None] | None = None, *,
             stop: StopRequest | None = None) -> bool:
