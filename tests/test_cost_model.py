@@ -47,6 +47,34 @@ def test_unfused_gemm_kernel_by_hand():
     assert kernel_s(A100, op) == pytest.approx(max(compute, memory) + ex.kernel_launch_s)
 
 
+def test_unfused_attention_and_vector_kernels_by_hand():
+    ex = A100.execution
+    model = get_model("llama-2-70b")
+    prefill = {o.name: o for o in layer_operators(model, prefill_shape(1, 1024, 2, 2048))}
+    attn = prefill["attention"]
+    keys = 2048 + 1025 / 2
+    assert attn.attended_keys == keys
+    flop = 1024 * keys * 32 * (4 * 128 + 5)
+    eff = ex.attention_flop_efficiency * keys / (keys + ex.attention_half_keys)
+    compute = flop / (312e12 * eff)
+    assert kernel_s(A100, attn) == pytest.approx(compute + ex.attention_kernel_launch_s)  # compute-bound
+    decode = {o.name: o for o in layer_operators(model, decode_shape(64, 4000, 2))}
+    kv = 64 * 4000 * 2 * 4 * 128 * 2
+    memory = decode["attention"].unfused_bytes / (2.039e12 * ex.hbm_efficiency)
+    assert decode["attention"].kv_read_bytes == kv
+    assert kernel_s(A100, decode["attention"]) == pytest.approx(memory + ex.attention_kernel_launch_s)
+    norm = decode["input_norm"]
+    stream = norm.unfused_bytes / (2.039e12 * ex.elementwise_bw_efficiency)
+    assert kernel_s(A100, norm) == pytest.approx(stream + ex.vector_kernel_launch_s)
+    layer = unfused_cost(A100, tuple(decode.values()))
+    kinds = [o.kind for o in decode.values()]
+    assert layer.launch_s == pytest.approx(kinds.count("gemm") * ex.kernel_launch_s
+                                           + kinds.count("allreduce") * ex.kernel_launch_s
+                                           + ex.attention_kernel_launch_s
+                                           + (len(kinds) - kinds.count("gemm") - kinds.count("allreduce") - 1)
+                                           * ex.vector_kernel_launch_s)
+
+
 def test_fused_decode_layer_is_one_graph_streaming_its_weights():
     model = get_model("llama-2-7b")
     layer = layer_operators(model, decode_shape(1, 2048, 8))

@@ -86,6 +86,9 @@ class ExecutionConfig(BaseModel):
     gemm_half_k: float = Field(gt=0)
     elementwise_bw_efficiency: Fraction
     attention_flop_efficiency: Fraction
+    attention_half_keys: float = Field(gt=0)
+    vector_kernel_launch: PositiveSeconds
+    attention_kernel_launch: PositiveSeconds
     sram_usable_fraction: Fraction
     max_layers_per_graph: int = Field(default=1, ge=1)
     pipeline_stage_latency: Seconds = 0.0
@@ -103,6 +106,9 @@ class ExecutionConfig(BaseModel):
             gemm_half_k=self.gemm_half_k,
             elementwise_bw_efficiency=self.elementwise_bw_efficiency,
             attention_flop_efficiency=self.attention_flop_efficiency,
+            attention_half_keys=self.attention_half_keys,
+            vector_kernel_launch_s=self.vector_kernel_launch,
+            attention_kernel_launch_s=self.attention_kernel_launch,
             sram_usable_fraction=self.sram_usable_fraction,
             max_layers_per_graph=self.max_layers_per_graph,
             pipeline_stage_latency_s=self.pipeline_stage_latency,

@@ -55,6 +55,7 @@ class Operator:
     m: int = 0  # GEMM rows (tokens); 0 when not a GEMM
     n: int = 0
     k: int = 0
+    attended_keys: float = 0.0  # attention: mean keys a query attends to (``a`` of docs/cost_model.md)
 
     @property
     def unfused_bytes(self) -> float:
@@ -156,7 +157,7 @@ def attention_op(model: ModelSpec, shape: StepShape) -> Operator:
         act_in_bytes=queries * (q_heads * d * bpe + kv_per_token),
         act_out_bytes=queries * q_heads * d * bpe,
         kv_read_bytes=shape.n_batch * shape.n_prior_tokens * kv_per_token,
-        kv_write_bytes=queries * kv_per_token,
+        kv_write_bytes=queries * kv_per_token, attended_keys=attended,
     )
 
 

@@ -1,15 +1,19 @@
 """Unfused execution: every operator is a kernel of its own (GPUs, and the SN40L "unfused baseline").
 
-A kernel's time is a roofline with *achievable* rates plus a launch:
+A kernel's time is a roofline with *achievable* rates plus a fixed cost by kind of kernel:
 
-    t = max(flop / achievable_flop_per_s, bytes / achievable_bw) + launch
+    t = max(flop / achievable_flop_per_s, bytes / achievable_bw) + fixed(kind)
 
 where the bytes are every operand and result of the operator (weights, activations in and out, KV
 read and written): intermediates make the full HBM round trip. A GEMM's achievable FLOP/s is
 ``peak * flop_efficiency * s(m, h_mn) * s(n, h_mn) * s(k, h_k)`` with ``s(x, h) = x / (x + h)``:
 small or skinny GEMMs leave tiles, warps and the k-loop pipeline partly idle, so they do not reach
-peak. These few parameters are fitted to measured A100 kernels by ``scripts/fit_gpu_efficiency.py``,
-which calls :func:`kernel_s` itself, so the fit and the simulator share one model.
+peak. Attention's achievable FLOP/s is ``peak * attention_flop_efficiency * s(a, h_keys)`` for
+``a`` attended keys per query (short key ranges leave FlashAttention's inner loop and its softmax
+rescaling a larger share). ``fixed`` is the launch plus prologue and tail of a kernel: one value for
+GEMMs and collectives, one for vector kernels, one for attention. These few parameters are fitted to
+measured A100 kernels by ``scripts/fit_gpu_efficiency.py``, which calls :func:`kernel_s` itself,
+so the fit and the simulator share one model.
 """
 
 from __future__ import annotations
@@ -32,13 +36,29 @@ def gemm_efficiency(platform: PlatformSpec, m: int, n: int, k: int) -> float:
             * saturation(k, ex.gemm_half_k))
 
 
+def attention_efficiency(platform: PlatformSpec, attended_keys: float) -> float:
+    """Share of peak FLOP/s an attention kernel achieves when each query attends to that many keys."""
+    ex = platform.execution
+    return ex.attention_flop_efficiency * saturation(attended_keys, ex.attention_half_keys)
+
+
+def fixed_s(platform: PlatformSpec, op: Operator) -> float:
+    """Fixed cost (launch, prologue, tail) of an operator's kernel, by kind."""
+    ex = platform.execution
+    if op.kind == "attention":
+        return ex.attention_kernel_launch_s
+    if op.kind in ("norm", "elementwise", "embedding"):
+        return ex.vector_kernel_launch_s
+    return ex.kernel_launch_s  # GEMMs and collectives
+
+
 def compute_s(platform: PlatformSpec, op: Operator) -> float:
     """Seconds of arithmetic for an operator at its achievable FLOP/s."""
     peak = platform.device.peak_flop_per_s
     if op.kind == "gemm":
         return op.flop / (peak * gemm_efficiency(platform, op.m, op.n, op.k))
     if op.kind == "attention":
-        return op.flop / (peak * platform.execution.attention_flop_efficiency)
+        return op.flop / (peak * attention_efficiency(platform, op.attended_keys)) if op.flop else 0.0
     return 0.0  # vector ops: memory-bound on every modelled device (a few FLOP per byte)
 
 
@@ -60,8 +80,9 @@ def kernel_hbm_bytes(platform: PlatformSpec, op: Operator) -> float:
 
 
 def kernel_s(platform: PlatformSpec, op: Operator, launch_s: float | None = None) -> float:
-    """Seconds of one operator as one kernel, launch included (all-reduce: the collective)."""
-    launch = platform.execution.kernel_launch_s if launch_s is None else launch_s
+    """Seconds of one operator as one kernel, its fixed cost included (all-reduce: the collective);
+    ``launch_s`` replaces the fixed cost (0: the work alone)."""
+    launch = fixed_s(platform, op) if launch_s is None else launch_s
     if op.kind == "allreduce":
         return allreduce_s(platform.interconnect, op.comm_bytes, op.n_devices) + launch
     memory = kernel_hbm_bytes(platform, op) / stream_bw_bytes_per_s(platform, op)
@@ -70,10 +91,10 @@ def kernel_s(platform: PlatformSpec, op: Operator, launch_s: float | None = None
 
 def unfused_cost(platform: PlatformSpec, ops: tuple[Operator, ...]) -> GroupCost:
     """Run ``ops`` one kernel each, one after another (a GPU stream)."""
-    launch = platform.execution.kernel_launch_s
-    comp = mem = net = total = flop = nbytes = 0.0
+    comp = mem = net = total = flop = nbytes = launch = 0.0
     for op in ops:
-        total += kernel_s(platform, op, launch)
+        total += kernel_s(platform, op)
+        launch += fixed_s(platform, op)
         flop += op.flop
         if op.kind == "allreduce":
             net += kernel_s(platform, op, 0.0)
@@ -81,4 +102,4 @@ def unfused_cost(platform: PlatformSpec, ops: tuple[Operator, ...]) -> GroupCost
         comp += compute_s(platform, op)
         mem += kernel_hbm_bytes(platform, op) / stream_bw_bytes_per_s(platform, op)
         nbytes += kernel_hbm_bytes(platform, op)
-    return GroupCost(comp, mem, net, launch * len(ops), total, flop, nbytes, len(ops))
+    return GroupCost(comp, mem, net, launch, total, flop, nbytes, len(ops))

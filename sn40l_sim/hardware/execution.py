@@ -22,7 +22,10 @@ class ExecutionSpec:
     saturation factor ``x / (x + half)`` in each of its dimensions (``gemm_half_dim`` for m and n,
     ``gemm_half_k`` for k); streaming GEMM/attention operands reach ``hbm_efficiency`` of the HBM
     bandwidth, stand-alone vector kernels (norms, adds, activations) ``elementwise_bw_efficiency``;
-    every kernel pays ``kernel_launch_s``.
+    attention reaches ``attention_flop_efficiency`` of peak times ``a / (a + attention_half_keys)``
+    for ``a`` attended keys per query. Every kernel pays a fixed cost (launch, prologue, tail) by
+    kind: ``kernel_launch_s`` for GEMMs and collectives, ``vector_kernel_launch_s`` for vector
+    kernels, ``attention_kernel_launch_s`` for attention.
 
     Fused dataflow (``cost/fused.py``): up to ``max_layers_per_graph`` decoder layers per kernel,
     split further where the stationary operands exceed ``sram_usable_fraction`` of the SRAM; each
@@ -40,7 +43,10 @@ class ExecutionSpec:
     gemm_half_dim: float  # GEMM m or n at which that dimension's efficiency factor is one half
     gemm_half_k: float  # GEMM reduction depth k at which its factor is one half
     elementwise_bw_efficiency: float  # share of HBM bandwidth a stand-alone vector kernel gets
-    attention_flop_efficiency: float  # share of peak FLOP/s of an attention kernel
+    attention_flop_efficiency: float  # share of peak FLOP/s of an attention kernel over many keys
+    attention_half_keys: float  # attended keys per query at which attention's FLOP/s is one half
+    vector_kernel_launch_s: float  # fixed cost of an unfused vector kernel (norm, add, activation)
+    attention_kernel_launch_s: float  # fixed cost of an unfused attention kernel
     sram_usable_fraction: float  # share of SRAM a fused graph may fill with stationary data
     max_layers_per_graph: int = 1  # decoder layers one fused kernel may hold
     pipeline_stage_latency_s: float = 0.0  # fill + drain per operator (pipeline stage) of a graph
