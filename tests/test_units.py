@@ -59,3 +59,12 @@ def test_parse_never_crashes_unexpectedly(text):
 def test_format_bytes():
     assert format_bytes(64 * 2**30) == "64 GiB"
     assert format_bytes(512) == "512 B"
+
+
+def test_only_ascii_digits_are_numbers():
+    """Python's \\d and float() accept other scripts' digits ("٠" is Arabic-Indic zero); a profile
+    number must be written in 0-9 (found by the unit fuzzer)."""
+    with pytest.raises(ValueError, match="expected a quantity"):
+        parse_quantity("٠ GiB", "bytes")
+    with pytest.raises(ValueError, match="expected a quantity"):
+        parse_quantity("1٠ GB", "bytes")
