@@ -133,6 +133,36 @@ def test_resume_refuses_points_of_another_base_scenario(tmp_path):
     assert again.n_ran == 2 and again.n_skipped == 0
 
 
+def test_resume_compares_the_profiles_used_as_parsed_settings(tmp_path):
+    """A profile given by path is part of the fingerprint: a changed number refuses the resume, a
+    reworded comment does not; a folder without a fingerprint (older version) is refused."""
+    import json
+
+    from sn40l_sim.errors import InputError
+
+    profile = tmp_path / "mybox.yaml"
+    profile.write_text((REPO / "hw_profiles" / "sn40l_node.yaml").read_text())
+    path = _copy_sweep(tmp_path, "tiny_grid.yaml")
+    data = yaml.safe_load(path.read_text())
+    data.update(cases=[{"platform": "mybox.yaml"}], grid={"serving.max_batch": [1, 2]})
+    path.write_text(yaml.safe_dump(data))
+    options = SweepOptions(workers=1, output=tmp_path / "out", progress=False)
+    assert run_sweep(path, options).n_ran == 2
+    profile.write_text(profile.read_text().replace("# [P1 Table II]", "# [P1, Table II]"))
+    assert run_sweep(path, options).n_skipped == 2  # comments are not settings
+    text = profile.read_text()
+    assert "flop_efficiency: 0.9 " in text
+    profile.write_text(text.replace("flop_efficiency: 0.9 ", "flop_efficiency: 0.5 ", 1))
+    with pytest.raises(InputError, match="--restart"):
+        run_sweep(path, options)
+    meta = tmp_path / "out" / "tiny-grid" / "sweep.json"
+    record = json.loads(meta.read_text())
+    del record["fingerprint"]
+    meta.write_text(json.dumps(record))
+    with pytest.raises(InputError, match="--restart"):
+        run_sweep(path, options)
+
+
 def test_a_dot_name_cannot_reach_the_parent_folder(tmp_path, capsys):
     from sn40l_sim.cli import main
 

@@ -53,7 +53,7 @@ class ServingConfig(BaseModel):
     prefetch: Literal["none", "next", "on_route"] = "none"
     preload: bool = True  # start with HBM filled with the first experts that fit
     # Copies of each expert on other groups (``auto``: as many as the groups allow); a request
-    # goes to the copy whose group has the least outstanding work. 1 = P1's static placement.
+    # goes to the copy whose group has the fewest outstanding requests. 1 = P1's static placement.
     replicas: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     max_steps_per_iteration: int = Field(default=64, ge=1)  # bound on decode steps per event
 

@@ -21,13 +21,14 @@ CONTEXT_BUCKET = 16
 
 def bucket_prompt_tokens(n_tokens: int) -> int:
     """``n_tokens`` rounded up to a multiple of 2^(bits - 7): exact below 128, then 64 steps per octave."""
+    n_tokens = int(n_tokens)
     step = 1 << max(0, n_tokens.bit_length() - 7)
     return -(-n_tokens // step) * step
 
 
 def bucket_context_tokens(n_tokens: int) -> int:
     """``n_tokens`` rounded up to a multiple of ``CONTEXT_BUCKET`` (at least one bucket)."""
-    return max(CONTEXT_BUCKET, -(-n_tokens // CONTEXT_BUCKET) * CONTEXT_BUCKET)
+    return max(CONTEXT_BUCKET, -(-int(n_tokens) // CONTEXT_BUCKET) * CONTEXT_BUCKET)
 
 
 class StepCostTable:

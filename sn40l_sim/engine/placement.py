@@ -5,7 +5,7 @@ catalogue order until a group's backing store (its DDR, or its share of host DRA
 experts placed so are the servable ones (a prefix of the list, so adding replicas never makes an
 expert unservable). Replicas then go where they still fit, ``replica k`` of expert ``i`` on group
 ``(i + k * n_groups // r) mod n_groups``, so the r copies of an expert land on r distinct groups,
-spread evenly. A request is sent to the replica group with the least outstanding work (see
+spread evenly. A request is sent to the replica group with the fewest outstanding requests (see
 ``Simulation``), which is what lets a capacity plan grow past one group per expert.
 """
 

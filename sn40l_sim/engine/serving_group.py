@@ -12,6 +12,7 @@ batching) at the price of one extra event per such arrival, never one per token.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -87,8 +88,7 @@ class ServingGroup:
         self.queues.push(handle, expert)
         if self.limits.prefetch == "on_route":
             self._prefetch(expert)
-        self._wake_for(expert == self._cut_for and
-                       self.scheduler.join_before_s(self.queues, expert, self.env.now) >= self.env.now)
+        self._wake_for(expert == self._cut_for and self._head_can_join(expert))
 
     # --- main loop ------------------------------------------------------------------------
     def run(self) -> Process:
@@ -305,7 +305,8 @@ class ServingGroup:
         if timer.processed:
             return n_steps
         step_s = run_s / n_steps  # the steps of one run cost the same (context bucketed)
-        done = min(n_steps, int((env.now - start) / step_s) + 1)
+        # The step in progress ends the run; a wake exactly on a step boundary ends it there.
+        done = min(n_steps, max(1, math.ceil((env.now - start) / step_s - 1e-9)))
         rest_s = start + done * step_s - env.now
         if rest_s > 0:
             yield env.timeout(rest_s)
@@ -317,12 +318,20 @@ class ServingGroup:
         if self.unrouted and self.scheduler.router_between_iterations:
             return True
         head = self.queues.peek(expert) if has_room else None
+        return (head is not None and float(head[0].routed_s[head[1]]) > self._admitted_at and
+                self._head_can_join(expert))
+
+    def _head_can_join(self, expert: int) -> bool:
+        """Whether ``_admit`` would take the head of the expert's queue now: routed before the
+        scheduler's join limit, and its KV fits (evicting idle experts if need be). A cut for a
+        request that cannot join would be an event for nothing."""
+        head = self.queues.peek(expert)
         if head is None:
             return False
         block, i = head
-        routed_s = float(block.routed_s[i])
-        return (routed_s > self._admitted_at and
-                routed_s <= self.scheduler.join_before_s(self.queues, expert, self.env.now))
+        if block.routed_s[i] > self.scheduler.join_before_s(self.queues, expert, self.env.now):
+            return False
+        return self.cache.kv_victims(self._kv(block, i, expert), protect=frozenset((expert,))) is not None
 
     def _complete(self, block: Any, i: int, now_s: float) -> None:
         self.n_outstanding -= 1

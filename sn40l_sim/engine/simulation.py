@@ -249,8 +249,9 @@ class Simulation:
                     group.submit_routed((block, i))
 
     def _dispatch_group(self, block: RequestBlock, i: int) -> ServingGroup:
-        """The expert's group; with replicas, the one with the least outstanding work (ties: the
-        first in placement order, so runs stay deterministic)."""
+        """The expert's group; with replicas, the one with the fewest outstanding requests (ties:
+        the first in placement order, so runs stay deterministic). Requests, not tokens, and not
+        residency: a simple join-the-shortest-queue rule."""
         choices = self.placement.groups_of[int(block.expert[i])]
         if len(choices) == 1:
             return self.groups[choices[0]]

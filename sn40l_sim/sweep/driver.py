@@ -23,7 +23,8 @@ from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError
 from sn40l_sim.report.results import write_json
 from sn40l_sim.sweep.backends import Backend, Point, make_backend
-from sn40l_sim.sweep.grid import Overrides, check_path, expand, fingerprint, point_id
+from sn40l_sim.sweep.fingerprint import fingerprint
+from sn40l_sim.sweep.grid import Overrides, check_path, expand, point_id
 from sn40l_sim.sweep.progress import SweepProgress
 from sn40l_sim.sweep.search import Bisection
 from sn40l_sim.sweep.spec import SweepSpec, load_sweep, located
@@ -121,10 +122,10 @@ def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
     if not meta.exists():
         return
     before = json.loads(meta.read_text()).get("fingerprint")
-    if before is not None and before != stamp:
+    if before != stamp:  # a folder without one predates the check: its model is unknown
         raise InputError(f"{out} holds points simulated from another base scenario, hardware profile, "
-                         "model catalogue or sn40l-sim version; rerun with --restart (or --output "
-                         "elsewhere) so old and new results are not mixed", file=str(sweep_file))
+                         "trace or sn40l-sim code; rerun with --restart (or --output elsewhere) so old "
+                         "and new results are not mixed", file=str(sweep_file))
 
 
 def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
@@ -135,7 +136,10 @@ def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
     out = root / spec.name
     if out.resolve().parent != root.resolve():  # the spec's name pattern should make this impossible
         raise InputError(f"sweep name {spec.name!r} does not name a folder inside {root}", file=str(path))
-    stamp = fingerprint(base)
+    from sn40l_sim.workload.data_dir import resolve_data_dir
+
+    data_dir = resolve_data_dir(str(options.data_dir) if options.data_dir else None)
+    stamp = fingerprint(spec, base, source, data_dir)
     if options.restart and out.exists():
         shutil.rmtree(out)
     _check_resumable(out, stamp, path)

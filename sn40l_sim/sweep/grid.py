@@ -105,21 +105,6 @@ def canonical(overrides: Overrides) -> str:
     return json.dumps(overrides, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def fingerprint(base: dict[str, Any]) -> str:
-    """What every point's result depends on besides its overrides: the base scenario, the shipped
-    hardware profiles and model catalogue, and the package version. A resumed sweep must match it,
-    or its finished points would silently come from another model."""
-    from importlib import resources
-
-    from sn40l_sim import __version__
-    from sn40l_sim.hardware.profiles import known_profiles
-
-    files = {name: path.read_text() for name, path in sorted(known_profiles().items())}
-    files["catalogue"] = resources.files("sn40l_sim.catalogue").joinpath("models.yaml").read_text()
-    text = canonical({"base": base, "version": __version__, "files": files})
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def point_id(overrides: Overrides) -> str:
     """A point's identity: 16 hex digits of the SHA-256 of its canonical overrides."""
     return hashlib.sha256(canonical(overrides).encode()).hexdigest()[:16]
