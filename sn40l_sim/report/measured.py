@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,14 +39,20 @@ def _ops_by_name(model_name: str, n_tokens: int, tp: int) -> dict:
     return {op.name: op for op in layer_operators(model, prefill_shape(1, n_tokens, tp))}
 
 
+def _read_measured(data_dir: Path, relative: str, **read_csv: Any) -> pd.DataFrame | None:
+    """A measured-data CSV of the data directory, or None when the directory lacks it (the
+    checks that need it are then left out, not failed)."""
+    path = data_dir / relative
+    return pd.read_csv(path, **read_csv) if path.is_file() else None
+
+
 def vidur_mlp_rows(data_dir: Path) -> pd.DataFrame:
     """One row per (model, op, tokens, TP) of Vidur's per-layer linear and vector kernels."""
     rows = []
     for size in ("7b", "70b"):
-        path = data_dir / VIDUR_MLP.format(size=size)
-        if not path.is_file():
+        raw = _read_measured(data_dir, VIDUR_MLP.format(size=size))
+        if raw is None:
             continue
-        raw = pd.read_csv(path)
         for rec in raw.to_dict("records"):
             tp = int(rec["num_tensor_parallel_workers"])
             ops = _ops_by_name(f"llama-2-{size}", int(rec["num_tokens"]), tp)
@@ -59,11 +66,10 @@ def vidur_mlp_rows(data_dir: Path) -> pd.DataFrame:
 
 def llmcompass_matmul_rows(data_dir: Path) -> pd.DataFrame:
     """LLMCompass's A100 GEMM sweep (M x K) @ (K x N), FP16."""
-    path = data_dir / LLMCOMPASS_MATMUL
-    if not path.is_file():
+    raw = _read_measured(data_dir, LLMCOMPASS_MATMUL, header=None, skipinitialspace=True,
+                         names=["m", "n", "k", "latency", "throughput"])
+    if raw is None:
         return pd.DataFrame()
-    raw = pd.read_csv(path, header=None, names=["m", "n", "k", "latency", "throughput"],
-                      skipinitialspace=True)
     rows = [{"source": "llmcompass", "family": "gemm", "op": f"matmul {r.m}x{r.n}x{r.k}", "n_tokens": r.m,
              "tp": 1, "measured_s": float(str(r.latency).removesuffix("ms")) * MS,
              "operator": gemm_op("matmul", int(r.m), int(r.n), int(r.k), 2.0)} for r in raw.itertuples()]
@@ -72,10 +78,9 @@ def llmcompass_matmul_rows(data_dir: Path) -> pd.DataFrame:
 
 def vidur_attention_rows(data_dir: Path) -> pd.DataFrame:
     """FlashAttention prefill (chunk over a prior context) and decode kernels, Llama-2-70B shape, TP2."""
-    path = data_dir / VIDUR_ATTENTION
-    if not path.is_file():
+    raw = _read_measured(data_dir, VIDUR_ATTENTION)
+    if raw is None:
         return pd.DataFrame()
-    raw = pd.read_csv(path)
     model = get_model("llama-2-70b")
     rows = []
     for r in raw.to_dict("records"):
@@ -95,10 +100,9 @@ def vidur_attention_rows(data_dir: Path) -> pd.DataFrame:
 
 def vidur_allreduce_rows(data_dir: Path) -> pd.DataFrame:
     """NCCL all-reduce inside one DGX A100 (2, 4 and 8 GPUs); sizes are fp16 elements."""
-    path = data_dir / VIDUR_ALLREDUCE
-    if not path.is_file():
+    raw = _read_measured(data_dir, VIDUR_ALLREDUCE)
+    if raw is None:
         return pd.DataFrame()
-    raw = pd.read_csv(path)
     raw = raw[raw["num_workers"] == raw["devices_per_node"]]
     return pd.DataFrame({"source": "vidur-allreduce", "family": "allreduce", "op": "all_reduce",
                          "n_bytes": 2.0 * raw["size"].to_numpy(), "tp": raw["num_workers"].to_numpy(),
