@@ -73,7 +73,7 @@ def place_experts(resolved: ResolvedScenario, n_groups: int) -> Placement:
     return place([e.model.weight_bytes for e in resolved.experts], n_groups, capacity, replicas)
 
 
-def plan_memory(resolved: ResolvedScenario) -> MemoryPlan:
+def plan_memory(resolved: ResolvedScenario, placement: Placement) -> MemoryPlan:
     """Split one serving group's HBM and count the experts the platform can hold at all."""
     platform, serving = resolved.platform, resolved.serving
     tp = serving.tensor_parallel
@@ -84,9 +84,8 @@ def plan_memory(resolved: ResolvedScenario) -> MemoryPlan:
         raise InputError(f"router weights ({router / 1e9:.3g} GB) and the KV reservation "
                          f"({kv / 1e9:.3g} GB) exceed the HBM of a TP{tp} group ({hbm / 1e9:.3g} GB)",
                          field="serving.kv_reservation")
-    n_servable = place_experts(resolved, platform.n_devices // tp).n_servable
     return MemoryPlan(hbm, router, kv, serving.kv_growth, hbm - router - kv,
-                      backing_bytes_per_group(platform, tp), n_servable)
+                      backing_bytes_per_group(platform, tp), placement.n_servable)
 
 
 class Simulation:
@@ -98,10 +97,12 @@ class Simulation:
         self.recorder = recorder
         self.chunks = chunks
         self.env = simpy.Environment()
-        self.plan = plan_memory(resolved)
         platform, serving = resolved.platform, resolved.serving
         tp = serving.tensor_parallel
         self.n_groups = platform.n_devices // tp
+        self.placement = place_experts(resolved, self.n_groups)
+        self.backing = self.placement.stores
+        self.plan = plan_memory(resolved, self.placement)
         # Each random source gets its own stream spawned from the scenario seed: child 0 feeds
         # the workload generator, child 1 the router.
         router_seed = np.random.SeedSequence(resolved.seed).spawn(2)[1]
@@ -133,8 +134,6 @@ class Simulation:
         eviction_cls = EVICTION_POLICIES.get(serving.eviction)
         names = {e.name: e.index for e in resolved.experts}
         pinned = frozenset(names[n] for n in serving.pinned if n in names)
-        self.placement = place_experts(resolved, self.n_groups)
-        self.backing = self.placement.stores
         self.groups = []
         for g in range(self.n_groups):
             cache = HbmCache(self.plan.hbm_bytes, eviction_cls(pinned=pinned),
