@@ -128,10 +128,9 @@ class Simulation:
         wl = platform.weight_load
         bw = platform.weight_load_bw_bytes_per_s(tp)  # the same bandwidth cost.memory.switch_s uses
         if wl.scope == "device":
-            return [CopyLink(f"{wl.source}->hbm group {g}", bw, wl.latency_s,
-                             simpy.Resource(self.env, capacity=1)) for g in range(self.n_groups)]
-        return [CopyLink(f"{wl.source}->hbm node {n}", bw, wl.latency_s,
-                         simpy.Resource(self.env, capacity=1)) for n in range(platform.n_nodes)]
+            return [CopyLink(f"{wl.source}->hbm group {g}", bw, wl.latency_s)
+                    for g in range(self.n_groups)]
+        return [CopyLink(f"{wl.source}->hbm node {n}", bw, wl.latency_s) for n in range(platform.n_nodes)]
 
     def _link_index(self, group: int) -> int:
         platform, tp = self.resolved.platform, self.resolved.serving.tensor_parallel
@@ -201,19 +200,22 @@ class Simulation:
                                  expert % self.n_groups)
             next_id += block.n
             recorder.open_block(block)
-            codes = self._rejection(expert, block)
-            arrival = block.arrival_s + self.router_latency_s
+            codes = self._rejection(expert, block).tolist()
+            # Python floats and ints: a numpy scalar per request costs more than the event.
+            arrival = (block.arrival_s + self.router_latency_s).tolist()
             has_router_model = self.resolved.router_model is not None
-            for i in range(block.n):
+            groups_of = self.placement.groups_of
+            for i, expert_i in enumerate(expert.tolist()):
                 delay = arrival[i] - env.now
                 if delay > 0:
                     yield env.timeout(delay)
                 self.n_ingested += 1
                 if codes[i]:
                     block.routed_s[i] = env.now
-                    recorder.reject(block, i, env.now, self._reason(int(codes[i])))
+                    recorder.reject(block, i, env.now, self._reason(codes[i]))
                     continue
-                group = self._dispatch_group(block, i)
+                choices = groups_of[expert_i]
+                group = self.groups[choices[0]] if len(choices) == 1 else self._dispatch_group(block, i)
                 group.n_outstanding += 1
                 if has_router_model:
                     group.submit_unrouted((block, i))

@@ -92,12 +92,7 @@ class ExpertAffinity:
             return overdue
         if current is not None and queues.has_waiting(current):
             return current
-        best, best_s = None, math.inf
-        for expert in queues.experts_waiting():
-            if cache.is_resident(expert):
-                head = queues.peek(expert)
-                if head is not None and _routed_s(head) < best_s:
-                    best, best_s = expert, _routed_s(head)
+        best = self._oldest_resident(queues, cache)
         if best is not None:
             return best
         head = queues.oldest()
@@ -105,6 +100,24 @@ class ExpertAffinity:
             return None
         block, i = head
         return int(block.expert[i])
+
+    @staticmethod
+    def _oldest_resident(queues: ExpertQueues, cache: HbmCache) -> int | None:
+        """The resident expert whose waiting head was routed first (ties: the queue created
+        first). Scans the smaller of the resident set and the waiting experts, so the cost is
+        bounded by what HBM holds, never by the number of requests."""
+        waiting = queues.by_expert
+        resident = cache.resident
+        pool = resident if len(resident) < len(waiting) else waiting
+        best, best_key = None, (math.inf, 0)
+        for expert in pool:
+            if expert in waiting and cache.is_resident(expert):
+                head = queues.peek(expert)
+                assert head is not None
+                key = (_routed_s(head), queues.created[expert])
+                if key < best_key:
+                    best, best_key = expert, key
+        return best
 
     def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
         head = queues.oldest_other(expert)

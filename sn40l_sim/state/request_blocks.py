@@ -37,7 +37,6 @@ class RequestBlock:
         self.end_s = nan
         self.outcome = np.zeros(n, dtype=np.int8)
         self.reason: list[str | None] = [None] * n
-        self.taken = np.zeros(n, dtype=bool)
         self.n_open = n
 
     def complete(self, i: int, end_s: float) -> None:
