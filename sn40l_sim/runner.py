@@ -19,7 +19,6 @@ from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.summary import summarize
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
-from sn40l_sim.present.run_plots import draw_run_plots
 from sn40l_sim.workload.data_dir import resolve_data_dir
 from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
 
@@ -149,5 +148,8 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
     if stop.requested:
         raise KeyboardInterrupt(f"interrupted after the simulation ended: results in {run_dir}")
     if plots and scenario.plots == "auto":
+        # matplotlib costs about half a CPU-second to import: only a run that draws pays it.
+        from sn40l_sim.present.run_plots import draw_run_plots
+
         draw_run_plots(requests, events, scenario.name, run_dir / "plots")
     return RunResult(run_dir, summary, requests, events, wall_s)

@@ -1,0 +1,252 @@
+"""Simulator speed benchmark: four cases, each one JSON line, each next to raw SimPy.
+
+A script, not a test (timings do not belong in the test suite). Pinned to ONE core, since the
+targets are per core:
+
+    python benchmarks/speed.py                       # every case
+    python benchmarks/speed.py --case coe            # one case (coe | single_model | multi_node | scaling)
+    python benchmarks/speed.py --case coe --requests 1000000   # the peak-RSS check
+    python benchmarks/speed.py --case coe --profile  # cProfile, top functions by own time
+
+Cases (the workload is the Azure 2023 conversation trace from the data directory, looped, or a
+Poisson generator with its fitted lengths when the trace is absent):
+
+* ``coe``: 150 Llama-2-7B experts behind a Llama-2-7B router, TP8 on one SN40L node, Zipf, FCFS,
+  ``max_batch`` 8, at the trace's rate (100,000 requests).
+* ``single_model``: the run Vidur is built for: Llama-2-70B on a DGX A100 at TP2, ``max_batch``
+  128, FCFS, the trace's 19,366 requests (overloaded: queues grow all run long).
+* ``multi_node``: ``coe`` on 8 SN40L nodes with 2 replicas of each expert, at 8x the rate.
+* ``scaling``: ``single_model`` at 2k, 4k, 8k and 16k requests (time per request should stay flat).
+
+Each line: ``case, requests, requests_per_s`` (simulated requests per wall second of the whole
+``run_scenario`` call: trace, simulation, Parquet, summary), ``events_per_s`` and
+``events_per_request`` (SimPy's own event counter), ``peak_rss_bytes``, and
+``raw_simpy_events_per_s`` / ``ratio_to_raw_simpy``: a trivial SimPy model (arrival -> store ->
+server, the same number of events per request) run in the same process right after, so the ratio
+does not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import math
+import os
+import platform
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+from sn40l_sim.config.load import validate
+from sn40l_sim.config.resolve import resolve
+from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.engine import simulation as simulation_module
+from sn40l_sim.runner import run_scenario
+from sn40l_sim.workload.data_dir import resolve_data_dir
+
+AZURE_CONV = "azure-llm-2023/AzureLLMInferenceTrace_conv.csv"
+AZURE_CONV_REQUESTS = 19_366
+AZURE_CONV_RATE_PER_S = 5.53  # data README: 19,366 requests over 3,502 s
+# Lognormal fits of the Azure conversation lengths (data README: mean / median / max):
+# prompts 1155 / 1020 / 14050 -> sigma = sqrt(2 ln(1155/1020)) ~ 0.50;
+# outputs  211 /  129 /  1000 -> sigma = sqrt(2 ln(211/129))   ~ 0.99.
+POISSON_PROMPT = {"kind": "lognormal", "median": 1020, "sigma": 0.50, "max_tokens": 14050}
+POISSON_OUTPUT = {"kind": "lognormal", "median": 129, "sigma": 0.99, "max_tokens": 1000}
+CASES = ("coe", "single_model", "multi_node", "scaling")
+DEFAULT_REQUESTS = {"coe": 100_000, "single_model": AZURE_CONV_REQUESTS, "multi_node": 100_000}
+SCALING_REQUESTS = (2_000, 4_000, 8_000, 16_000)
+
+
+def _workload(n_requests: int, rate_multiplier: float, has_trace: bool) -> dict[str, Any]:
+    if has_trace:
+        return {"trace": AZURE_CONV, "loop": True, "max_requests": n_requests,
+                "rate_multiplier": rate_multiplier}
+    return {"generator": {
+        "requests": n_requests,
+        "arrivals": {"kind": "poisson", "rate_per_s": AZURE_CONV_RATE_PER_S * rate_multiplier},
+        "prompt_tokens": POISSON_PROMPT, "output_tokens": POISSON_OUTPUT}}
+
+
+def scenario_document(case: str, n_requests: int, has_trace: bool, seed: int = 1) -> dict[str, Any]:
+    """The case's scenario as the mapping a scenario YAML file would hold."""
+    if case in ("single_model", "scaling"):
+        return {
+            "name": "bench-single-model", "platform": "dgx_a100",
+            "experts": [{"model": "llama-2-70b", "count": 1, "name_prefix": "llama"}],
+            "router": {"mapping": "round_robin"},  # no router cost: one model
+            "workload": _workload(n_requests, 1.0, has_trace),
+            "serving": {"tensor_parallel": 2, "max_batch": 128, "max_context_tokens": 16384,
+                        "scheduler": "fcfs"},
+            "seed": seed, "plots": "none"}
+    nodes, replicas, rate = (8, 2, 8.0) if case == "multi_node" else (1, 1, 1.0)
+    return {
+        "name": f"bench-{case}", "platform": "sn40l_node", "nodes": nodes,
+        "experts": [{"model": "llama-2-7b", "count": 150, "name_prefix": "expert"}],
+        "router": {"model": "llama-2-7b", "mapping": "zipf"},
+        "workload": _workload(n_requests, rate, has_trace),
+        # The longest Azure conversation (14,050 prompt + 1,000 output tokens) must fit.
+        "serving": {"tensor_parallel": 8, "max_batch": 8, "max_context_tokens": 16384,
+                    "scheduler": "fcfs", "eviction": "lru", "replicas": replicas},
+        "seed": seed, "plots": "none"}
+
+
+class _EventCount:
+    """Reads how many SimPy events a run scheduled (SimPy's ``Environment._eid`` counter) by
+    capturing the Simulation the runner builds; nothing touches the engine's hot loop."""
+
+    def __init__(self) -> None:
+        self.sims: list[Any] = []
+        sims = self.sims
+
+        class Captured(simulation_module.Simulation):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                sims.append(self)
+
+        import sn40l_sim.runner as runner_module
+
+        runner_module.Simulation = Captured  # type: ignore[misc]
+
+    def last(self) -> int:
+        return int(next(self.sims[-1].env._eid))
+
+
+def raw_simpy_events_per_s(n_requests: int, events_per_request: float) -> float:
+    """Events per wall second of a trivial SimPy model with ``events_per_request`` events per
+    request: arrivals (one timeout per job) put jobs in a Store, one server gets each job and
+    serves it in a number of timeouts. A job is one request, or a few when the engine needs
+    fewer than the 3 events (arrival, put, get) a job costs at least."""
+    per_job = max(1, math.ceil(3.0 / events_per_request))  # requests per job
+    n_jobs = max(1, n_requests // per_job)
+    service_events = events_per_request * per_job - 3.0  # mean timeouts per job
+    env = simpy.Environment()
+    store: simpy.Store = simpy.Store(env)
+
+    def arrivals() -> Any:
+        for _ in range(n_jobs):
+            yield env.timeout(1.0)
+            yield store.put(None)
+
+    def server() -> Any:
+        owed = 0.0
+        while True:
+            yield store.get()
+            owed += service_events
+            while owed >= 1.0:
+                owed -= 1.0
+                yield env.timeout(0.1)
+
+    env.process(arrivals())
+    env.process(server())
+    started = time.perf_counter()
+    env.run()
+    wall_s = time.perf_counter() - started
+    return int(next(env._eid)) / wall_s
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def pin_one_core() -> int | None:
+    """Run on a single CPU (the targets are per core); returns the core, None if unsupported."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def machine() -> str:
+    """The CPU model name (as ``lscpu`` says it) and how many cores this machine has."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def run_case(case: str, n_requests: int, data_dir: Path, has_trace: bool,
+             profile: int) -> dict[str, Any]:
+    """Simulate one case and its raw-SimPy reference; returns the JSON line's fields."""
+    doc = scenario_document(case, n_requests, has_trace)
+    resolved = resolve(validate(Scenario, doc, None, f"<benchmark {case}>"))
+    counter = _EventCount()
+    profiler = cProfile.Profile() if profile else None
+    with tempfile.TemporaryDirectory(prefix="sn40l-bench-") as tmp:
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        result = run_scenario(resolved, data_dir=data_dir, plots=False, progress=False,
+                              run_dir=Path(tmp) / "run")
+        if profiler is not None:
+            profiler.disable()
+        wall_s = time.perf_counter() - started
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(profile)
+        print(out.getvalue(), file=sys.stderr)
+    n_events = counter.last()
+    n_done = int(result.summary["n_requests"])
+    events_per_request = n_events / n_done
+    raw = raw_simpy_events_per_s(n_done, events_per_request)
+    events_per_s = n_events / wall_s
+    return {"case": case, "requests": n_done, "requests_per_s": round(n_done / wall_s, 1),
+            "events_per_s": round(events_per_s, 1),
+            "events_per_request": round(events_per_request, 3),
+            "peak_rss_bytes": peak_rss_bytes(),
+            "raw_simpy_events_per_s": round(raw, 1),
+            "ratio_to_raw_simpy": round(events_per_s / raw, 3),
+            "wall_s": round(wall_s, 3), "mean_batch": round(float(result.summary["mean_batch_size"]), 2),
+            "workload": "trace" if has_trace else "poisson", "machine": machine()}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--case", choices=(*CASES, "all"), default="all")
+    p.add_argument("--requests", type=int, help="requests (default per case; not for scaling)")
+    p.add_argument("--data-dir", help="data directory (default $SN40L_SIM_DATA)")
+    p.add_argument("--poisson", action="store_true", help="ignore the trace, use the generator")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="cProfile the run and print the N functions with most own time")
+    p.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.all_cores:
+        pin_one_core()
+    data_dir = resolve_data_dir(args.data_dir)
+    has_trace = not args.poisson and (data_dir / AZURE_CONV).is_file()
+    cases = CASES if args.case == "all" else (args.case,)
+    for case in cases:
+        sizes = (SCALING_REQUESTS if case == "scaling"
+                 else (args.requests or DEFAULT_REQUESTS[case],))
+        first_s_per_request = None
+        for n in sizes:
+            line = run_case(case, n, data_dir, has_trace, args.profile)
+            if case == "scaling":
+                s_per_request = 1.0 / line["requests_per_s"]
+                first_s_per_request = first_s_per_request or s_per_request
+                line["time_per_request_vs_first"] = round(s_per_request / first_s_per_request, 3)
+            print(json.dumps(line), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
