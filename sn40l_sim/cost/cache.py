@@ -56,5 +56,8 @@ class StepCostTable:
                            tp=self.tp).total_s
 
     def decode_run_s(self, n_batch: int, n_context_tokens: int, n_steps: int) -> float:
-        """``n_steps`` decode steps, each costed at the run's mean context."""
-        return n_steps * self.decode_s(n_batch, n_context_tokens + n_steps // 2)
+        """``n_steps`` decode steps, each costed at the run's mean context (bucketed as in
+        :func:`bucket_context_tokens`, inlined: the engine calls this once per iteration)."""
+        context = n_context_tokens + n_steps // 2
+        bucket = max(CONTEXT_BUCKET, -(-context // CONTEXT_BUCKET) * CONTEXT_BUCKET)
+        return n_steps * self._decode_cached(n_batch, bucket)

@@ -42,21 +42,17 @@ class GroupLimits:
     prefetch: str  # none | next | on_route (see ServingConfig.prefetch)
 
 
-@dataclass(slots=True)
 class _DecodeRun:
     """A multi-step decode in progress, which a newcomer may cut at a step boundary."""
 
-    start_s: float
-    run_s: float
-    n_steps: int
-    timer: simpy.Timeout
-    cut_for: int | None  # the expert whose newcomers may cut it (None: the batch is full)
-    steps_done: int = 0
-    end_s: float = 0.0
+    __slots__ = ("cut_for", "end_s", "n_steps", "run_s", "start_s", "steps_done", "timer")
 
-    def __post_init__(self) -> None:
-        self.steps_done = self.n_steps
-        self.end_s = self.start_s + self.run_s  # the time SimPy scheduled the timer at
+    def __init__(self, start_s: float, run_s: float, n_steps: int, timer: simpy.Timeout,
+                 cut_for: int | None) -> None:
+        self.start_s, self.run_s, self.n_steps, self.timer = start_s, run_s, n_steps, timer
+        self.cut_for = cut_for  # the expert whose newcomers may cut it (None: the batch is full)
+        self.steps_done = n_steps  # fewer after a cut
+        self.end_s = start_s + run_s  # the time SimPy scheduled the timer at
 
 
 class ServingGroup:
@@ -84,6 +80,7 @@ class ServingGroup:
         self._wake: simpy.Event | None = None  # set while idle: any arrival wakes the group
         self._run: _DecodeRun | None = None  # the decode run a newcomer may cut (one cut per run)
         self._admitted_at = -1.0  # when the running batch last took waiting requests in
+        self._protect_current: frozenset[int] = frozenset()  # the expert being served, never evicted
         self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
         self.process = env.process(self.run())
 
@@ -105,7 +102,7 @@ class ServingGroup:
     def submit_routed(self, handle: Handle) -> None:
         block, i = handle
         block.routed_s[i] = self.env.now
-        expert = int(block.expert[i])
+        expert = block.expert_list[i]
         self.queues.push(handle, expert)
         if self.limits.prefetch == "on_route":
             self._prefetch(expert)
@@ -131,7 +128,7 @@ class ServingGroup:
         """Step 1 of routing: the router model classifies a batch of prompts on these devices."""
         assert self.router_table is not None
         batch = [self.unrouted.popleft() for _ in range(min(len(self.unrouted), self.limits.router_batch))]
-        n_tokens = sum(int(b.prompt_tokens[i]) for b, i in batch) / len(batch)
+        n_tokens = sum(b.prompt_list[i] for b, i in batch) / len(batch)
         start = self.env.now
         duration = self.router_table.prefill_s(len(batch), max(1, round(n_tokens)))
         yield self.env.timeout(duration)
@@ -207,7 +204,7 @@ class ServingGroup:
         new: list[Member] = []
         kv_per_token = self.kv_bytes_per_token[expert]
         queues, cache = self.queues, self.cache
-        protect = frozenset((expert,))
+        protect = self._protect_current
         while n_members + len(new) < limit:
             head = queues.peek(expert)
             if head is None:
@@ -215,7 +212,7 @@ class ServingGroup:
             block, i = head
             if block.routed_s[i] > join_before_s:
                 break
-            need = float(block.prompt_tokens[i] + block.output_tokens[i]) * kv_per_token
+            need = float(block.prompt_list[i] + block.output_list[i]) * kv_per_token
             victims = cache.kv_victims(need, protect=protect)
             if victims is None:
                 break  # waits for members to finish, or (empty batch) see _admit_first
@@ -243,6 +240,7 @@ class ServingGroup:
     def _serve(self, expert: int) -> Process:
         env = self.env
         self.current = expert
+        self._protect_current = frozenset((expert,))
         switch_start = env.now
         resident_before = self.cache.is_resident(expert)
         if not (yield from self._make_resident(expert)):
@@ -267,25 +265,25 @@ class ServingGroup:
         if self.limits.prefetch == "next":
             self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
         max_steps = self.limits.max_steps_per_iteration
-        while new or len(batch):
+        while new or batch.size:
             start = env.now
             n_steps = 0
-            n_in_batch = len(batch) + len(new)
+            n_in_batch = batch.size + len(new)
             if new:
-                n_prompt = sum(int(m.block.prompt_tokens[m.i]) for m in new) / len(new)
+                n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
                 yield env.timeout(table.prefill_s(len(new), max(1, round(n_prompt))))
                 now = env.now
                 for m in new:
                     block, i = m.block, m.i
                     block.start_s[i] = start
                     block.first_token_s[i] = now
-                    remaining = int(block.output_tokens[i]) - 1
+                    remaining = block.output_list[i] - 1
                     if remaining <= 0:
                         self.cache.release_kv(m.kv_bytes)
                         self._complete(block, i, now)
                     else:
-                        batch.join(m, remaining, int(block.prompt_tokens[i]) + 1)
-            n_members = len(batch)
+                        batch.join(m, remaining, block.prompt_list[i] + 1)
+            n_members = batch.size
             if n_members:
                 n_steps = min(batch.steps_to_next_finish(), max_steps)
                 context = batch.total_context_tokens() / n_members
@@ -301,7 +299,7 @@ class ServingGroup:
                 # weights stay resident); those routed to this expert may join below.
                 yield from self._route_batch()
             join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
-            new = self._admit(expert, len(batch), limit, join_before)
+            new = self._admit(expert, batch.size, limit, join_before)
             self._admitted_at = env.now
         self.cache.release(expert)
 
@@ -342,7 +340,7 @@ class ServingGroup:
         if self.unrouted and self.scheduler.router_between_iterations:
             return True
         head = self.queues.peek(expert) if has_room else None
-        return (head is not None and float(head[0].routed_s[head[1]]) > self._admitted_at and
+        return (head is not None and head[0].routed_s[head[1]] > self._admitted_at and
                 self._head_can_join(expert))
 
     def _head_can_join(self, expert: int) -> bool:
@@ -355,7 +353,8 @@ class ServingGroup:
         block, i = head
         if block.routed_s[i] > self.scheduler.join_before_s(self.queues, expert, self.env.now):
             return False
-        return self.cache.kv_victims(self._kv(block, i, expert), protect=frozenset((expert,))) is not None
+        protect = self._protect_current if expert == self.current else frozenset((expert,))
+        return self.cache.kv_victims(self._kv(block, i, expert), protect=protect) is not None
 
     def _complete(self, block: Any, i: int, now_s: float) -> None:
         self.n_outstanding -= 1
@@ -366,4 +365,4 @@ class ServingGroup:
         self.recorder.reject(block, i, self.env.now, reason)
 
     def _kv(self, block: Any, i: int, expert: int) -> float:
-        return float(block.prompt_tokens[i] + block.output_tokens[i]) * self.kv_bytes_per_token[expert]
+        return float(block.prompt_list[i] + block.output_list[i]) * self.kv_bytes_per_token[expert]

@@ -226,7 +226,7 @@ class Simulation:
         """The expert's group; with replicas, the one with the fewest outstanding requests (ties:
         the first in placement order, so runs stay deterministic). Requests, not tokens, and not
         residency: a simple join-the-shortest-queue rule."""
-        choices = self.placement.groups_of[int(block.expert[i])]
+        choices = self.placement.groups_of[block.expert_list[i]]
         if len(choices) == 1:
             return self.groups[choices[0]]
         best = min(choices, key=lambda g: self.groups[g].n_outstanding)

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sn40l_sim.state.request_blocks import OUTCOMES, RequestBlock
+from sn40l_sim.state.request_blocks import COMPLETED, OUTCOMES, RequestBlock
 
 EVENT_FLUSH_ROWS = 50_000
 
@@ -54,10 +54,12 @@ class _ParquetStream:
 class _EventBuffer:
     """Column lists for one event kind, flushed to a stream in row groups."""
 
-    def __init__(self, stream: _ParquetStream, columns: Sequence[str]) -> None:
+    def __init__(self, stream: _ParquetStream, columns: Sequence[str], expert_names: np.ndarray) -> None:
         self.stream = stream
         self.columns = list(columns)
         self.rows: list[tuple] = []
+        # Rows hold expert indices (-1: the router); names are looked up in bulk at each flush.
+        self.names = np.append(expert_names, np.array(["router"], dtype=object))
 
     def append(self, row: tuple) -> None:
         self.rows.append(row)
@@ -65,7 +67,9 @@ class _EventBuffer:
             self.flush()
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+        frame = pd.DataFrame.from_records(self.rows, columns=self.columns)
+        frame["expert"] = self.names[frame["expert"].to_numpy(dtype=np.int64)]
+        return frame
 
     def flush(self) -> None:
         if self.rows:
@@ -87,7 +91,8 @@ class Recorder:
         self.expert_params = np.asarray(expert_params, dtype=np.float64)
         self.router_params = router_params
         self.requests = _ParquetStream(out_dir / "requests.parquet")
-        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), EVENT_COLUMNS)
+        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), EVENT_COLUMNS,
+                                   self.expert_names)
         self.on_progress = on_progress
         self.open_blocks: dict[int, RequestBlock] = {}
         self.n_done = 0
@@ -131,12 +136,14 @@ class Recorder:
 
     def block_frame(self, b: RequestBlock) -> pd.DataFrame:
         """The requests.parquet rows of one block (see docs/metrics.md for each column)."""
-        completed = b.outcome == 1
+        out = b.output_arrays()
+        end_s, first_token_s, routed_s = out["end_s"], out["first_token_s"], out["routed_s"]
+        completed = out["outcome"] == COMPLETED
         decode_steps = np.maximum(b.output_tokens - 1, 1)
-        tpot = np.where(completed & (b.output_tokens > 1), (b.end_s - b.first_token_s) / decode_steps,
+        tpot = np.where(completed & (b.output_tokens > 1), (end_s - first_token_s) / decode_steps,
                         np.nan)
-        e2e = np.where(completed, b.end_s - b.arrival_s, np.nan)
-        switch_wait = np.where(completed, b.switch_wait_s, np.nan)
+        e2e = np.where(completed, end_s - b.arrival_s, np.nan)
+        switch_wait = np.where(completed, out["switch_wait_s"], np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             switch_share = np.where(e2e > 0, switch_wait / e2e, np.nan)
         return pd.DataFrame({
@@ -148,16 +155,16 @@ class Recorder:
             "group": b.group,
             "prompt_tokens": b.prompt_tokens,
             "output_tokens": b.output_tokens,
-            "router_s": b.routed_s - b.arrival_s,
-            "queue_wait_s": b.start_s - b.routed_s - b.switch_wait_s,
+            "router_s": routed_s - b.arrival_s,
+            "queue_wait_s": out["start_s"] - routed_s - out["switch_wait_s"],
             "switch_wait_s": switch_wait,
             "switch_share": switch_share,
-            "ttft_s": b.first_token_s - b.arrival_s,
+            "ttft_s": first_token_s - b.arrival_s,
             "tpot_s": tpot,
             "e2e_latency_s": e2e,
-            "end_s": b.end_s,
+            "end_s": end_s,
             "active_params": self.expert_params[b.expert] + self.router_params,
-            "outcome": pd.array([OUTCOMES[int(o)] for o in b.outcome], dtype="string"),
+            "outcome": pd.array([OUTCOMES[o] for o in b.outcome], dtype="string"),
             "reason": pd.array(b.reason, dtype="string"),
         })
 
@@ -167,15 +174,15 @@ class Recorder:
         self.n_switches += 1
         self.switch_bytes += n_bytes
         self.switch_time_s += end_s - start_s
-        self.events.append(("switch", group, self.expert_names[expert], "copy", link, n_bytes,
-                            queued_s, start_s, end_s, 0, 0))
+        self.events.append(("switch", group, expert, "copy", link, n_bytes, queued_s, start_s, end_s, 0, 0))
 
     def batch(self, group: int, expert: int, phase: str, start_s: float, end_s: float,
               n_batch: int, n_steps: int) -> None:
         self.n_batches += 1
-        name = "router" if expert < 0 else self.expert_names[expert]
-        self.events.append(("batch", group, name, phase, "", 0.0, start_s, start_s, end_s,
-                            n_batch, n_steps))
+        rows = self.events.rows  # the hottest record: appended here, not through a second call
+        rows.append(("batch", group, expert, phase, "", 0.0, start_s, start_s, end_s, n_batch, n_steps))
+        if len(rows) >= EVENT_FLUSH_ROWS:
+            self.events.flush()
 
     def hbm_access(self, *, hit: bool) -> None:
         if hit:

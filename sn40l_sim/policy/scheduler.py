@@ -35,7 +35,7 @@ SCHEDULERS: Registry[type] = Registry("scheduler")
 
 def _routed_s(handle: tuple) -> float:
     block, i = handle
-    return float(block.routed_s[i])
+    return block.routed_s[i]
 
 
 @SCHEDULERS.register("fcfs")
@@ -57,7 +57,7 @@ class Fcfs:
         if head is None:
             return None
         block, i = head
-        return int(block.expert[i])
+        return block.expert_list[i]
 
     def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
         other = queues.oldest_other(expert)
@@ -83,7 +83,7 @@ class ExpertAffinity:
         head = queues.oldest()
         if head is not None and now_s - _routed_s(head) > self.max_wait_s:
             block, i = head
-            return int(block.expert[i])
+            return block.expert_list[i]
         return None
 
     def choose(self, queues: ExpertQueues, cache: HbmCache, current: int | None, now_s: float) -> int | None:
@@ -99,7 +99,7 @@ class ExpertAffinity:
         if head is None:
             return None
         block, i = head
-        return int(block.expert[i])
+        return block.expert_list[i]
 
     @staticmethod
     def _oldest_resident(queues: ExpertQueues, cache: HbmCache) -> int | None:

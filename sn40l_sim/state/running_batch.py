@@ -31,16 +31,17 @@ class Member:
 class RunningBatch:
     """Members decoding together; they leave when the step clock reaches their finish step."""
 
-    __slots__ = ("_context_sum", "_heap", "_joined", "steps_done")
+    __slots__ = ("_context_sum", "_heap", "_joined", "size", "steps_done")
 
     def __init__(self) -> None:
         self.steps_done = 0
+        self.size = 0  # members now (an attribute: the engine reads it several times an iteration)
         self._heap: list[tuple[int, int, Member]] = []
         self._context_sum = 0  # sum over members of (context tokens - steps_done), exact
         self._joined = 0
 
     def __len__(self) -> int:
-        return len(self._heap)
+        return self.size
 
     def join(self, member: Member, remaining_steps: int, context_tokens: int) -> None:
         """``member`` decodes ``remaining_steps`` more steps, starting at ``context_tokens``."""
@@ -49,6 +50,7 @@ class RunningBatch:
         member.order = self._joined
         self._joined += 1
         self._context_sum += member.context_offset
+        self.size += 1
         heapq.heappush(self._heap, (member.finish_step, member.order, member))
 
     def steps_to_next_finish(self) -> int:
@@ -57,7 +59,7 @@ class RunningBatch:
 
     def total_context_tokens(self) -> int:
         """Sum of the members' current context lengths (an exact integer)."""
-        return self._context_sum + len(self._heap) * self.steps_done
+        return self._context_sum + self.size * self.steps_done
 
     def advance(self, n_steps: int) -> list[Member]:
         """Run the clock ``n_steps`` steps; returns the members that finished, in join order."""
@@ -68,4 +70,5 @@ class RunningBatch:
             member = heapq.heappop(heap)[2]
             self._context_sum -= member.context_offset
             done.append(member)
+        self.size = len(heap)
         return done
