@@ -265,6 +265,7 @@ class ServingGroup:
         if self.limits.prefetch == "next":
             self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
         max_steps = self.limits.max_steps_per_iteration
+        queues = self.queues
         while new or batch.size:
             start = env.now
             n_steps = 0
@@ -298,8 +299,11 @@ class ServingGroup:
                 # Classify newcomers now rather than after the batch drains (the router's
                 # weights stay resident); those routed to this expert may join below.
                 yield from self._route_batch()
-            join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
-            new = self._admit(expert, batch.size, limit, join_before)
+            if batch.size < limit and queues.has_waiting(expert):  # else nothing can join
+                join_before = self.scheduler.join_before_s(queues, expert, env.now)
+                new = self._admit(expert, batch.size, limit, join_before)
+            else:
+                new = []
             self._admitted_at = env.now
         self.cache.release(expert)
 
