@@ -40,8 +40,11 @@ class StepCostTable:
         self._decode_cached = lru_cache(maxsize=65536)(self._decode_s)
 
     def prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
-        """Seconds to prefill ``n_batch`` prompts of ``n_prompt_tokens`` (bucketed) each."""
-        return self._prefill_cached(n_batch, bucket_prompt_tokens(n_prompt_tokens))
+        """Seconds to prefill ``n_batch`` prompts of ``n_prompt_tokens`` (bucketed as in
+        :func:`bucket_prompt_tokens`, inlined: the engine calls this once per prefill)."""
+        n_tokens = int(n_prompt_tokens)
+        step = 1 << max(0, n_tokens.bit_length() - 7)
+        return self._prefill_cached(n_batch, -(-n_tokens // step) * step)
 
     def decode_s(self, n_batch: int, n_context_tokens: int) -> float:
         """Seconds of one decode step of ``n_batch`` sequences at ``n_context_tokens`` (bucketed)."""

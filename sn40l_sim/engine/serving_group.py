@@ -127,7 +127,12 @@ class ServingGroup:
     def _route_batch(self) -> Process:
         """Step 1 of routing: the router model classifies a batch of prompts on these devices."""
         assert self.router_table is not None
-        batch = [self.unrouted.popleft() for _ in range(min(len(self.unrouted), self.limits.router_batch))]
+        unrouted = self.unrouted
+        if len(unrouted) <= self.limits.router_batch:  # the usual case: take them all
+            batch = list(unrouted)
+            unrouted.clear()
+        else:
+            batch = [unrouted.popleft() for _ in range(self.limits.router_batch)]
         n_tokens = sum(b.prompt_list[i] for b, i in batch) / len(batch)
         start = self.env.now
         duration = self.router_table.prefill_s(len(batch), max(1, round(n_tokens)))

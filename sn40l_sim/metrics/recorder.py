@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,9 +68,17 @@ class _EventBuffer:
             self.flush()
 
     def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame.from_records(self.rows, columns=self.columns)
-        frame["expert"] = self.names[frame["expert"].to_numpy(dtype=np.int64)]
-        return frame
+        """The buffered rows as columns: numbers straight into typed arrays and text inferred
+        column by column (``from_records`` goes through a 2-D object array, several times slower)."""
+        data: dict[str, Any] = {}
+        for name, values in zip(self.columns, zip(*self.rows, strict=True), strict=True):
+            if name == "expert":
+                data[name] = self.names[np.array(values, dtype=np.int64)].tolist()
+            elif name in _NUMERIC:
+                data[name] = np.array(values, dtype=_NUMERIC[name])
+            else:
+                data[name] = list(values)
+        return pd.DataFrame(data, columns=self.columns)
 
     def flush(self) -> None:
         if self.rows:
@@ -77,6 +86,8 @@ class _EventBuffer:
             self.rows = []
 
 
+_NUMERIC = {"group": np.int64, "bytes": np.float64, "queued_s": np.float64, "start_s": np.float64,
+            "end_s": np.float64, "n_batch": np.int64, "n_steps": np.int64}
 EVENT_COLUMNS = ("kind", "group", "expert", "phase", "link", "bytes", "queued_s", "start_s",
                  "end_s", "n_batch", "n_steps")
 
