@@ -294,7 +294,20 @@ class ServingGroup:
                 n_steps = min(batch.steps_to_next_finish(), max_steps)
                 context = batch.total_context_tokens() / n_members
                 run_s = table.decode_run_s(n_members, max(1, round(context)), n_steps)
-                n_steps = yield from self._decode_run(expert, run_s, n_steps, n_members < limit)
+                # The decode run: ``n_steps`` steps in ``run_s``, or fewer when a newcomer cuts
+                # it (see _cut). Inline, not a sub-generator: it is resumed once per iteration.
+                has_room = n_members < limit
+                if n_steps > 1 and self._newcomer_waiting(expert, has_room):
+                    run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or router step
+                timer = env.timeout(run_s)
+                if n_steps == 1:
+                    yield timer
+                else:
+                    run = self._run = _DecodeRun(env.now, run_s, n_steps, timer,
+                                                 expert if has_room else None)
+                    yield timer  # or, after a cut, the timeout at the step boundary
+                    self._run = None
+                    n_steps = run.steps_done
                 now = env.now
                 for m in batch.advance(n_steps):
                     self.cache.release_kv(m.kv_bytes)
@@ -311,22 +324,6 @@ class ServingGroup:
                 new = []
             self._admitted_at = env.now
         self.cache.release(expert)
-
-    def _decode_run(self, expert: int, run_s: float, n_steps: int, has_room: bool) -> Generator[
-            simpy.Event, Any, int]:
-        """Decode ``n_steps`` steps taking ``run_s``, or fewer when a newcomer cuts the run: then
-        it ends with the step in progress (see :meth:`_cut`). Returns the steps done."""
-        env = self.env
-        if n_steps > 1 and self._newcomer_waiting(expert, has_room):
-            run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or the router step
-        timer = env.timeout(run_s)
-        if n_steps == 1:
-            yield timer
-            return 1
-        run = self._run = _DecodeRun(env.now, run_s, n_steps, timer, expert if has_room else None)
-        yield timer  # or, after a cut, the timeout at the step boundary that took its waiters
-        self._run = None
-        return run.steps_done
 
     def _cut(self) -> None:
         """A newcomer cuts the running decode: the step in progress ends the run (a wake exactly
