@@ -37,6 +37,7 @@ import os
 import platform
 import pstats
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -240,10 +241,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not args.all_cores:
         pin_one_core()
+    if args.case == "all":
+        # One process per case, so that each line's peak RSS is that case's own.
+        forwarded = [a for a in (argv if argv is not None else sys.argv[1:])
+                     if a not in ("--case", "all") and not a.startswith("--case=")]
+        for case in CASES:
+            subprocess.run([sys.executable, __file__, "--case", case, *forwarded], check=True)
+        return 0
     data_dir = resolve_data_dir(args.data_dir)
     has_trace = not args.poisson and (data_dir / AZURE_CONV).is_file()
-    cases = CASES if args.case == "all" else (args.case,)
-    for case in cases:
+    for case in (args.case,):
         sizes = (SCALING_REQUESTS if case == "scaling"
                  else (args.requests or DEFAULT_REQUESTS[case],))
         first_s_per_request = None
