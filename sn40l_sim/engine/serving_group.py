@@ -3,11 +3,16 @@
 One SimPy process per group. Its loop: run the router over routed-but-unclassified requests
 (when the router is a model on the platform), else ask the scheduler for an expert, make it
 resident (evict + copy over the contended link), and run iterations of its batch. An iteration
-is one event: the prefill of newly admitted requests, then decode steps until the first member
-finishes (at most ``max_steps_per_iteration``); newcomers join at iteration boundaries. A newcomer
-that could join the running batch, or that the router must classify, cuts the decode run short
-at the end of the step in progress, so it waits at most one decode step (as under continuous
-batching) at the price of one extra event per such arrival, never one per token.
+is at most two timeouts: the prefill of newly admitted requests, then one decode run until the
+first member finishes (at most ``max_steps_per_iteration`` steps); newcomers join at iteration
+boundaries. A newcomer that could join the running batch, or that the router must classify, cuts
+the decode run short at the end of the step in progress, so it waits at most one decode step (as
+under continuous batching) at the price of one timeout per such arrival, never one per token. A
+switch is one timeout too (the copy link is a next-free time, see :mod:`engine.links`).
+
+Events are the engine's cost: each SimPy event is about a microsecond of SimPy's own time, and the
+work around it is per-iteration Python, so nothing here walks the waiting requests (see
+:mod:`state.expert_queues`) or the batch (see :mod:`state.running_batch`).
 """
 
 from __future__ import annotations
