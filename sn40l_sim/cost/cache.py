@@ -10,8 +10,6 @@ contexts are rounded up to a multiple of ``CONTEXT_BUCKET`` tokens (a decode ste
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.step import decode_cost, prefill_cost
@@ -36,8 +34,24 @@ class StepCostTable:
 
     def __init__(self, platform: PlatformSpec, model: ModelSpec, tp: int) -> None:
         self.platform, self.model, self.tp = platform, model, tp
-        self._prefill_cached = lru_cache(maxsize=65536)(self._prefill_s)
-        self._decode_cached = lru_cache(maxsize=65536)(self._decode_s)
+        # Plain dicts, not lru_cache: the keys are bounded by the buckets (batch x bucket, a few
+        # hundred thousand at most), and a dict hit skips lru_cache's recency bookkeeping.
+        self._prefill_memo: dict[tuple[int, int], float] = {}
+        self._decode_memo: dict[tuple[int, int], float] = {}
+
+    def _prefill_cached(self, n_batch: int, n_prompt_tokens: int) -> float:
+        key = (n_batch, n_prompt_tokens)
+        value = self._prefill_memo.get(key)
+        if value is None:
+            value = self._prefill_memo[key] = self._prefill_s(n_batch, n_prompt_tokens)
+        return value
+
+    def _decode_cached(self, n_batch: int, n_context_tokens: int) -> float:
+        key = (n_batch, n_context_tokens)
+        value = self._decode_memo.get(key)
+        if value is None:
+            value = self._decode_memo[key] = self._decode_s(n_batch, n_context_tokens)
+        return value
 
     def prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
         """Seconds to prefill ``n_batch`` prompts of ``n_prompt_tokens`` (bucketed as in
@@ -62,5 +76,8 @@ class StepCostTable:
         """``n_steps`` decode steps, each costed at the run's mean context (bucketed as in
         :func:`bucket_context_tokens`, inlined: the engine calls this once per iteration)."""
         context = n_context_tokens + n_steps // 2
-        bucket = max(CONTEXT_BUCKET, -(-context // CONTEXT_BUCKET) * CONTEXT_BUCKET)
-        return n_steps * self._decode_cached(n_batch, bucket)
+        key = (n_batch, max(CONTEXT_BUCKET, -(-context // CONTEXT_BUCKET) * CONTEXT_BUCKET))
+        value = self._decode_memo.get(key)
+        if value is None:
+            value = self._decode_memo[key] = self._decode_s(*key)
+        return n_steps * value
