@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.summary import summarize
@@ -98,8 +99,11 @@ def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: 
 
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
-                 run_dir: Path | None = None) -> RunResult:
-    """Simulate a scenario and write requests/events Parquet, summary.json, plots."""
+                 run_dir: Path | None = None, step_costs: StepCostFactory = StepCostTable) -> RunResult:
+    """Simulate a scenario and write requests/events Parquet, summary.json, plots.
+
+    ``step_costs`` is the engine's cost hook (see :class:`sn40l_sim.cost.cache.FixedStepCost`).
+    """
     scenario = resolved.scenario
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
@@ -119,7 +123,7 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
     started = time.perf_counter()
     stop = StopRequest()
     with _sigint_stops(stop):
-        sim = Simulation(resolved, recorder, chunks)
+        sim = Simulation(resolved, recorder, chunks, step_costs=step_costs)
         interrupted = True  # until the run is known to have reached its end
         try:
             interrupted = not sim.run(stop=stop)

@@ -87,6 +87,16 @@ def test_length_laws():
     assert out.max() <= 1500 and out.min() >= 1
 
 
+def test_geometric_length_is_memoryless():
+    frame = generate({"output_tokens": {"kind": "geometric", "mean": 40}}, requests=40_000)
+    out = frame["output_tokens"].to_numpy()
+    assert out.min() == 1
+    assert out.mean() == pytest.approx(40, rel=0.03)
+    assert out.var() == pytest.approx(40 * 39, rel=0.06)  # (1 - p) / p^2 with p = 1/40
+    # memoryless: past 30 tokens, the tokens still to come have the same law as from the start
+    assert (out[out > 30] - 30).mean() == pytest.approx(40, rel=0.06)
+
+
 @pytest.mark.data
 def test_empirical_lengths_keep_rows_together(real_data):
     name = "azure-llm-2023/AzureLLMInferenceTrace_code.csv"

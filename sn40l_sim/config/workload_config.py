@@ -109,6 +109,18 @@ class LognormalLength(BaseModel):
     max_tokens: Tokens | None = None
 
 
+class GeometricLength(BaseModel):
+    """Draws until the first success of probability ``1 / mean``: 1, 2, ... tokens, memoryless.
+
+    The discrete exponential: with a constant cost per decode step a request's service time is
+    (almost) exponential, which is how ``tests/test_engine_theory.py`` checks the engine on M/M/1.
+    """
+
+    model_config = STRICT
+    kind: Literal["geometric"]
+    mean: float = Field(ge=1)
+
+
 class EmpiricalLength(BaseModel):
     """Lengths drawn from the rows of a trace file (with replacement).
 
@@ -134,7 +146,7 @@ class TextLength(BaseModel):
 
 
 LengthDist = Annotated[
-    FixedLength | UniformLength | LognormalLength | EmpiricalLength | TextLength,
+    FixedLength | UniformLength | LognormalLength | GeometricLength | EmpiricalLength | TextLength,
     Field(discriminator="kind"),
 ]
 LengthSpec = Tokens | LengthDist

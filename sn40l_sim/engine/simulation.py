@@ -19,7 +19,7 @@ from simpy.core import EmptySchedule
 
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost import memory
-from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.cost.memory import MemoryPlan
 from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.engine.serving_group import GroupLimits, ServingGroup
@@ -64,7 +64,9 @@ class Simulation:
     """One run of one scenario."""
 
     def __init__(self, resolved: ResolvedScenario, recorder: Recorder,
-                 chunks: Iterator[pd.DataFrame]) -> None:
+                 chunks: Iterator[pd.DataFrame], *, step_costs: StepCostFactory = StepCostTable) -> None:
+        """``step_costs`` builds each model's step-cost table once, before the run (a test passes
+        :class:`~sn40l_sim.cost.cache.FixedStepCost` to check the engine against queueing theory)."""
         self.resolved = resolved
         self.recorder = recorder
         self.chunks = chunks
@@ -85,11 +87,11 @@ class Simulation:
         for expert in resolved.experts:
             name = expert.model.name
             if name not in tables:
-                tables[name] = StepCostTable(platform, expert.model, tp)
+                tables[name] = step_costs(platform, expert.model, tp)
             expert_tables[expert.index] = tables[name]
         router_table = None
         if resolved.router_model is not None:
-            router_table = tables.get(resolved.router_model.name) or StepCostTable(
+            router_table = tables.get(resolved.router_model.name) or step_costs(
                 platform, resolved.router_model, tp)
         self.links = self._make_links()
         kv_per_token = {e.index: e.model.kv_bytes_per_token() for e in resolved.experts}
