@@ -25,6 +25,7 @@ from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.engine.serving_group import GroupLimits, ServingGroup
 from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.metrics.run_info import MemoryUse
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
 from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.policy.scheduler import SCHEDULERS
@@ -151,19 +152,19 @@ class Simulation:
                     group = self.groups[groups_of[expert.index][k]]
                     group.cache.preload(expert.index, expert.model.weight_bytes)
 
-    def memory_summary(self) -> dict[str, float]:
+    def memory_summary(self) -> MemoryUse:
         """Each memory's capacity and its peak use over the run (largest over groups), in bytes."""
         caches = [g.cache for g in self.groups]
-        return {
-            "hbm_capacity_bytes_per_group": self.plan.hbm_bytes,
-            "router_bytes": self.plan.router_bytes,
-            "kv_reservation_bytes": self.plan.kv_reservation_bytes,
-            "peak_hbm_used_bytes": max(c.peak_used_bytes for c in caches),
-            "peak_kv_bytes": max(c.peak_kv_bytes for c in caches),
-            "backing_capacity_bytes_per_group": self.plan.backing_bytes,
-            "backing_used_bytes_max": max(b.used_bytes for b in self.backing),
-            "n_expert_replicas": self.placement.n_replicas,
-        }
+        return MemoryUse(
+            hbm_capacity_bytes_per_group=self.plan.hbm_bytes,
+            router_bytes=self.plan.router_bytes,
+            kv_reservation_bytes=self.plan.kv_reservation_bytes,
+            peak_hbm_used_bytes=max(c.peak_used_bytes for c in caches),
+            peak_kv_bytes=max(c.peak_kv_bytes for c in caches),
+            backing_capacity_bytes_per_group=self.plan.backing_bytes,
+            backing_used_bytes_max=max(b.used_bytes for b in self.backing),
+            n_expert_replicas=self.placement.n_replicas,
+        )
 
     # --- arrivals -------------------------------------------------------------------------
     def _rejection(self, expert: np.ndarray, block: RequestBlock) -> np.ndarray:

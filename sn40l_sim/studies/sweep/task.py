@@ -63,7 +63,7 @@ def run_point(point: dict[str, Any]) -> dict[str, Any]:
         resolved = resolve(scenario, source)
         result = run_scenario(resolved, data_dir=Path(point["data_dir"]) if point.get("data_dir")
                               else None, plots=False, progress=False, run_dir=run_dir)
-        row.update(_metrics(result.summary))
+        row.update(_metrics(result.summary.to_dict()))
         row.update(status="ok", error=None, n_devices=resolved.platform.n_devices,
                    n_devices_per_node=resolved.platform.n_devices_per_node)
     except InputError as exc:
