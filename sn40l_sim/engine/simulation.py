@@ -200,7 +200,7 @@ class Simulation:
                 continue
             routed = self.router.route(frame)
             expert = routed.expert.astype(np.int64)
-            block = RequestBlock(next_id, frame, expert, routed.category, routed.fallback,
+            block = RequestBlock.from_chunk(next_id, frame, expert, routed.category, routed.fallback,
                                  expert % self.n_groups)
             next_id += block.n
             recorder.open_block(block)

@@ -211,7 +211,6 @@ _EVENT_DTYPES = (("kind", "string"), ("group", "int64"), ("expert", "string"), (
 
 
 def _empty_block() -> RequestBlock:
-    frame = pd.DataFrame({"arrival_s": np.zeros(0), "prompt_tokens": np.zeros(0, dtype=np.int64),
-                          "output_tokens": np.zeros(0, dtype=np.int64)})
     empty = np.zeros(0, dtype=np.int64)
-    return RequestBlock(0, frame, empty, np.zeros(0, dtype=object), np.zeros(0, dtype=bool), empty)
+    return RequestBlock(0, np.zeros(0), empty, empty, empty, np.zeros(0, dtype=object),
+                        np.zeros(0, dtype=bool), empty)
