@@ -36,7 +36,7 @@ class ExpertGroupConfig(BaseModel):
 
 
 class ServingConfig(BaseModel):
-    """Batching, scheduling, HBM caching and placement of the serving groups."""
+    """How each serving group batches, schedules and caches experts."""
 
     model_config = STRICT
     tensor_parallel: int = Field(default=8, ge=1)
