@@ -28,7 +28,8 @@ _LAZY = {
     "InputError": "sn40l_sim.errors",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["Comparison", "InputError", "Result", "RunSummary", "SweepResult", "__version__", "compare",
+           "load", "run", "sweep"]
 
 if TYPE_CHECKING:
     from sn40l_sim.api import Comparison, Result, SweepResult, compare, load, run, sweep

@@ -16,7 +16,7 @@ API_MD = REPO / "docs" / "api.md"
 
 def test_api_doc_example_runs(tmp_path):
     """The example saved as a script and run with python, in an empty folder."""
-    blocks = re.findall(r"```python\n(.*?)```", API_MD.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", API_MD.read_text(), flags=re.DOTALL)
     assert len(blocks) == 1, "docs/api.md should hold one runnable python block"
     (tmp_path / "example.py").write_text(blocks[0])
     done = subprocess.run([sys.executable, "example.py"], cwd=tmp_path, capture_output=True, text=True)
@@ -34,6 +34,7 @@ def test_import_is_cheap_and_names_resolve_on_use():
             "assert callable(sn40l_sim.run) and 'simpy' in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert {"run", "compare", "sweep", "Result", "RunSummary"} <= set(dir(sn40l_sim))
+    assert set(sn40l_sim.__all__) == set(sn40l_sim._LAZY) | {"__version__"}
     assert sn40l_sim.RunSummary.__module__ == "sn40l_sim.metrics.run_summary"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         sn40l_sim.nope  # noqa: B018

@@ -160,7 +160,8 @@ def test_a_million_requests_summarize_in_little_memory(tmp_path):
             "from sn40l_sim.metrics.run_summary import RunSummary\n"
             "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "s = RunSummary.from_run_dir(Path(sys.argv[1]))\n"
-            "print(s.n_completed, s.n_switches, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)")
+            "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print(s.n_completed, s.n_switches, (peak - base) / 1024)")
     out = subprocess.run([sys.executable, "-c", code, str(run_dir)], capture_output=True, text=True,
                          check=True).stdout.split()
     assert (int(out[0]), int(out[1])) == (n, m // 60)

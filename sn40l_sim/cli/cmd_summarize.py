@@ -23,7 +23,7 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("summarize", help="recompute a run's summary.json from its results folder")
     p.add_argument("run_dir", help="a run's results folder (requests.parquet, events.parquet, ...)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON, not a table")

@@ -10,7 +10,8 @@ their requests are rejected with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -192,7 +193,7 @@ class Simulation:
             return "out of memory: the expert's weights and this request's KV cache exceed HBM"
         return "out of memory: this request's KV cache exceeds serving.kv_reservation"
 
-    def _arrivals(self) -> Iterator[simpy.Event]:
+    def _arrivals(self) -> Generator[simpy.Event, Any, None]:
         env, recorder = self.env, self.recorder
         next_id = 0
         for frame in self.chunks:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,9 +58,9 @@ class _EventBuffer:
     def __init__(self, stream: _ParquetStream, columns: Sequence[str]) -> None:
         self.stream = stream
         self.columns = list(columns)
-        self.rows: list[tuple] = []
+        self.rows: list[tuple[Any, ...]] = []
 
-    def append(self, row: tuple) -> None:
+    def append(self, row: tuple[Any, ...]) -> None:
         self.rows.append(row)
         if len(self.rows) >= EVENT_FLUSH_ROWS:
             self.flush()

@@ -14,9 +14,9 @@ from rich.table import Table
 from sn40l_sim.config.load import load_model
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.errors import InputError
 from sn40l_sim.present.console import fmt_ratio
 from sn40l_sim.present.results_dir import new_run_dir, write_json
-from sn40l_sim.errors import InputError
 from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.units import format_seconds
 from sn40l_sim.workload.data_dir import resolve_data_dir

@@ -112,7 +112,7 @@ class _Planner:
         s = self.searches[order]
         if s.outcome is not None or order in self.stalled:
             return 0
-        span = (s._hi0 - s._lo0) if s.discrete else (s._hi0 - s._lo0) / s.search.resolution
+        span = s.initial_steps()
         bound = 1 if span <= 0 else 2 + math.ceil(math.log2(max(span, 1)))
         return max(bound - len(s.probes), 1)
 
@@ -182,8 +182,9 @@ def _run(planner: _Planner, store: PointStore, done: set[str], backend: Backend,
                 backend.submit(point)
                 return
             row = store.read(point.point_id) or {}
-            planner.searches[order].record(point.overrides[planner.spec.search.field],
-                                           planner.spec.search.slo.met(row))
+            search = planner.spec.search
+            assert search is not None  # probes exist only for a search
+            planner.searches[order].record(point.overrides[search.field], search.slo.met(row))
             stats["skipped"] += 1
             bar.advance(skipped=True)
 
@@ -211,6 +212,7 @@ def _run(planner: _Planner, store: PointStore, done: set[str], backend: Backend,
         bar.advance()
         if planner.searches:
             search = planner.spec.search
+            assert search is not None
             planner.searches[point.order].record(point.overrides[search.field],
                                                     search.slo.met(row))
             feed(point.order)
