@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO, small_scenario
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sn40l_sim.cli.app import main
 from sn40l_sim.metrics.run_info import RUN_INFO, MemoryUse, RunInfo
@@ -106,6 +108,53 @@ def test_all_fit_and_no_completions(tmp_path):
     assert s.n_completed == 0 and s.makespan_s == 0.0
     assert math.isnan(s.throughput_req_per_s) and math.isnan(s.ttft_p99_s)
     assert math.isnan(s.switch_share_of_latency)
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> pd.DataFrame:
+    n = draw(st.integers(1, 40))
+    times = st.floats(0, 100, allow_nan=False)
+    maybe = st.one_of(st.just(NAN), times)
+    arrival = np.array(draw(st.lists(times, min_size=n, max_size=n)))
+    return pd.DataFrame({
+        "arrival_s": arrival,
+        "end_s": arrival + np.array(draw(st.lists(times, min_size=n, max_size=n))),
+        "output_tokens": draw(st.lists(st.integers(1, 500), min_size=n, max_size=n)),
+        **{c: draw(st.lists(maybe, min_size=n, max_size=n))
+           for c in ("ttft_s", "e2e_latency_s", "tpot_s", "queue_wait_s", "switch_wait_s", "router_s",
+                     "switch_share")},
+        "active_params": draw(st.lists(st.sampled_from([7e9, 1.4e10]), min_size=n, max_size=n)),
+        "outcome": pd.array(draw(st.lists(st.sampled_from(["completed", "rejected", "pending"]),
+                                          min_size=n, max_size=n)), dtype="string"),
+        "reason": pd.array(draw(st.lists(st.sampled_from([None, "a", "b"]), min_size=n, max_size=n)),
+                           dtype="string"),
+    })
+
+
+@settings(max_examples=40, deadline=None)
+@given(_requests())
+def test_summary_agrees_with_pandas_on_any_requests(frame):
+    """Column by column from files gives what pandas gives on the whole DataFrame."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = _tiny_run(Path(tmp) / "run")
+        _write(frame, run_dir / "requests.parquet")
+        s = RunSummary.from_run_dir(run_dir)
+    done = frame[frame["outcome"] == "completed"]
+    assert (s.n_requests, s.n_completed) == (len(frame), len(done))
+    assert s.n_rejected == int((frame["outcome"] == "rejected").sum())
+    assert s.rejection_reasons == frame["reason"].dropna().value_counts().to_dict()
+    first = frame["arrival_s"].min()
+    makespan = max((done["end_s"].max() if len(done) else first) - first, 0.0)
+    assert s.makespan_s == pytest.approx(makespan)
+    for column in ("ttft_s", "e2e_latency_s", "tpot_s", "queue_wait_s", "switch_wait_s", "router_s"):
+        values = done[column].dropna()
+        name = column.removesuffix("_s")
+        expected = values.mean() if len(values) else NAN
+        assert s[f"{name}_mean_s"] == pytest.approx(expected, nan_ok=True)
+        expected = float(np.percentile(values, 90)) if len(values) else NAN
+        assert s[f"{name}_p90_s"] == pytest.approx(expected, nan_ok=True)
 
 
 def test_summarize_recomputes_what_the_run_wrote(write_scenario, tmp_path, capsys):
