@@ -15,9 +15,11 @@ from typing import Any
 import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
-from sn40l_sim.metrics.summary import summarize
+from sn40l_sim.metrics.run_info import RUN_INFO, RunInfo
+from sn40l_sim.metrics.run_summary import RunSummary
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.workload.data_dir import resolve_data_dir
 from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
@@ -25,10 +27,10 @@ from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
 
 @dataclass
 class RunResult:
-    """What a run produced: its folder, summary and DataFrames."""
+    """What a run produced: its folder, its summary and its two tables as DataFrames."""
 
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     requests: pd.DataFrame
     events: pd.DataFrame
     wall_s: float
@@ -97,8 +99,11 @@ def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: 
 
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
-                 run_dir: Path | None = None) -> RunResult:
-    """Simulate a scenario and write requests/events Parquet, summary.json, plots."""
+                 run_dir: Path | None = None, step_costs: StepCostFactory = StepCostTable) -> RunResult:
+    """Simulate a scenario and write requests/events Parquet, summary.json, plots.
+
+    ``step_costs`` is the engine's cost hook (see :class:`sn40l_sim.cost.cache.FixedStepCost`).
+    """
     scenario = resolved.scenario
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
@@ -118,7 +123,7 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
     started = time.perf_counter()
     stop = StopRequest()
     with _sigint_stops(stop):
-        sim = Simulation(resolved, recorder, chunks)
+        sim = Simulation(resolved, recorder, chunks, step_costs=step_costs)
         interrupted = True  # until the run is known to have reached its end
         try:
             interrupted = not sim.run(stop=stop)
@@ -130,19 +135,15 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
         wall_s = time.perf_counter() - started
         requests = read_table(run_dir / "requests.parquet")
         events = read_table(run_dir / "events.parquet")
-        summary = {"scenario": scenario.name, "platform": resolved.platform.name,
-                   "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
-                   "out_of_memory_at_experts": (sim.plan.n_servable + 1
-                                                if sim.plan.n_servable < len(resolved.experts) else None),
-                   "expert_cache_bytes": sim.plan.expert_cache_bytes,
-                   "memory": sim.memory_summary(),
-                   "interrupted": interrupted, **summarize(requests, events),
-                   "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
-                                    if recorder.hbm_hits + recorder.hbm_misses else None),
-                   "workload": dataclasses.asdict(chunks.stats),
-                   "wall_s": wall_s,
-                   "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}
-        write_json(run_dir / "summary.json", summary)
+        info = RunInfo(platform=resolved.platform.name, n_experts=len(resolved.experts),
+                       n_servable_experts=sim.plan.n_servable,
+                       expert_cache_bytes=sim.plan.expert_cache_bytes,
+                       memory=sim.memory_summary(), hbm_hits=recorder.hbm_hits,
+                       hbm_misses=recorder.hbm_misses, workload=dataclasses.asdict(chunks.stats),
+                       interrupted=interrupted, wall_s=wall_s)
+        write_json(run_dir / RUN_INFO, info.to_dict())
+        summary = RunSummary.from_run_dir(run_dir)
+        write_json(run_dir / "summary.json", summary.to_dict())
     if interrupted:
         raise KeyboardInterrupt(_kept_message(requests, len(events), sim.env.now, run_dir))
     if stop.requested:

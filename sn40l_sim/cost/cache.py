@@ -10,6 +10,8 @@ contexts are rounded up to a multiple of ``CONTEXT_BUCKET`` tokens (a decode ste
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.step import decode_cost, prefill_cost
@@ -81,3 +83,32 @@ class StepCostTable:
         if value is None:
             value = self._decode_memo[key] = self._decode_s(*key)
         return n_steps * value
+
+
+
+StepCostFactory = Callable[[PlatformSpec, ModelSpec, int], StepCostTable]
+"""Builds the step-cost table of one (platform, model, tp): :class:`StepCostTable` in every run;
+a test may pass another (e.g. :class:`FixedStepCost`) to take the cost model out of the engine."""
+
+
+class FixedStepCost(StepCostTable):
+    """Every prefill costs ``prefill_s`` and every decode step ``decode_step_s``, whatever the
+    batch, tokens, model or platform.
+
+    It takes the cost model out and leaves the engine's queueing alone, which queueing theory then
+    predicts exactly: with batch 1 a request's service time is ``prefill_s + (output_tokens - 1) x
+    decode_step_s`` (``tests/test_engine_theory.py`` checks M/D/1, M/M/1 and D/D/1 mean waits).
+    """
+
+    def __init__(self, platform: PlatformSpec, model: ModelSpec, tp: int, *, prefill_s: float,
+                 decode_step_s: float) -> None:
+        if prefill_s <= 0 or decode_step_s <= 0:
+            raise ValueError(f"fixed step costs must be > 0 s, got {prefill_s} and {decode_step_s}")
+        self.fixed_prefill_s, self.fixed_decode_step_s = prefill_s, decode_step_s
+        super().__init__(platform, model, tp)
+
+    def _prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
+        return self.fixed_prefill_s
+
+    def _decode_s(self, n_batch: int, n_context_tokens: int) -> float:
+        return self.fixed_decode_step_s

@@ -11,6 +11,7 @@ When every request of a block has ended, the recorder writes it to disk and the 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,36 +20,60 @@ PENDING, COMPLETED, REJECTED = 0, 1, 2
 OUTCOMES = {PENDING: "pending", COMPLETED: "completed", REJECTED: "rejected"}
 
 
+@dataclass(eq=False, slots=True)
 class RequestBlock:
-    """One chunk of requests: inputs from the workload and router, outputs from the engine."""
+    """One chunk of requests: inputs from the workload and router, outputs from the engine.
 
-    def __init__(self, first_id: int, frame: pd.DataFrame, expert: np.ndarray,
-                 category: np.ndarray, fallback: np.ndarray, group: np.ndarray) -> None:
-        n = len(frame)
-        self.first_id = first_id
-        self.n = n
-        # Inputs as arrays (for vectorised checks and the written rows) ...
-        self.arrival_s = frame["arrival_s"].to_numpy(dtype=np.float64)
-        self.prompt_tokens = frame["prompt_tokens"].to_numpy(dtype=np.int64)
-        self.output_tokens = frame["output_tokens"].to_numpy(dtype=np.int64)
-        self.expert = expert.astype(np.int64, copy=False)
-        self.category = category
-        self.fallback = fallback
-        self.group = group.astype(np.int64, copy=False)
-        # ... and as lists for the engine's per-request reads.
-        self.prompt_list: list[int] = self.prompt_tokens.tolist()
-        self.output_list: list[int] = self.output_tokens.tolist()
-        self.expert_list: list[int] = self.expert.tolist()
-        # Outputs, written by the engine one request at a time.
+    The inputs are given (arrays, for vectorised checks and the written rows; the engine reads the
+    ``*_list`` copies); the outputs start empty (NaN times, ``pending``) and the engine fills them
+    in place. Compared by identity: two blocks are never the same requests.
+    """
+
+    first_id: int  # request_id of the block's first request
+    arrival_s: np.ndarray  # float64
+    prompt_tokens: np.ndarray  # int64
+    output_tokens: np.ndarray  # int64
+    expert: np.ndarray  # int64 expert index (step 2 of the router)
+    category: np.ndarray  # object: step 1's category
+    fallback: np.ndarray  # bool: the router's fallback expert was used
+    group: np.ndarray  # int64 serving group (a replica choice may change it)
+    n: int = field(init=False)
+    prompt_list: list[int] = field(init=False)
+    output_list: list[int] = field(init=False)
+    expert_list: list[int] = field(init=False)
+    routed_s: list[float] = field(init=False)
+    start_s: list[float] = field(init=False)  # its batch started (prefill)
+    switch_wait_s: list[float] = field(init=False)
+    first_token_s: list[float] = field(init=False)
+    end_s: list[float] = field(init=False)
+    outcome: list[int] = field(init=False)  # PENDING, COMPLETED or REJECTED
+    reason: list[str | None] = field(init=False)
+    n_open: int = field(init=False)  # requests not yet completed or rejected
+
+    def __post_init__(self) -> None:
+        n = self.n = len(self.arrival_s)
+        self.prompt_list = self.prompt_tokens.tolist()
+        self.output_list = self.output_tokens.tolist()
+        self.expert_list = self.expert.tolist()
         nan = math.nan
-        self.routed_s: list[float] = [nan] * n
-        self.start_s: list[float] = [nan] * n
-        self.switch_wait_s: list[float] = [0.0] * n
-        self.first_token_s: list[float] = [nan] * n
-        self.end_s: list[float] = [nan] * n
-        self.outcome: list[int] = [PENDING] * n
-        self.reason: list[str | None] = [None] * n
+        self.routed_s = [nan] * n
+        self.start_s = [nan] * n
+        self.switch_wait_s = [0.0] * n
+        self.first_token_s = [nan] * n
+        self.end_s = [nan] * n
+        self.outcome = [PENDING] * n
+        self.reason = [None] * n
         self.n_open = n
+
+    @classmethod
+    def from_chunk(cls, first_id: int, frame: pd.DataFrame, expert: np.ndarray, category: np.ndarray,
+                   fallback: np.ndarray, group: np.ndarray) -> RequestBlock:
+        """A block of one workload chunk (``arrival_s``, ``prompt_tokens``, ``output_tokens``) and
+        the router's answers for it."""
+        return cls(first_id, frame["arrival_s"].to_numpy(dtype=np.float64),
+                   frame["prompt_tokens"].to_numpy(dtype=np.int64),
+                   frame["output_tokens"].to_numpy(dtype=np.int64), expert.astype(np.int64, copy=False),
+                   category, fallback, group.astype(np.int64, copy=False))
 
     def complete(self, i: int, end_s: float) -> None:
         self.end_s[i] = end_s
@@ -63,10 +88,9 @@ class RequestBlock:
 
     def output_arrays(self) -> dict[str, np.ndarray]:
         """The engine's outputs as numpy columns, built in one pass each."""
-        as_float = np.float64
-        return {"routed_s": np.array(self.routed_s, dtype=as_float),
-                "start_s": np.array(self.start_s, dtype=as_float),
-                "switch_wait_s": np.array(self.switch_wait_s, dtype=as_float),
-                "first_token_s": np.array(self.first_token_s, dtype=as_float),
-                "end_s": np.array(self.end_s, dtype=as_float),
+        return {"routed_s": np.array(self.routed_s, dtype=np.float64),
+                "start_s": np.array(self.start_s, dtype=np.float64),
+                "switch_wait_s": np.array(self.switch_wait_s, dtype=np.float64),
+                "first_token_s": np.array(self.first_token_s, dtype=np.float64),
+                "end_s": np.array(self.end_s, dtype=np.float64),
                 "outcome": np.array(self.outcome, dtype=np.int8)}
