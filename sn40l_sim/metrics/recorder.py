@@ -36,11 +36,13 @@ class _ParquetStream:
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        self.write_table(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def write_table(self, table: pa.Table) -> None:
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.tmp_path, table.schema, compression="zstd")
         self.writer.write_table(table)
-        self.n_rows += len(frame)
+        self.n_rows += table.num_rows
 
     def close(self, empty_schema: pd.DataFrame) -> None:
         if self.writer is None:
@@ -61,17 +63,18 @@ class _EventBuffer:
         self.rows: list[tuple[Any, ...]] = []
         # Rows hold expert indices (-1: the router); names are looked up in bulk at each flush.
         self.names = np.append(expert_names, np.array(["router"], dtype=object))
+        self.schema: pa.Schema | None = None
 
     def append(self, row: tuple[Any, ...]) -> None:
         self.rows.append(row)
         if len(self.rows) >= EVENT_FLUSH_ROWS:
             self.flush()
 
-    def frame(self) -> pd.DataFrame:
-        """The buffered rows as columns: numbers straight into typed arrays and text inferred
-        column by column (``from_records`` goes through a 2-D object array, several times slower)."""
+    def frame(self, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+        """Rows as a DataFrame: numbers straight into typed arrays, text inferred column by column
+        (``from_records`` goes through a 2-D object array, several times slower)."""
         data: dict[str, Any] = {}
-        for name, values in zip(self.columns, zip(*self.rows, strict=True), strict=True):
+        for name, values in zip(self.columns, zip(*rows, strict=True), strict=True):
             if name == "expert":
                 data[name] = self.names[np.array(values, dtype=np.int64)].tolist()
             elif name in _NUMERIC:
@@ -80,9 +83,26 @@ class _EventBuffer:
                 data[name] = list(values)
         return pd.DataFrame(data, columns=self.columns)
 
+    def table(self) -> pa.Table:
+        """The buffered rows as an Arrow table with the schema (pandas metadata included) that the
+        DataFrame route gives, built column by column in Arrow; the schema is taken once, from the
+        DataFrame of the first row."""
+        if self.schema is None:
+            self.schema = pa.Table.from_pandas(self.frame(self.rows[:1]), preserve_index=False).schema
+        arrays = []
+        for name, values in zip(self.columns, zip(*self.rows, strict=True), strict=True):
+            kind = self.schema.field(name).type
+            if name == "expert":
+                arrays.append(pa.array(self.names[np.array(values, dtype=np.int64)], type=kind))
+            elif name in _NUMERIC:
+                arrays.append(pa.array(np.array(values, dtype=_NUMERIC[name]), type=kind))
+            else:
+                arrays.append(pa.array(values, type=kind))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
+
     def flush(self) -> None:
         if self.rows:
-            self.stream.write(self.frame())
+            self.stream.write_table(self.table())
             self.rows = []
 
 
