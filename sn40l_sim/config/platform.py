@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from sn40l_sim.config.quantities import (
     STRICT,
@@ -19,9 +19,11 @@ from sn40l_sim.hardware.execution import ExecutionSpec
 from sn40l_sim.hardware.specs import (
     DeviceSpec,
     HostSpec,
+    InNetworkReductionSpec,
     InterconnectSpec,
     MemoryTier,
     PlatformSpec,
+    ServingStackSpec,
     WeightLoadSpec,
 )
 
@@ -65,11 +67,60 @@ class WeightLoadConfig(BaseModel):
     scope: Literal["device", "node"]
 
 
+class InNetworkReductionConfig(BaseModel):
+    """``interconnect.in_network_reduction``: a switch that reduces (NVLink SHARP / NCCL NVLS)."""
+
+    model_config = STRICT
+    bandwidth: BytesPerS
+    latency: Seconds
+
+    def to_spec(self) -> InNetworkReductionSpec:
+        return InNetworkReductionSpec(bw_bytes_per_s=self.bandwidth, latency_s=self.latency)
+
+
 class InterconnectConfig(BaseModel):
     model_config = STRICT
     bandwidth: BytesPerS
     latency: Seconds
     topology: Literal["ring", "tree", "switch"] = "ring"
+    latency_per_doubling: Seconds = 0.0
+    in_network_reduction: InNetworkReductionConfig | None = None
+
+
+class ServingStackConfig(BaseModel):
+    """One serving stack's costs beyond the kernels (see ``ServingStackSpec``)."""
+
+    model_config = STRICT
+    prefill: Seconds = 0.0
+    iteration: Seconds = 0.0
+    sequence: Seconds = 0.0
+    request: Seconds = 0.0
+    host_layer: Seconds = 0.0
+    program_load: Seconds = 0.0
+
+    def to_spec(self, name: str) -> ServingStackSpec:
+        return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration, sequence_s=self.sequence,
+                                request_s=self.request, host_layer_s=self.host_layer,
+                                program_load_s=self.program_load)
+
+
+class ServingStacksConfig(BaseModel):
+    """``serving_stack:``: the stack runs use (``use``) and every stack the profile describes."""
+
+    model_config = STRICT
+    use: str
+    stacks: dict[str, ServingStackConfig]
+
+    @model_validator(mode="after")
+    def _known(self) -> ServingStacksConfig:
+        if self.use not in self.stacks:
+            raise ValueError(f"serving_stack.use: {self.use!r} is not one of the stacks "
+                             f"({', '.join(self.stacks)})")
+        return self
+
+    def specs(self) -> tuple[ServingStackSpec, tuple[ServingStackSpec, ...]]:
+        others = tuple(c.to_spec(n) for n, c in self.stacks.items() if n != self.use)
+        return self.stacks[self.use].to_spec(self.use), others
 
 
 class ExecutionConfig(BaseModel):
@@ -93,6 +144,7 @@ class ExecutionConfig(BaseModel):
     max_layers_per_graph: int = Field(default=1, ge=1)
     pipeline_stage_latency: Seconds = 0.0
     overlap_collectives: bool = False
+    graph_sync: Seconds = 0.0
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
@@ -113,6 +165,7 @@ class ExecutionConfig(BaseModel):
             max_layers_per_graph=self.max_layers_per_graph,
             pipeline_stage_latency_s=self.pipeline_stage_latency,
             overlap_collectives=self.overlap_collectives,
+            graph_sync_s=self.graph_sync,
         )
 
 
@@ -129,8 +182,10 @@ class PlatformConfig(BaseModel):
     weight_load: WeightLoadConfig
     interconnect: InterconnectConfig
     execution: ExecutionConfig
+    serving_stack: ServingStacksConfig | None = None
 
     def to_spec(self) -> PlatformSpec:
+        stack, others = self.serving_stack.specs() if self.serving_stack else (ServingStackSpec(), ())
         return PlatformSpec(
             name=self.name,
             kind=self.kind,
@@ -148,6 +203,11 @@ class PlatformConfig(BaseModel):
                 bw_bytes_per_s=self.interconnect.bandwidth,
                 latency_s=self.interconnect.latency,
                 topology=self.interconnect.topology,
+                latency_per_doubling_s=self.interconnect.latency_per_doubling,
+                in_network=(self.interconnect.in_network_reduction.to_spec()
+                            if self.interconnect.in_network_reduction else None),
             ),
             execution=self.execution.to_spec(),
+            stack=stack,
+            other_stacks=others,
         )

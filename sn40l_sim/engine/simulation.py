@@ -57,6 +57,19 @@ def kv_reservation_bytes(resolved: ResolvedScenario) -> float:
     return serving.max_batch * serving.max_context_tokens * largest_kv
 
 
+def router_hbm_bytes(resolved: ResolvedScenario) -> float:
+    """The router's HBM: its weights, and for a router that generates its answer
+    (``output_tokens`` > 1) the KV cache of a full router batch at the longest context."""
+    model = resolved.router_model
+    if model is None:
+        return 0.0
+    kv = 0.0
+    if resolved.router.output_tokens > 1:
+        serving = resolved.serving
+        kv = serving.max_batch * serving.max_context_tokens * model.kv_bytes_per_token()
+    return model.weight_bytes + kv
+
+
 def backing_bytes_per_group(platform: PlatformSpec, tp: int) -> float:
     """A group's share of the backing store: its sockets' DDR, or host DRAM split by groups."""
     if platform.weight_load.source == "ddr" and platform.device.ddr is not None:
@@ -78,7 +91,7 @@ def plan_memory(resolved: ResolvedScenario, placement: Placement) -> MemoryPlan:
     platform, serving = resolved.platform, resolved.serving
     tp = serving.tensor_parallel
     hbm = platform.device.hbm.capacity_bytes * tp
-    router = resolved.router_model.weight_bytes if resolved.router_model else 0.0
+    router = router_hbm_bytes(resolved)
     kv = kv_reservation_bytes(resolved)
     if router + kv > hbm:
         raise InputError(f"router weights ({router / 1e9:.3g} GB) and the KV reservation "
@@ -129,6 +142,7 @@ class Simulation:
             max_steps_per_iteration=serving.max_steps_per_iteration,
             router_batch=serving.max_batch,
             prefetch=serving.prefetch,
+            router_output_tokens=resolved.router.output_tokens,
         )
         scheduler_cls = SCHEDULERS.get(serving.scheduler)
         eviction_cls = EVICTION_POLICIES.get(serving.eviction)
