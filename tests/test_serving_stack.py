@@ -43,7 +43,8 @@ def test_inference_is_prefill_plus_decode_steps():
 def test_table_inference_matches_its_steps():
     table = StepCostTable(SN40L, LLAMA7, 8)
     assert table.inference_s(1, 128, 1) == pytest.approx(table.prefill_s(1, 128))
-    assert table.inference_s(2, 128, 20) == pytest.approx(table.prefill_s(2, 128) + table.decode_run_s(2, 129, 19))
+    expected = table.prefill_s(2, 128) + table.decode_run_s(2, 129, 19)
+    assert table.inference_s(2, 128, 20) == pytest.approx(expected)
     assert table.program_load_s == SN40L.stack.program_load_s > 0
 
 

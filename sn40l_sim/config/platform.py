@@ -99,7 +99,8 @@ class ServingStackConfig(BaseModel):
     program_load: Seconds = 0.0
 
     def to_spec(self, name: str) -> ServingStackSpec:
-        return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration, sequence_s=self.sequence,
+        return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
+                                sequence_s=self.sequence,
                                 request_s=self.request, host_layer_s=self.host_layer,
                                 program_load_s=self.program_load)
 

@@ -100,7 +100,8 @@ class ServingStackSpec:
     """Costs of the serving software beyond the kernels (docs/cost_model.md, section 6).
 
     ``prefill_s``: once per prefill iteration (a call's set-up: batching the new requests,
-    first-token synchronisation); ``iteration_s``: host work of one batch iteration (scheduling, sampling launch, host<->device
+    first-token synchronisation); ``iteration_s``: host work of one batch iteration (scheduling,
+    sampling launch, host<->device
     synchronisation); ``sequence_s``: per sequence per iteration (sampling, detokenisation);
     ``request_s``: once per request (tokenisation, request set-up); ``host_layer_s``: host time to
     issue one decoder layer's kernels: a step is never shorter than ``n_layers * host_layer_s``

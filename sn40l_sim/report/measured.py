@@ -145,7 +145,8 @@ def nemo_rows(data_dir: Path) -> pd.DataFrame:
     if raw is None:
         return pd.DataFrame()
     return pd.DataFrame({"tp": raw["tensor_parallel"].astype(int), "batch": raw["batch_size"].astype(int),
-                         "prompt": raw["input_tokens"].astype(int), "output": raw["output_tokens"].astype(int),
+                         "prompt": raw["input_tokens"].astype(int),
+                         "output": raw["output_tokens"].astype(int),
                          "measured_s": raw["avg_latency_ms"] * MS})
 
 

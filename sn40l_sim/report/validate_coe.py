@@ -128,7 +128,8 @@ def _switch_and_latency_rows() -> list[ValidationRow]:
     s_over_e = b20[sn].switch_s / b20[sn].expert_s
     e_ratio = b200[sn].expert_s / b20[sn].expert_s
     rows.append(ValidationRow("T3-note", "S/E: SN40L switch / expert time, batch 1, 20 tokens",
-                              f"{ref['switch'] / ref['expert20']:.3g} [derived]", ref["switch"] / ref["expert20"],
+                              f"{ref['switch'] / ref['expert20']:.3g} [derived]",
+                              ref["switch"] / ref["expert20"],
                               s_over_e))
     rows.append(ValidationRow("T4-note", "E(200 tokens) / E(20 tokens) on SN40L",
                               f"{ref['expert200'] / ref['expert20']:.3g} [derived]",
@@ -146,7 +147,8 @@ def _table_v_rows(b20: dict[str, Batch1Result], b200: dict[str, Batch1Result]) -
         sim = {"router": b20[platform].router_s, "switch": b20[platform].switch_s,
                "expert20": b20[platform].expert_s, "expert200": b200[platform].expert_s}
         for key, what in (("router", "router step (a 128-in / 20-out inference)"), ("switch", "model switch"),
-                          ("expert20", "expert, 20 output tokens"), ("expert200", "expert, 200 output tokens")):
+                          ("expert20", "expert, 20 output tokens"),
+                          ("expert200", "expert, 200 output tokens")):
             rows.append(ValidationRow(f"V-{tag}-{key}", f"{tag} {what}, batch 1, TP8",
                                       f"{ref[key] * 1e3:.0f} ms [derived]", ref[key] * 1e3, sim[key] * 1e3,
                                       unit="ms"))

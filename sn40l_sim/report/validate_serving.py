@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sn40l_sim.cost.serving import served_prefill_s, served_step_s
+from sn40l_sim.cost.serving import inference_s, served_prefill_s, served_step_s
 from sn40l_sim.cost.step import decode_cost, prefill_cost
 from sn40l_sim.hardware.profiles import load_platform
 from sn40l_sim.hardware.specs import PlatformSpec
@@ -52,16 +52,15 @@ def splitwise_table(data_dir: Path) -> pd.DataFrame:
     return rows.assign(fit=[k in S1_FIT_ROWS for k in keys])
 
 
-def _inference_s(platform: PlatformSpec, model_name: str, tp: int, batch: int, prompt: int, output: int) -> float:
-    from sn40l_sim.cost.serving import inference_s
-
+def _inference_s(platform: PlatformSpec, model_name: str, tp: int, batch: int, prompt: int,
+                 output: int) -> float:
     return inference_s(platform, get_model(model_name), tp=tp, n_batch=batch, n_prompt_tokens=prompt,
                        n_output_tokens=output)
 
 
 def predict_nemo(platform: PlatformSpec, rows: pd.DataFrame) -> np.ndarray:
-    return np.array([_inference_s(platform, "llama-2-7b", int(r.tp), int(r.batch), int(r.prompt), int(r.output))
-                     for r in rows.itertuples()])
+    return np.array([_inference_s(platform, "llama-2-7b", int(r.tp), int(r.batch), int(r.prompt),
+                                  int(r.output)) for r in rows.itertuples()])
 
 
 def predict_splitwise(platform: PlatformSpec, rows: pd.DataFrame) -> np.ndarray:
@@ -101,8 +100,8 @@ def serving_validation_rows(data_dir: Path | None) -> list[ValidationRow]:
     nemo = nemo_table(data_dir)
     if not nemo.empty:
         pred = predict_nemo(a100, nemo)
-        rows.append(_mape_row("N1", f"DGX A100 Llama-2-7B end-to-end latency vs NeMo, 128 in / 20 out, TP1-8, "
-                              f"batch 1-8, stack {a100.stack.name}", MAPE_N1, pred,
+        rows.append(_mape_row("N1", "DGX A100 Llama-2-7B end-to-end latency vs NeMo, 128 in / 20 out, "
+                              f"TP1-8, batch 1-8, stack {a100.stack.name}", MAPE_N1, pred,
                               nemo["measured_s"].to_numpy(), nemo["fit"].to_numpy()))
     split = splitwise_table(data_dir)
     if not split.empty:

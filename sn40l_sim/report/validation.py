@@ -26,7 +26,7 @@ class ValidationRow:
     high: float | None = None
     unit: str = ""
     note: str = ""
-    usage: str = "prediction"  # whether profile parameters were fitted on this row: fit | partly fit | prediction
+    usage: str = "prediction"  # were profile parameters fitted on this row: fit | partly fit | prediction
 
     @property
     def ratio(self) -> float | None:
