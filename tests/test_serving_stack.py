@@ -29,6 +29,9 @@ def test_served_step_by_hand():
     assert served_step_s(stack, LLAMA7, 1e-3, 4) == pytest.approx(3.2e-3 + 1e-3 + 4 * 2e-4)
     assert served_step_s(stack, LLAMA7, 5e-3, 1) == pytest.approx(5e-3 + 1e-3 + 2e-4)
     assert served_prefill_s(stack, LLAMA7, 5e-3, 2) == pytest.approx(5e-3 + 1e-3 + 4e-4 + 0.02 + 1e-3)
+    tokens = replace(stack, prompt_token_s=1e-5)
+    assert served_prefill_s(tokens, LLAMA7, 5e-3, 2, 100) == pytest.approx(
+        served_prefill_s(stack, LLAMA7, 5e-3, 2) + 2 * 100 * 1e-5)
 
 
 def test_inference_is_prefill_plus_decode_steps():

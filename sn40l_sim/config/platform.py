@@ -95,13 +95,15 @@ class ServingStackConfig(BaseModel):
     iteration: Seconds = 0.0
     sequence: Seconds = 0.0
     request: Seconds = 0.0
+    prompt_token: Seconds = 0.0
     host_layer: Seconds = 0.0
     program_load: Seconds = 0.0
 
     def to_spec(self, name: str) -> ServingStackSpec:
         return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
                                 sequence_s=self.sequence,
-                                request_s=self.request, host_layer_s=self.host_layer,
+                                request_s=self.request,
+                                prompt_token_s=self.prompt_token, host_layer_s=self.host_layer,
                                 program_load_s=self.program_load)
 
 

@@ -51,7 +51,7 @@ class StepCostTable:
     def _prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
         device = prefill_cost(self.platform, self.model, n_batch=n_batch,
                               n_prompt_tokens=n_prompt_tokens, tp=self.tp).total_s
-        return served_prefill_s(self.platform.stack, self.model, device, n_batch)
+        return served_prefill_s(self.platform.stack, self.model, device, n_batch, n_prompt_tokens)
 
     def _decode_s(self, n_batch: int, n_context_tokens: int) -> float:
         device = decode_cost(self.platform, self.model, n_batch=n_batch, n_context_tokens=n_context_tokens,

@@ -32,9 +32,12 @@ def served_step_s(stack: ServingStackSpec, model: ModelSpec, device_s: float, n_
     return max(device_s, host_floor_s(stack, model)) + iteration_overhead_s(stack, n_batch)
 
 
-def served_prefill_s(stack: ServingStackSpec, model: ModelSpec, device_s: float, n_batch: int) -> float:
-    """A prefill iteration that admits ``n_batch`` new requests: a step plus its set-up and theirs."""
-    return served_step_s(stack, model, device_s, n_batch) + stack.prefill_s + n_batch * stack.request_s
+def served_prefill_s(stack: ServingStackSpec, model: ModelSpec, device_s: float, n_batch: int,
+                     n_prompt_tokens: int = 0) -> float:
+    """A prefill iteration that admits ``n_batch`` new requests of ``n_prompt_tokens`` each: a step
+    plus its set-up and theirs."""
+    return (served_step_s(stack, model, device_s, n_batch) + stack.prefill_s
+            + n_batch * (stack.request_s + n_prompt_tokens * stack.prompt_token_s))
 
 
 def inference_s(platform: PlatformSpec, model: ModelSpec, *, tp: int, n_batch: int, n_prompt_tokens: int,
@@ -44,7 +47,7 @@ def inference_s(platform: PlatformSpec, model: ModelSpec, *, tp: int, n_batch: i
     already the one running). What NeMo's and Splitwise's published latencies measure."""
     stack = platform.stack
     prefill = prefill_cost(platform, model, n_batch=n_batch, n_prompt_tokens=n_prompt_tokens, tp=tp)
-    total = served_prefill_s(stack, model, prefill.total_s, n_batch)
+    total = served_prefill_s(stack, model, prefill.total_s, n_batch, n_prompt_tokens)
     for k in range(1, n_output_tokens):
         decode = decode_cost(platform, model, n_batch=n_batch, n_context_tokens=n_prompt_tokens + k, tp=tp)
         total += served_step_s(stack, model, decode.total_s, n_batch)

@@ -102,7 +102,8 @@ class ServingStackSpec:
     ``prefill_s``: once per prefill iteration (a call's set-up: batching the new requests,
     first-token synchronisation); ``iteration_s``: host work of one batch iteration (scheduling,
     sampling launch, host<->device
-    synchronisation); ``sequence_s``: per sequence per iteration (sampling, detokenisation);
+    synchronisation); ``prompt_token_s``: per prompt token at prefill (host-side input preparation:
+    positions, slot mappings); ``sequence_s``: per sequence per iteration (sampling, detokenisation);
     ``request_s``: once per request (tokenisation, request set-up); ``host_layer_s``: host time to
     issue one decoder layer's kernels: a step is never shorter than ``n_layers * host_layer_s``
     (a launch-bound host, as in an eager-mode Python runtime; 0 with CUDA graphs or a compiled
@@ -116,6 +117,7 @@ class ServingStackSpec:
     iteration_s: float = 0.0
     sequence_s: float = 0.0
     request_s: float = 0.0
+    prompt_token_s: float = 0.0
     host_layer_s: float = 0.0
     program_load_s: float = 0.0
 

@@ -27,7 +27,8 @@ MAPE_N1 = 0.10
 MAPE_S1 = 0.15
 # Rows the serving stacks were fitted on; every other row is a prediction.
 N1_FIT_ROWS = {(1, 1), (1, 8), (8, 1), (8, 8)}  # (TP, batch): the corners of NeMo's table
-S1_FIT_ROWS = {(2, 512, 1), (2, 512, 32), (8, 512, 1), (8, 512, 32)}  # (TP, prompt, batch), both phases
+# (TP, prompt, batch), both phases
+S1_FIT_ROWS = {(2, 512, 1), (2, 512, 32), (8, 512, 1), (8, 512, 32), (8, 8192, 1)}
 VLLM_STACK = "vllm-2023"
 # PAPER.md (corrected Table V reading): the A100 expert time at 200 output tokens is T6's 3.2x the
 # SN40L's ~354 ms. The tensorrt-llm stack's split between per-call and per-iteration cost is fitted
@@ -70,7 +71,7 @@ def predict_splitwise(platform: PlatformSpec, rows: pd.DataFrame) -> np.ndarray:
         tp, batch, tokens = int(r.tp), int(r.batch), int(r.prompt)
         if r.phase == "prefill":
             device = prefill_cost(platform, model, n_batch=batch, n_prompt_tokens=tokens, tp=tp).total_s
-            out.append(served_prefill_s(platform.stack, model, device, batch))
+            out.append(served_prefill_s(platform.stack, model, device, batch, tokens))
         else:
             device = decode_cost(platform, model, n_batch=batch, n_context_tokens=tokens, tp=tp).total_s
             out.append(served_step_s(platform.stack, model, device, batch))
