@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
+from sn40l_sim.catalogue.models import get_model
+from sn40l_sim.config.profiles import load_platform
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.cost.step import decode_cost
-from sn40l_sim.hardware.profiles import load_platform
-from sn40l_sim.workload.models import get_model
 
 
 def main() -> None:

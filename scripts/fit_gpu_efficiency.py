@@ -27,9 +27,9 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from sn40l_sim.hardware.profiles import load_platform  # noqa: E402
-from sn40l_sim.hardware.specs import PlatformSpec  # noqa: E402
-from sn40l_sim.report import measured as m  # noqa: E402
+from sn40l_sim.catalogue.hardware import PlatformSpec  # noqa: E402
+from sn40l_sim.config.profiles import load_platform  # noqa: E402
+from sn40l_sim.studies import measured as m  # noqa: E402
 
 PROFILE = REPO / "hw_profiles" / "dgx_a100.yaml"
 

@@ -8,7 +8,7 @@ DGX A100: NVIDIA NeMo's published Llama-2-7B latencies (TensorRT-LLM, a compiled
 Llama-2-70B prefill/decode times (the vLLM-era Python stack of the Splitwise paper: ``vllm-2023``).
 The kernels are the profile's (fitted on Vidur/LLMCompass kernels by fit_gpu_efficiency.py, never
 refitted here); only the stack's parameters are fitted, each on the few rows listed in
-``sn40l_sim/report/validate_serving.py`` (N1_FIT_ROWS, S1_FIT_ROWS); every other row is a
+``sn40l_sim/studies/validate_serving.py`` (N1_FIT_ROWS, S1_FIT_ROWS); every other row is a
 prediction. Least squares on log(predicted / measured), Nelder-Mead over log parameters.
 """
 
@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from fit_gpu_efficiency import nelder_mead  # noqa: E402
 
-from sn40l_sim.hardware.profiles import load_platform  # noqa: E402
-from sn40l_sim.hardware.specs import ServingStackSpec  # noqa: E402
-from sn40l_sim.report import validate_serving as vs  # noqa: E402
+from sn40l_sim.catalogue.hardware import ServingStackSpec  # noqa: E402
+from sn40l_sim.config.profiles import load_platform  # noqa: E402
+from sn40l_sim.studies import validate_serving as vs  # noqa: E402
 
 
 def fit(rows, predict, names: tuple[str, ...], x0: tuple[float, ...], name: str, fixed: dict | None = None,

@@ -18,10 +18,10 @@ from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.summary import summarize
-from sn40l_sim.report.plots import draw_run_plots
-from sn40l_sim.report.results import new_run_dir, read_table, write_json, write_yaml
+from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
+from sn40l_sim.present.run_plots import draw_run_plots
 from sn40l_sim.workload.data_dir import resolve_data_dir
-from sn40l_sim.workload.requests import count_hint, iter_request_chunks
+from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
 
 
 @dataclass

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sn40l_sim.hardware.profiles import load_platform
-from sn40l_sim.report import measured
-from sn40l_sim.report.validate_cost import cost_validation_rows
+from sn40l_sim.config.profiles import load_platform
+from sn40l_sim.studies import measured
+from sn40l_sim.studies.validate_cost import cost_validation_rows
 
 A100 = load_platform("dgx_a100")
 REPO = Path(__file__).resolve().parents[1]

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sn40l_sim.catalogue.hardware import InterconnectSpec
+from sn40l_sim.catalogue.models import catalogue, get_model
+from sn40l_sim.config.profiles import load_platform
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.cost.fused import fused_cost, partition
 from sn40l_sim.cost.network import allreduce_s
 from sn40l_sim.cost.operators import decode_shape, layer_operators, prefill_shape
 from sn40l_sim.cost.step import decode_cost, hbm_utilisation, prefill_cost, step_cost
 from sn40l_sim.cost.unfused import gemm_efficiency, kernel_s, unfused_cost
-from sn40l_sim.hardware.profiles import load_platform
-from sn40l_sim.hardware.specs import InterconnectSpec
-from sn40l_sim.workload.models import catalogue, get_model
 
 PROFILES = ("sn40l_node", "dgx_a100", "dgx_h100")
 PLATFORMS = {name: load_platform(name) for name in PROFILES}
@@ -173,9 +173,9 @@ def test_cost_package_imports_neither_simpy_nor_the_engine():
 def test_cost_table_buckets_keys_before_the_lookup():
     """Distinct lengths that share a bucket share one table entry (so a trace's thousands of
     lengths still hit the cache), and a bucket never rounds down."""
+    from sn40l_sim.catalogue.models import get_model
+    from sn40l_sim.config.profiles import load_platform
     from sn40l_sim.cost.cache import StepCostTable, bucket_context_tokens, bucket_prompt_tokens
-    from sn40l_sim.hardware.profiles import load_platform
-    from sn40l_sim.workload.models import get_model
 
     assert [bucket_prompt_tokens(n) for n in (1, 127, 128, 129, 1000, 1024, 1025)] == \
         [1, 127, 128, 130, 1000, 1024, 1040]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sn40l_sim.catalogue.models import get_model
 from sn40l_sim.cost.operators import (
     decode_shape,
     head_operators,
@@ -11,7 +12,6 @@ from sn40l_sim.cost.operators import (
     prefill_shape,
     total_flop,
 )
-from sn40l_sim.workload.models import get_model
 
 LLAMA7 = get_model("llama-2-7b")
 

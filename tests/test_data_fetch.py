@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sn40l_sim import cli_data
+from sn40l_sim.cli import cmd_data as cli_data
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload import datasets
 from sn40l_sim.workload.datasets import Dataset, DatasetFile, FetchError, fetch_dataset
@@ -34,7 +34,7 @@ def tiny(tmp_path, monkeypatch) -> Path:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sn40l-sim")
-    cli_data.add_data_subcommands(parser.add_subparsers(dest="command", required=True))
+    cli_data.register(parser.add_subparsers(dest="command", required=True))
     return parser
 
 

@@ -56,7 +56,7 @@ def _scenario(p: dict) -> Scenario:
 
 
 def _simulate(p: dict, out):
-    from sn40l_sim.workload.requests import iter_request_chunks
+    from sn40l_sim.workload.request_stream import iter_request_chunks
 
     resolved = resolve(_scenario(p))
     recorder = Recorder(out, [e.name for e in resolved.experts], [1.0] * len(resolved.experts), 0.0)

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from sn40l_sim.footprint import _first_fit_decreasing, footprint
-from sn40l_sim.hardware.profiles import load_platform
-from sn40l_sim.workload.models import get_model
+from sn40l_sim.catalogue.models import get_model
+from sn40l_sim.config.profiles import load_platform
+from sn40l_sim.studies.footprint import _first_fit_decreasing, footprint
 
 LLAMA = get_model("llama-2-7b")
 KV = 4096 * LLAMA.kv_bytes_per_token()

@@ -27,7 +27,7 @@ from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
-from sn40l_sim.workload.requests import iter_request_chunks
+from sn40l_sim.workload.request_stream import iter_request_chunks
 
 START_TIMEOUT_S = 60.0  # imports and scenario loading, on a slow CI machine
 INTERRUPT_AFTER_S = 1.5

@@ -2,8 +2,8 @@
 
 import pytest
 
+from sn40l_sim.catalogue.models import catalogue, get_model
 from sn40l_sim.errors import InputError
-from sn40l_sim.workload.models import catalogue, get_model
 
 REQUIRED = ["llama-2-7b", "llama-2-13b", "llama-2-70b", "llama-3.1-8b", "llama-3.1-70b",
             "mistral-7b", "qwen2-7b", "qwen2-72b", "gemma-2-9b", "gemma-2-27b"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sn40l_sim.report.paper_decomposition import paper_expert_times, paper_linear_costs, split_linear
+from sn40l_sim.studies.paper_decomposition import paper_expert_times, paper_linear_costs, split_linear
 
 
 def test_split_linear_recovers_a_line():

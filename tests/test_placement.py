@@ -6,8 +6,8 @@ import pytest
 from conftest import small_scenario
 
 from sn40l_sim.config.resolve import load_scenario
-from sn40l_sim.engine.placement import place, replica_count
 from sn40l_sim.runner import run_scenario
+from sn40l_sim.state.placement import place, replica_count
 
 GB = 1e9
 

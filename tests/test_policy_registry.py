@@ -57,3 +57,13 @@ def test_unknown_name_without_a_close_match_has_no_suggestion() -> None:
 def test_blank_or_padded_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError):
         Registry("scheduler").register(name)
+
+
+def test_config_names_every_registered_policy() -> None:
+    """config/policy_names.py (below policy) and the registries list the same names."""
+    from sn40l_sim.config.policy_names import EVICTION_NAMES, SCHEDULER_NAMES
+    from sn40l_sim.policy.eviction import EVICTION_POLICIES
+    from sn40l_sim.policy.scheduler import SCHEDULERS
+
+    assert list(SCHEDULER_NAMES) == SCHEDULERS.names()
+    assert list(EVICTION_NAMES) == EVICTION_POLICIES.names()

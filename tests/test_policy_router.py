@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from sn40l_sim.config.router import RouterConfig
+from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.errors import InputError
-from sn40l_sim.policy.router import Router
+from sn40l_sim.policy.prompt_router import Router
 
 EXPERTS = [f"expert-{i}" for i in range(6)]
 N = 100_000

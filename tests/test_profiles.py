@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from sn40l_sim.catalogue.models import get_model
+from sn40l_sim.config.profiles import known_profiles, load_platform
 from sn40l_sim.errors import InputError
-from sn40l_sim.hardware.profiles import known_profiles, load_platform
-from sn40l_sim.workload.models import get_model
 
 TAG = re.compile(r"#.*(\[(P1|P2|HC24|NV|derived|fit)[^\]]*\]|assumption)")
 NUMBER = re.compile(r":\s*[-+]?\d")

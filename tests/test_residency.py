@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sn40l_sim.engine.residency import CapacityError, HbmCache
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
+from sn40l_sim.state.residency import CapacityError, HbmCache
 
 
 def _cache(capacity=30.0, policy="lru", pinned=frozenset()):

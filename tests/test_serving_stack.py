@@ -10,13 +10,13 @@ from dataclasses import replace
 
 import pytest
 
-from sn40l_sim.config.router import RouterConfig
+from sn40l_sim.catalogue.hardware import ServingStackSpec
+from sn40l_sim.catalogue.models import get_model
+from sn40l_sim.config.profiles import load_platform
+from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.cost.network import allreduce_s, device_allreduce_s, in_network_allreduce_s
 from sn40l_sim.cost.serving import inference_s, served_prefill_s, served_step_s
-from sn40l_sim.hardware.profiles import load_platform
-from sn40l_sim.hardware.specs import ServingStackSpec
-from sn40l_sim.workload.models import get_model
 
 A100, H100, SN40L = (load_platform(p) for p in ("dgx_a100", "dgx_h100", "sn40l_node"))
 LLAMA7 = get_model("llama-2-7b")

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from sn40l_sim.cli import main
 from sn40l_sim.errors import InputError
-from sn40l_sim.sweep.driver import SweepOptions, run_sweep
-from sn40l_sim.sweep.grid import apply_overrides, check_path, expand, point_id
-from sn40l_sim.sweep.search import Bisection
-from sn40l_sim.sweep.spec import SearchConfig, SloConfig
+from sn40l_sim.studies.sweep.driver import SweepOptions, run_sweep
+from sn40l_sim.studies.sweep.grid import apply_overrides, check_path, expand, point_id
+from sn40l_sim.studies.sweep.search import Bisection
+from sn40l_sim.studies.sweep.spec import SearchConfig, SloConfig
 
 
 @pytest.mark.parametrize("path", ["serving.max_batch", "workload.generator.arrivals.rate_per_s",

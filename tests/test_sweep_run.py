@@ -21,10 +21,10 @@ import pytest
 import yaml
 from conftest import REPO, default_sigint
 
-from sn40l_sim.sweep.driver import SweepOptions, run_sweep
-from sn40l_sim.sweep.grid import expand, point_id
-from sn40l_sim.sweep.plots import plot_sweep
-from sn40l_sim.sweep.spec import load_sweep
+from sn40l_sim.studies.sweep.driver import SweepOptions, run_sweep
+from sn40l_sim.studies.sweep.grid import expand, point_id
+from sn40l_sim.studies.sweep.spec import load_sweep
+from sn40l_sim.studies.sweep.sweep_plots import plot_sweep
 
 SWEEPS = REPO / "scenarios" / "sweeps"
 START_TIMEOUT_S = 90.0
@@ -235,8 +235,8 @@ def test_ray_backend_gives_the_same_points(tmp_path, monkeypatch):
 @pytest.mark.data
 def test_example_capacity_sweeps_are_valid_and_their_scenario_runs(real_data):
     from sn40l_sim.config.load import read_yaml
-    from sn40l_sim.sweep.driver import check_paths
-    from sn40l_sim.sweep.task import run_point
+    from sn40l_sim.studies.sweep.driver import check_paths
+    from sn40l_sim.studies.sweep.task import run_point
 
     for name in ("capacity_azure_conv.yaml", "capacity_azure_conv_curve.yaml"):
         spec, node = load_sweep(SWEEPS / name)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sn40l_sim.report.validate_router import MT_BENCH, router_validation_rows
+from sn40l_sim.studies.validate_router import MT_BENCH, router_validation_rows
 
 
 @pytest.mark.data

@@ -7,7 +7,7 @@ import yaml
 from pydantic import ValidationError
 
 from sn40l_sim.config.load import parse_yaml_text, validate
-from sn40l_sim.config.workload import (
+from sn40l_sim.config.workload_config import (
     GammaArrivals,
     OnOffArrivals,
     PromptSetConfig,

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sn40l_sim.config.workload import WorkloadConfig
-from sn40l_sim.workload.requests import REQUEST_COLUMNS, count_hint, iter_request_chunks
+from sn40l_sim.config.workload_config import WorkloadConfig
+from sn40l_sim.workload.request_stream import REQUEST_COLUMNS, count_hint, iter_request_chunks
 
 
 def generate(generator: dict, *, seed: int = 1, chunk_rows: int = 65536,

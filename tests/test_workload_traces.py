@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sn40l_sim.config.workload import WorkloadConfig
+from sn40l_sim.config.workload_config import WorkloadConfig
 from sn40l_sim.errors import InputError
-from sn40l_sim.workload.requests import (
+from sn40l_sim.workload.request_stream import (
     OPTIONAL_COLUMNS,
     REQUEST_COLUMNS,
     count_hint,

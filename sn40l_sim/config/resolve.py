@@ -6,14 +6,15 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from sn40l_sim.catalogue.hardware import PlatformSpec
+from sn40l_sim.catalogue.models import ModelSpec, get_model
 from sn40l_sim.config.load import load_model
-from sn40l_sim.config.router import RouterConfig
+from sn40l_sim.config.policy_names import EVICTION_NAMES, SCHEDULER_NAMES, check_name
+from sn40l_sim.config.profiles import load_platform, platform_from_mapping
+from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.scenario import Scenario, ServingConfig
-from sn40l_sim.config.workload import WorkloadConfig
+from sn40l_sim.config.workload_config import WorkloadConfig
 from sn40l_sim.errors import InputError
-from sn40l_sim.hardware.profiles import load_platform, platform_from_mapping
-from sn40l_sim.hardware.specs import PlatformSpec
-from sn40l_sim.workload.models import ModelSpec, get_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +89,15 @@ def expand_experts(scenario: Scenario, source: Path | None) -> tuple[Expert, ...
 
 
 def _check_policy_names(scenario: Scenario, source: Path | None) -> None:
-    """Unknown scheduler/eviction names fail here, with the field they came from."""
-    from sn40l_sim.policy.eviction import EVICTION_POLICIES
-    from sn40l_sim.policy.scheduler import SCHEDULERS
+    """Unknown scheduler/eviction names fail here, with the field they came from.
 
-    for registry, value, field in ((SCHEDULERS, scenario.serving.scheduler, "serving.scheduler"),
-                                   (EVICTION_POLICIES, scenario.serving.eviction, "serving.eviction")):
+    The names are declared in :mod:`sn40l_sim.config.policy_names` (config sits below policy, so it
+    cannot ask the registries); ``tests/test_policy_registry.py`` keeps the two lists equal.
+    """
+    for known, value, field in ((SCHEDULER_NAMES, scenario.serving.scheduler, "serving.scheduler"),
+                                (EVICTION_NAMES, scenario.serving.eviction, "serving.eviction")):
         try:
-            registry.get(value)
+            check_name(known, value, field.split(".")[-1])
         except InputError as exc:
             raise _field_error(exc, source, field) from None
     if scenario.serving.eviction == "pinned" and not scenario.serving.pinned:

@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from sn40l_sim.config.quantities import STRICT, Bytes, Seconds
-from sn40l_sim.config.router import RouterConfig
-from sn40l_sim.config.workload import WorkloadConfig
+from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.config.workload_config import WorkloadConfig
 
 
 class ExpertGroupConfig(BaseModel):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from sn40l_sim.catalogue.hardware import PlatformSpec
+from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.serving import served_prefill_s, served_step_s
 from sn40l_sim.cost.step import decode_cost, prefill_cost
-from sn40l_sim.hardware.specs import PlatformSpec
-from sn40l_sim.workload.models import ModelSpec
 
 CONTEXT_BUCKET = 16
 

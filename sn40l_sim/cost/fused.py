@@ -18,12 +18,12 @@ budget is blocked, re-streaming its other operand (``Operator.restream_bytes``).
 
 from __future__ import annotations
 
+from sn40l_sim.catalogue.execution import LaunchMode
+from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.cost.breakdown import GroupCost
 from sn40l_sim.cost.network import allreduce_latency_s, allreduce_s
 from sn40l_sim.cost.operators import Operator
 from sn40l_sim.cost.unfused import compute_s, on_chip_bytes
-from sn40l_sim.hardware.execution import LaunchMode
-from sn40l_sim.hardware.specs import PlatformSpec
 
 
 def partition(ops: tuple[Operator, ...], budget_bytes: float) -> list[tuple[Operator, ...]]:

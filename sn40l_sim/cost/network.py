@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from sn40l_sim.hardware.specs import InterconnectSpec
+from sn40l_sim.catalogue.hardware import InterconnectSpec
 
 
 def allreduce_steps(topology: str, n_devices: int) -> int:

@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from sn40l_sim.workload.models import ModelSpec
+from sn40l_sim.catalogue.models import ModelSpec
 
 OpKind = Literal["gemm", "attention", "norm", "elementwise", "embedding", "allreduce"]
 Phase = Literal["prefill", "decode"]

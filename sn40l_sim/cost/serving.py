@@ -12,9 +12,9 @@ request pays them. Their values are profile parameters (``serving_stack:`` in ``
 
 from __future__ import annotations
 
+from sn40l_sim.catalogue.hardware import PlatformSpec, ServingStackSpec
+from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.step import decode_cost, prefill_cost
-from sn40l_sim.hardware.specs import PlatformSpec, ServingStackSpec
-from sn40l_sim.workload.models import ModelSpec
 
 
 def host_floor_s(stack: ServingStackSpec, model: ModelSpec) -> float:

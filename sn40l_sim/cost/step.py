@@ -10,13 +10,13 @@ of P1 Table III / §IV-C are evaluated on the same hardware.
 
 from __future__ import annotations
 
+from sn40l_sim.catalogue.execution import ExecutionMode, LaunchMode
+from sn40l_sim.catalogue.hardware import PlatformSpec
+from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.breakdown import ZERO, GroupCost
 from sn40l_sim.cost.fused import fused_cost
 from sn40l_sim.cost.operators import Operator, StepShape, decode_shape, prefill_shape, step_operators
 from sn40l_sim.cost.unfused import unfused_cost
-from sn40l_sim.hardware.execution import ExecutionMode, LaunchMode
-from sn40l_sim.hardware.specs import PlatformSpec
-from sn40l_sim.workload.models import ModelSpec
 
 StepCost = GroupCost  # a step's breakdown is that of the group of all its operators
 

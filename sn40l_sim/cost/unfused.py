@@ -18,10 +18,10 @@ so the fit and the simulator share one model.
 
 from __future__ import annotations
 
+from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.cost.breakdown import GroupCost
 from sn40l_sim.cost.network import allreduce_s
 from sn40l_sim.cost.operators import Operator
-from sn40l_sim.hardware.specs import PlatformSpec
 
 
 def saturation(x: float, half: float) -> float:

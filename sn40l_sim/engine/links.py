@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from sn40l_sim.cost.memory import copy_s
+
 
 @dataclass
 class CopyLink:
@@ -22,4 +24,4 @@ class CopyLink:
     bytes_moved: float = field(default=0.0)
 
     def copy_s(self, n_bytes: float) -> float:
-        return self.latency_s + n_bytes / self.bw_bytes_per_s
+        return copy_s(n_bytes, self.bw_bytes_per_s, self.latency_s)

@@ -22,10 +22,10 @@ import simpy
 
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.engine.links import CopyLink
-from sn40l_sim.engine.queues import ExpertQueues, Handle
-from sn40l_sim.engine.residency import HbmCache
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.policy.scheduler import Scheduler
+from sn40l_sim.state.expert_queues import ExpertQueues, Handle
+from sn40l_sim.state.residency import HbmCache
 
 Process = Generator[simpy.Event, Any, None]
 

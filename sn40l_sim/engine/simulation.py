@@ -2,7 +2,7 @@
 
 The only module that wires SimPy processes together. Experts are placed on serving groups
 statically (expert ``i`` on group ``i mod n_groups``, plus ``serving.replicas`` copies on other
-groups, see :mod:`sn40l_sim.engine.placement`); each group's HBM holds the router weights,
+groups, see :mod:`sn40l_sim.state.placement`); each group's HBM holds the router weights,
 a KV-cache reservation and a cache of expert weights; every expert lives in the backing store
 (SN40L: the sockets' DDR; DGX: host DRAM), and experts beyond its capacity are out of memory:
 their requests are rejected with that reason.
@@ -11,7 +11,6 @@ their requests are rejected with that reason.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,42 +18,28 @@ import simpy
 from simpy.core import EmptySchedule
 
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.cost import memory
 from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.cost.memory import MemoryPlan
 from sn40l_sim.engine.links import CopyLink
-from sn40l_sim.engine.placement import Placement, place, replica_count
-from sn40l_sim.engine.requests import RequestBlock
-from sn40l_sim.engine.residency import HbmCache
 from sn40l_sim.engine.serving_group import GroupLimits, ServingGroup
 from sn40l_sim.errors import InputError
-from sn40l_sim.hardware.specs import PlatformSpec
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
-from sn40l_sim.policy.router import Router
+from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.policy.scheduler import SCHEDULERS
-
-
-@dataclass(frozen=True)
-class MemoryPlan:
-    """How a group's HBM is split, and which experts the backing store can hold."""
-
-    hbm_bytes: float  # one group's HBM: per-device capacity x tensor_parallel
-    router_bytes: float
-    kv_reservation_bytes: float  # floor set aside for KV (also its cap when kv_growth is off)
-    kv_growth: bool
-    expert_cache_bytes: float  # most HBM expert weights can ever hold (HBM - router - floor)
-    backing_bytes: float  # one group's share of DDR / host DRAM
-    n_servable: int  # experts that fit in the backing store (the rest are out of memory)
+from sn40l_sim.state.placement import Placement, place, replica_count
+from sn40l_sim.state.request_blocks import RequestBlock
+from sn40l_sim.state.residency import HbmCache
 
 
 def kv_reservation_bytes(resolved: ResolvedScenario) -> float:
-    """The KV floor: configured, else 0 with growth, else max_batch x max_context x KV/token."""
+    """The scenario's KV floor (see :func:`sn40l_sim.cost.memory.kv_reservation_bytes`)."""
     serving = resolved.serving
-    if serving.kv_reservation is not None:
-        return float(serving.kv_reservation)
-    if serving.kv_growth:
-        return 0.0
-    largest_kv = max(e.model.kv_bytes_per_token() for e in resolved.experts)
-    return serving.max_batch * serving.max_context_tokens * largest_kv
+    return memory.kv_reservation_bytes(
+        configured_bytes=serving.kv_reservation, kv_growth=serving.kv_growth,
+        max_batch=serving.max_batch, max_context_tokens=serving.max_context_tokens,
+        largest_kv_bytes_per_token=max(e.model.kv_bytes_per_token() for e in resolved.experts))
 
 
 def router_hbm_bytes(resolved: ResolvedScenario) -> float:
@@ -70,35 +55,22 @@ def router_hbm_bytes(resolved: ResolvedScenario) -> float:
     return model.weight_bytes + kv
 
 
-def backing_bytes_per_group(platform: PlatformSpec, tp: int) -> float:
-    """A group's share of the backing store: its sockets' DDR, or host DRAM split by groups."""
-    if platform.weight_load.source == "ddr" and platform.device.ddr is not None:
-        return platform.device.ddr.capacity_bytes * tp
-    groups_per_node = max(1, platform.n_devices_per_node // tp)
-    return platform.backing_capacity_bytes() / groups_per_node
-
-
 def place_experts(resolved: ResolvedScenario, n_groups: int) -> Placement:
     """Experts (and their replicas) on the groups' backing stores; see :mod:`engine.placement`."""
     serving = resolved.serving
-    capacity = backing_bytes_per_group(resolved.platform, serving.tensor_parallel)
+    capacity = memory.backing_bytes_per_group(resolved.platform, serving.tensor_parallel)
     replicas = replica_count(serving.replicas, len(resolved.experts), n_groups)
     return place([e.model.weight_bytes for e in resolved.experts], n_groups, capacity, replicas)
 
 
 def plan_memory(resolved: ResolvedScenario, placement: Placement) -> MemoryPlan:
     """Split one serving group's HBM and count the experts the platform can hold at all."""
-    platform, serving = resolved.platform, resolved.serving
-    tp = serving.tensor_parallel
-    hbm = platform.device.hbm.capacity_bytes * tp
-    router = router_hbm_bytes(resolved)
-    kv = kv_reservation_bytes(resolved)
-    if router + kv > hbm:
-        raise InputError(f"router weights ({router / 1e9:.3g} GB) and the KV reservation "
-                         f"({kv / 1e9:.3g} GB) exceed the HBM of a TP{tp} group ({hbm / 1e9:.3g} GB)",
-                         field="serving.kv_reservation")
-    return MemoryPlan(hbm, router, kv, serving.kv_growth, hbm - router - kv,
-                      backing_bytes_per_group(platform, tp), placement.n_servable)
+    serving = resolved.serving
+    return memory.plan_memory(
+        resolved.platform, serving.tensor_parallel,
+        router_bytes=router_hbm_bytes(resolved),
+        kv_reservation_bytes=kv_reservation_bytes(resolved), kv_growth=serving.kv_growth,
+        n_servable=placement.n_servable)
 
 
 class Simulation:
@@ -168,10 +140,11 @@ class Simulation:
     def _make_links(self) -> list[CopyLink]:
         platform, tp = self.resolved.platform, self.resolved.serving.tensor_parallel
         wl = platform.weight_load
+        bw = platform.weight_load_bw_bytes_per_s(tp)  # the same bandwidth cost.memory.switch_s uses
         if wl.scope == "device":
-            return [CopyLink(f"{wl.source}->hbm group {g}", wl.bw_bytes_per_s * tp, wl.latency_s,
+            return [CopyLink(f"{wl.source}->hbm group {g}", bw, wl.latency_s,
                              simpy.Resource(self.env, capacity=1)) for g in range(self.n_groups)]
-        return [CopyLink(f"{wl.source}->hbm node {n}", wl.bw_bytes_per_s, wl.latency_s,
+        return [CopyLink(f"{wl.source}->hbm node {n}", bw, wl.latency_s,
                          simpy.Resource(self.env, capacity=1)) for n in range(platform.n_nodes)]
 
     def _link_index(self, group: int) -> int:

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sn40l_sim.engine.requests import OUTCOMES, RequestBlock
+from sn40l_sim.state.request_blocks import OUTCOMES, RequestBlock
 
 EVENT_FLUSH_ROWS = 50_000
 

@@ -2,7 +2,7 @@
 
 An eviction policy is told what happens to experts (``on_load``, ``on_use``, ``on_evict``) and
 answers one question, ``victim(evictable)``: which of these experts should go first. The HBM cache
-(:mod:`sn40l_sim.engine.residency`) owns capacity and busy state; the policy only ranks.
+(:mod:`sn40l_sim.state.residency`) owns capacity and busy state; the policy only ranks.
 
 Extension point: subclass :class:`EvictionPolicy`, override :meth:`EvictionPolicy.rank` (a smaller
 rank is evicted first; it must end with the expert index so ranks are unique and ties go to the

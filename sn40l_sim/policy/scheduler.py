@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Protocol
 
-from sn40l_sim.engine.queues import ExpertQueues
-from sn40l_sim.engine.residency import HbmCache
 from sn40l_sim.policy.registry import Registry
+from sn40l_sim.state.expert_queues import ExpertQueues
+from sn40l_sim.state.residency import HbmCache
 
 
 class Scheduler(Protocol):

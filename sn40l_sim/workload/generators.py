@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sn40l_sim.config.workload import (
+from sn40l_sim.config.workload_config import (
     ArrivalConfig,
     ConstantArrivals,
     EmpiricalLength,
@@ -27,8 +27,8 @@ from sn40l_sim.config.workload import (
     UniformLength,
 )
 from sn40l_sim.workload.data_dir import resolve_data_path
+from sn40l_sim.workload.trace_columns import read_lengths
 from sn40l_sim.workload.trace_formats import trace_spec
-from sn40l_sim.workload.traces import read_lengths
 
 # --- arrivals ------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sn40l_sim.config.workload import (
+from sn40l_sim.config.workload_config import (
     Popularity,
     PromptSetConfig,
     WeightsPopularity,

@@ -17,7 +17,7 @@ from typing import IO, Literal
 import pandas as pd
 import pyarrow.parquet as pq
 
-from sn40l_sim.config.workload import ColumnMap, WorkloadConfig
+from sn40l_sim.config.workload_config import ColumnMap, WorkloadConfig
 from sn40l_sim.errors import InputError
 
 FileType = Literal["csv", "jsonl", "parquet"]

@@ -1,0 +1,30 @@
+"""``sn40l-sim run SCENARIO``: simulate one scenario and write its results folder."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sn40l_sim.cli.common import add_common
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sn40l_sim.config.resolve import load_scenario
+    from sn40l_sim.present.console import print_summary
+    from sn40l_sim.runner import run_scenario
+    from sn40l_sim.workload.data_dir import resolve_data_dir
+
+    resolved = load_scenario(Path(args.scenario))
+    result = run_scenario(resolved, output=Path(args.output) if args.output else None,
+                          data_dir=resolve_data_dir(args.data_dir), plots=not args.no_plots,
+                          progress=not args.no_progress)
+    print_summary(result.summary, result.run_dir)
+    return 0
+
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="simulate one scenario and write results")
+    run.add_argument("scenario", help="scenario YAML file")
+    add_common(run)
+    run.set_defaults(func=_cmd_run)

@@ -1,0 +1,62 @@
+"""``sn40l-sim sweep``: run a grid or SLO search of scenarios, resuming where it stopped."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sn40l_sim.studies.sweep.driver import SweepOptions, run_sweep
+    from sn40l_sim.workload.data_dir import resolve_data_dir
+
+    options = SweepOptions(backend=args.backend, workers=args.workers,
+                           output=Path(args.output) if args.output else None,
+                           data_dir=resolve_data_dir(args.data_dir), restart=args.restart,
+                           progress=not args.no_progress, ray_address=args.ray_address)
+    result = run_sweep(Path(args.sweep), options)
+    console = Console()
+    points = result.points
+    n_error = int((points["status"] == "error").sum()) if len(points) else 0
+    console.print(f"{len(points)} point(s): {result.n_ran} simulated now, {result.n_skipped} already "
+                  f"done, {n_error} with an input error -> {result.out / 'points.parquet'}")
+    if n_error:
+        first = points.loc[points["status"] == "error", "error"].iloc[0]
+        console.print(f"first input error: {first}", markup=False)
+    if result.search is not None:
+        _print_search(result.search, console)
+    for failure in result.failures:
+        console.print(f"[red]internal error[/red] {failure} (not recorded; a rerun retries it)")
+    return 1 if result.failures else 0
+
+
+def _print_search(search, console: Console) -> None:
+    skip = {"order", "search_field", "goal", "slo", "probes", "answer_platform_name"}
+    columns = [c for c in search.columns if c not in skip
+               and (search[c].astype(str).nunique() > 1 or c in ("answer", "status"))]
+    field, slo = search["search_field"].iloc[0], search["slo"].iloc[0]
+    goal = "fewest" if search["goal"].iloc[0] == "min" else "most"
+    table = Table(title=f"SLO search: {goal} {field} with {slo}")
+    for column in columns:
+        table.add_column(column.rsplit(".", 1)[-1], justify="right")
+    for _, row in search.iterrows():
+        table.add_row(*["-" if row[c] is None or row[c] != row[c] else f"{row[c]:.4g}"
+                        if isinstance(row[c], float) else str(row[c]) for c in columns])
+    console.print(table)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sweep", help="run a grid / SLO search of scenarios; resumes where it stopped")
+    p.add_argument("sweep", help="sweep YAML file")
+    p.add_argument("--workers", type=int, default=2, help="local processes (default 2)")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local process pool (default) or Ray (needs sn40l-sim[ray])")
+    p.add_argument("--ray-address", help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--output", help="parent folder of the sweep folder (default: the file's 'output')")
+    p.add_argument("--data-dir", help="data directory for traces")
+    p.add_argument("--restart", action="store_true", help="delete finished points and start over")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_sweep)

@@ -1,0 +1,258 @@
+"""Two-step CoE routing over a chunk of requests: prompt -> category -> expert, vectorised.
+
+Step 1 (category), first source that applies:
+  1. an ``expert`` column in the trace fixes the expert outright (step 2 and the threshold skipped);
+  2. ``classifier: keyword`` with a ``prompt_text`` column classifies the text (an explicit opt-in,
+     so it wins over a ``category`` column, which then stays available as ground truth);
+  3. a ``category`` column;
+  4. the configured mix (``categories``). With no mix, the mapping table's categories are equally
+     likely; with no table, every expert is its own category and equally likely (``round_robin``)
+     or drawn Zipf (``zipf``).
+Trace and sampled categories pass through the configured noise (``accuracy``: a wrong answer is a
+uniformly drawn *other* known category; ``confusion``: row = true category, columns = predicted).
+
+Step 2 (expert): a table maps names; ``round_robin`` sends the i-th known category to expert
+i mod n; ``zipf`` draws each request's expert Zipf(s) over the expert list (rank 1 = the first
+expert), so expert popularity is skewed and the category only labels the request. Finally requests
+with a confidence below ``confidence_threshold`` (classifier output or a ``confidence`` column), and
+categories a table lacks, go to ``fallback_expert``.
+
+Known categories have a fixed order: configured mix, classifier table, mapping table, confusion
+matrix, then categories first seen in the trace (sorted within their chunk). That order is stable
+across chunks, so round-robin assignments never change mid-run. Randomness comes from one
+generator per router, so a run is deterministic for a seed and a chunk sequence.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.errors import InputError
+from sn40l_sim.policy.classifier import KeywordClassifier, keyword_classifier
+
+
+@dataclass(frozen=True)
+class RoutedChunk:
+    """Routing decisions for one chunk, aligned with its rows."""
+
+    category: np.ndarray  # object array of str: the category step 1 produced (after noise)
+    expert: np.ndarray  # int64 index into the router's expert names
+    fallback: np.ndarray  # bool: sent to the fallback expert (low confidence or unmapped category)
+    confidence: np.ndarray | None = None  # float in [0, 1] where step 1 gave one, else None
+
+
+def _unknown_names(unknown: Sequence[str], known: Sequence[str], what: str,
+                   field: str) -> InputError:
+    first = str(unknown[0])
+    close = difflib.get_close_matches(first, list(known), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    shown = ", ".join(repr(str(u)) for u in list(unknown)[:5])
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    return InputError(f"unknown {what} {shown}{more}{hint}", field=field)
+
+
+def _factorize(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(column.astype("string"), use_na_sentinel=True)
+    if (codes < 0).any():
+        raise InputError(f"{column.isna().sum()} request(s) have no value", field=str(column.name))
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+class Router:
+    """Routes chunks of requests to experts; see the module docstring for the rules."""
+
+    def __init__(self, config: RouterConfig, expert_names: Sequence[str], *,
+                 seed: int | np.random.SeedSequence) -> None:
+        if not expert_names:
+            raise InputError("a router needs at least one expert", field="experts")
+        self.config = config
+        self.expert_names = [str(n) for n in expert_names]
+        self._expert_index = {name: i for i, name in enumerate(self.expert_names)}
+        self._rng = np.random.default_rng(seed)
+        self._classifier: KeywordClassifier | None = (
+            keyword_classifier() if config.classifier == "keyword" else None)
+        self._categories: list[str] = []
+        self._category_index: dict[str, int] = {}
+        self._add_categories(self._initial_categories())
+        self._fallback = self._expert(config.fallback_expert, "router.fallback_expert")
+        self._table = ({c: self._expert(e, f"router.mapping.{c}")
+                        for c, e in config.mapping.items()}
+                       if isinstance(config.mapping, dict) else None)
+        self._zipf_cdf = self._make_zipf_cdf() if config.mapping == "zipf" else None
+        self._mix_codes, self._mix_cdf = self._make_mix()
+
+    # --- set-up -------------------------------------------------------------------------------
+
+    def _initial_categories(self) -> list[str]:
+        config = self.config
+        names = list(config.categories or {})
+        if self._classifier is not None:
+            names += self._classifier.categories
+        if isinstance(config.mapping, dict):
+            names += list(config.mapping)
+        for true, row in (config.confusion or {}).items():
+            names += [true, *row]
+        return names
+
+    def _add_categories(self, names: Sequence[str]) -> None:
+        for name in names:
+            if name not in self._category_index:
+                self._category_index[name] = len(self._categories)
+                self._categories.append(name)
+
+    def _expert(self, name: str | None, field: str) -> int | None:
+        if name is None:
+            return None
+        if name not in self._expert_index:
+            raise _unknown_names([name], self.expert_names, "expert", field)
+        return self._expert_index[name]
+
+    def _make_zipf_cdf(self) -> np.ndarray:
+        ranks = np.arange(1, len(self.expert_names) + 1, dtype=np.float64)
+        weights = ranks ** -self.config.zipf_s
+        return np.cumsum(weights) / weights.sum()
+
+    def _make_mix(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Category codes and cumulative probabilities of the sampled mix (None: experts as mix)."""
+        mix = self.config.mix()
+        if mix is None and isinstance(self.config.mapping, dict):
+            mix = dict.fromkeys(self.config.mapping, 1.0 / len(self.config.mapping))
+        if mix is None:
+            return None, None
+        codes = np.array([self._category_index[c] for c in mix], dtype=np.int64)
+        cdf = np.cumsum(list(mix.values()))
+        return codes, cdf / cdf[-1]
+
+    # --- step 1 -------------------------------------------------------------------------------
+
+    def route(self, requests: pd.DataFrame) -> RoutedChunk:
+        """Route every row of ``requests`` (see the module docstring for which columns count)."""
+        n = len(requests)
+        if "expert" in requests.columns:
+            return self._route_by_expert(requests)
+        confidence: np.ndarray | None = None
+        if self._classifier is not None:
+            if "prompt_text" not in requests.columns:
+                raise InputError("classifier 'keyword' needs a 'prompt_text' column in the trace",
+                                 field="router.classifier")
+            labels, confidence = self._classifier.classify(requests["prompt_text"])
+            codes = self._codes_of_labels(labels)
+        elif "category" in requests.columns:
+            codes = self._noisy(self._codes_of_column(requests["category"]))
+        elif self._mix_codes is not None:
+            codes = self._noisy(self._sample(self._mix_codes, self._mix_cdf, n))
+        else:
+            return self._route_experts_as_categories(n)
+        if confidence is None and "confidence" in requests.columns:
+            confidence = requests["confidence"].to_numpy(dtype=np.float64)
+        expert, fallback = self._map(codes)
+        self._apply_threshold(expert, fallback, confidence)
+        return RoutedChunk(self._labels(codes), expert, fallback, confidence)
+
+    def _route_by_expert(self, requests: pd.DataFrame) -> RoutedChunk:
+        codes, uniques = _factorize(requests["expert"])
+        lookup = np.array([self._expert_index.get(u, -1) for u in uniques], dtype=np.int64)
+        if (lookup < 0).any():
+            unknown = [u for u, i in zip(uniques, lookup, strict=True) if i < 0]
+            raise _unknown_names(unknown, self.expert_names, "expert", "expert")
+        expert = lookup[codes]
+        if "category" in requests.columns:
+            category = requests["category"].astype(str).to_numpy(dtype=object)
+        else:
+            category = np.asarray(self.expert_names, dtype=object)[expert]
+        return RoutedChunk(category, expert, np.zeros(len(expert), dtype=bool))
+
+    def _route_experts_as_categories(self, n: int) -> RoutedChunk:
+        """No category anywhere: each expert is its own category (uniform or Zipf popularity)."""
+        if self._zipf_cdf is not None:
+            expert = self._sample(None, self._zipf_cdf, n)
+        else:
+            expert = self._rng.integers(0, len(self.expert_names), size=n, dtype=np.int64)
+        category = np.asarray(self.expert_names, dtype=object)[expert]
+        return RoutedChunk(category, expert, np.zeros(n, dtype=bool))
+
+    def _sample(self, values: np.ndarray | None, cdf: np.ndarray | None, n: int) -> np.ndarray:
+        assert cdf is not None
+        drawn = np.searchsorted(cdf, self._rng.random(n), side="right")
+        drawn = np.minimum(drawn, len(cdf) - 1).astype(np.int64)  # guard cdf[-1] rounding
+        return drawn if values is None else values[drawn]
+
+    def _codes_of_column(self, column: pd.Series) -> np.ndarray:
+        codes, uniques = _factorize(column)
+        self._add_categories(sorted(u for u in uniques if u not in self._category_index))
+        lookup = np.array([self._category_index[u] for u in uniques], dtype=np.int64)
+        return lookup[codes]
+
+    def _codes_of_labels(self, labels: np.ndarray) -> np.ndarray:
+        return self._codes_of_column(pd.Series(labels, name="category", dtype=object))
+
+    def _noisy(self, codes: np.ndarray) -> np.ndarray:
+        """Apply the configured step-1 error model to true category codes."""
+        if self.config.accuracy is not None:
+            k = len(self._categories)
+            wrong = self._rng.random(len(codes)) >= self.config.accuracy
+            if k > 1 and wrong.any():
+                shift = self._rng.integers(1, k, size=int(wrong.sum()), dtype=np.int64)
+                codes = codes.copy()
+                codes[wrong] = (codes[wrong] + shift) % k
+            return codes
+        if self.config.confusion:
+            codes = codes.copy()
+            u = self._rng.random(len(codes))
+            for true, row in self.config.confusion.items():
+                rows = codes == self._category_index[true]
+                if rows.any():
+                    predicted = np.array([self._category_index[c] for c in row], dtype=np.int64)
+                    cdf = np.cumsum(list(row.values()))
+                    codes[rows] = self._pick(predicted, cdf / cdf[-1], u[rows])
+        return codes
+
+    @staticmethod
+    def _pick(values: np.ndarray, cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+        drawn = np.minimum(np.searchsorted(cdf, u, side="right"), len(cdf) - 1)
+        return values[drawn]
+
+    def _labels(self, codes: np.ndarray) -> np.ndarray:
+        return np.asarray(self._categories, dtype=object)[codes]
+
+    # --- step 2 -------------------------------------------------------------------------------
+
+    def _map(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Category codes -> expert indices, and where the fallback expert took an unmapped one."""
+        n = len(codes)
+        fallback = np.zeros(n, dtype=bool)
+        if self._zipf_cdf is not None:
+            return self._sample(None, self._zipf_cdf, n), fallback
+        if self._table is None:
+            return codes % len(self.expert_names), fallback
+        lookup = np.array([self._table.get(c, -1) for c in self._categories], dtype=np.int64)
+        expert = lookup[codes]
+        unmapped = expert < 0
+        if unmapped.any():
+            if self._fallback is None:
+                missing = sorted({str(c) for c in self._labels(codes[unmapped])})
+                raise InputError(f"categories {missing} have no expert in the mapping table; add "
+                                 "them or set a fallback_expert", field="router.mapping")
+            expert[unmapped] = self._fallback
+            fallback |= unmapped
+        return expert, fallback
+
+    def _apply_threshold(self, expert: np.ndarray, fallback: np.ndarray,
+                         confidence: np.ndarray | None) -> None:
+        threshold = self.config.confidence_threshold
+        if threshold is None:
+            return
+        if confidence is None:
+            raise InputError("confidence_threshold needs a confidence: use 'classifier: keyword' "
+                             "with prompt text, or give the trace a 'confidence' column",
+                             field="router.confidence_threshold")
+        low = confidence < threshold
+        assert self._fallback is not None  # the config requires it with a threshold
+        expert[low] = self._fallback
+        fallback |= low

@@ -1,0 +1,115 @@
+"""``sn40l-sim compare``: one request stream, several platforms, ratios against the first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from sn40l_sim.config.load import load_model
+from sn40l_sim.config.resolve import resolve
+from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.present.console import fmt_ratio
+from sn40l_sim.present.results_dir import new_run_dir, write_json
+from sn40l_sim.runner import run_scenario
+from sn40l_sim.units import format_seconds
+from sn40l_sim.workload.data_dir import resolve_data_dir
+
+# (summary key, label, True when larger is better)
+COMPARED = (
+    ("switch_time_mean_s", "model switch time", False),
+    ("e2e_latency_mean_s", "mean latency", False),
+    ("e2e_latency_p99_s", "p99 latency", False),
+    ("ttft_p50_s", "p50 TTFT", False),
+    ("tpot_p50_s", "p50 time per output token", False),
+    ("throughput_req_per_s", "throughput", True),
+)
+
+
+def ratio_rows(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """For every platform after the first: how many times better the first one is.
+
+    For times the ratio is other / first (31x = the first switches 31 times faster); for
+    throughput it is first / other, so a ratio above 1 always favours the first platform.
+    """
+    names = list(summaries)
+    base = summaries[names[0]]
+    rows = []
+    for other in names[1:]:
+        for key, label, higher_better in COMPARED:
+            a, b = base.get(key), summaries[other].get(key)
+            value = None
+            if a and b and a == a and b == b:
+                value = (a / b) if higher_better else (b / a)
+            rows.append({"baseline": names[0], "other": other, "metric": label, "key": key,
+                         "baseline_value": a, "other_value": b, "advantage": value})
+    return pd.DataFrame(rows)
+
+
+def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
+                      data_dir: str | None, plots: bool, progress: bool) -> pd.DataFrame:
+    scenario = load_model(Scenario, scenario_path)
+    data = resolve_data_dir(data_dir)
+    out = output if output is not None else Path(scenario.output)
+    root = new_run_dir(out, f"{scenario.name}-compare")
+    summaries: dict[str, dict[str, Any]] = {}
+    for platform in platforms:
+        variant = scenario.model_copy(update={"platform": platform})
+        resolved = resolve(variant, scenario_path)
+        label = resolved.platform.name
+        result = run_scenario(resolved, data_dir=data, plots=plots, progress=progress,
+                              run_dir=root / Path(platform).stem)
+        summaries[label] = result.summary
+    table = ratio_rows(summaries)
+    table.to_csv(root / "ratios.csv", index=False)
+    write_json(root / "summaries.json", summaries)
+    _print_absolute(summaries)
+    _print(table, root)
+    return table
+
+
+_ABSOLUTE = (
+    ("requests completed / rejected", lambda s: f"{s['n_completed']:,} / {s['n_rejected']:,}"),
+    ("experts servable / total", lambda s: f"{s['n_servable_experts']} / {s['n_experts']}"),
+    ("mean model switch", lambda s: format_seconds(s["switch_time_mean_s"])),
+    ("mean latency", lambda s: format_seconds(s["e2e_latency_mean_s"])),
+    ("p99 latency", lambda s: format_seconds(s["e2e_latency_p99_s"])),
+    ("HBM hit rate", lambda s: f"{100 * (s['hbm_hit_rate'] or 0):.1f} %"),
+)
+
+
+def _print_absolute(summaries: dict[str, dict[str, Any]]) -> None:
+    view = Table(title="per platform")
+    view.add_column("metric")
+    for name in summaries:
+        view.add_column(name, justify="right")
+    for label, fn in _ABSOLUTE:
+        cells = []
+        for summary in summaries.values():
+            try:
+                cells.append(fn(summary))
+            except (KeyError, TypeError, ValueError):
+                cells.append("n/a")
+        view.add_row(label, *cells)
+    Console().print(view)
+
+
+def _print(table: pd.DataFrame, root: Path) -> None:
+    console = Console()
+    if table.empty:
+        console.print("only one platform: nothing to compare")
+        return
+    view = Table(title=f"{table['baseline'].iloc[0]} advantage (other / baseline for times)")
+    view.add_column("metric")
+    others = list(dict.fromkeys(table["other"]))
+    for other in others:
+        view.add_column(f"vs {other}", justify="right")
+    for label in dict.fromkeys(table["metric"]):
+        cells = [fmt_ratio(table[(table["metric"] == label) & (table["other"] == o)]["advantage"].iloc[0])
+                 for o in others]
+        view.add_row(label, *cells)
+    console.print(view)
+    console.print(f"results: {root}")

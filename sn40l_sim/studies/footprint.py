@@ -1,0 +1,107 @@
+"""Machine footprint: the fewest nodes that serve a set of experts, and at what latency.
+
+Two ways to host a catalogue (DESIGN.md decision 8):
+
+* ``all_in_hbm`` — every expert resident in some serving group's HBM (no switching): groups are
+  packed first-fit-decreasing with the HBM left after the router weights and the KV reservation.
+* ``backed`` — every expert in the backing store (SN40L DDR, DGX host DRAM), HBM a cache over it:
+  nodes are packed by backing capacity; a request pays a model switch when its expert is cold.
+
+Latencies are batch-1 estimates from the pure cost model: router + (switch) + expert, which is the
+quantity P1 Table V compares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sn40l_sim.catalogue.hardware import PlatformSpec
+from sn40l_sim.catalogue.models import ModelSpec
+from sn40l_sim.cost import memory
+from sn40l_sim.cost.cache import StepCostTable
+
+
+@dataclass(frozen=True, slots=True)
+class FootprintOption:
+    """One way to host the experts on one platform."""
+
+    platform: str
+    strategy: str  # all_in_hbm | backed
+    n_nodes: int | None  # None: impossible (an expert does not fit a group at all)
+    n_devices: int | None
+    experts_per_node: float | None
+    latency_s: float | None  # batch-1 request latency with a cold expert (backed) / warm (all_in_hbm)
+    switch_s: float | None
+    note: str = ""
+
+
+def _first_fit_decreasing(sizes: Sequence[float], capacity: float) -> int | None:
+    """Bins of ``capacity`` needed for ``sizes``; None if one item alone exceeds a bin."""
+    if not sizes:
+        return 0
+    if max(sizes) > capacity:
+        return None
+    bins: list[float] = []
+    for size in sorted(sizes, reverse=True):
+        for k, free in enumerate(bins):
+            if size <= free:
+                bins[k] = free - size
+                break
+        else:
+            bins.append(capacity - size)
+    return len(bins)
+
+
+@dataclass(frozen=True)
+class RequestShape:
+    """The batch-1 request footprint latencies are quoted for."""
+
+    prompt_tokens: int = 256
+    output_tokens: int = 20
+
+
+def request_latency_s(platform: PlatformSpec, expert: ModelSpec, router: ModelSpec | None,
+                      tp: int, shape: RequestShape, *, cold: bool) -> tuple[float, float]:
+    """(latency, switch) of one request at batch 1: router + switch (if cold) + expert."""
+    table = StepCostTable(platform, expert, tp)
+    expert_s = table.prefill_s(1, shape.prompt_tokens)
+    if shape.output_tokens > 1:
+        expert_s += table.decode_run_s(1, shape.prompt_tokens + 1, shape.output_tokens - 1)
+    router_s = StepCostTable(platform, router, tp).prefill_s(1, shape.prompt_tokens) if router else 0.0
+    switch_s = memory.switch_s(platform, expert.weight_bytes, tp)
+    return router_s + expert_s + (switch_s if cold else 0.0), switch_s
+
+
+def footprint(platform: PlatformSpec, experts: Sequence[ModelSpec], *, tp: int,
+              router: ModelSpec | None, kv_reservation_bytes: float,
+              shape: RequestShape = RequestShape()) -> list[FootprintOption]:
+    """Both hosting strategies for ``experts`` on nodes of ``platform``."""
+    sizes = [e.weight_bytes for e in experts]
+    per_node_groups = max(1, platform.n_devices_per_node // tp)
+    devices_per_group = tp
+    largest = max(experts, key=lambda e: e.weight_bytes)
+    options = []
+    group_bytes = memory.expert_cache_bytes(platform, tp, router.weight_bytes if router else 0.0,
+                                            kv_reservation_bytes)
+    n_groups = _first_fit_decreasing(sizes, group_bytes) if group_bytes > 0 else None
+    latency, switch = request_latency_s(platform, largest, router, tp, shape, cold=False)
+    if n_groups is None:
+        options.append(FootprintOption(platform.name, "all_in_hbm", None, None, None, None, None,
+                                       "an expert does not fit one group's HBM"))
+    else:
+        nodes = math.ceil(n_groups / per_node_groups)
+        options.append(FootprintOption(platform.name, "all_in_hbm", nodes, n_groups * devices_per_group,
+                                       len(experts) / nodes, latency, 0.0))
+    backing = platform.backing_capacity_bytes()
+    n_backed = _first_fit_decreasing(sizes, backing) if backing > 0 else None
+    cold, switch = request_latency_s(platform, largest, router, tp, shape, cold=True)
+    if n_backed is None or group_bytes < largest.weight_bytes:
+        options.append(FootprintOption(platform.name, "backed", None, None, None, None, None,
+                                       "an expert does not fit the backing store or HBM"))
+    else:
+        options.append(FootprintOption(platform.name, "backed", max(1, n_backed),
+                                       max(1, n_backed) * platform.n_devices_per_node,
+                                       len(experts) / max(1, n_backed), cold, switch))
+    return options

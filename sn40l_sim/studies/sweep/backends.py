@@ -1,0 +1,120 @@
+"""Where sweep points run: a local process pool (default) or a Ray cluster, both calling run_point.
+
+A backend takes points with ``submit`` and hands back finished ones with ``wait_one`` in the order
+they finish, so the driver can write each at once and feed SLO searches their next probe. The
+driver alone writes results; workers only compute and return a row, so killing a worker can never
+leave a half-written file.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import signal
+from typing import Any, Protocol
+
+from sn40l_sim.errors import InputError
+from sn40l_sim.studies.sweep.task import run_point
+
+Point = dict[str, Any]
+Finished = tuple[Point, dict[str, Any] | None, BaseException | None]
+
+
+class Backend(Protocol):
+    def submit(self, point: Point) -> None: ...
+
+    def n_running(self) -> int: ...
+
+    def wait_one(self) -> Finished: ...
+
+    def close(self, *, cancel: bool) -> None: ...
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the driver, which stops them (a terminal signals every process)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LocalBackend:
+    """``--workers N`` processes on this machine (spawned, so no state leaks from the driver)."""
+
+    def __init__(self, workers: int) -> None:
+        if workers < 1:
+            raise InputError(f"--workers must be >= 1, got {workers}", field="--workers")
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint,
+                                           mp_context=multiprocessing.get_context("spawn"))
+        self.running: dict[cf.Future, Point] = {}
+
+    def submit(self, point: Point) -> None:
+        self.running[self.pool.submit(run_point, point)] = point
+
+    def n_running(self) -> int:
+        return len(self.running)
+
+    def wait_one(self) -> Finished:
+        done, _ = cf.wait(list(self.running), return_when=cf.FIRST_COMPLETED)
+        future = min(done, key=lambda f: self.running[f]["order"])  # deterministic among ties
+        point = self.running.pop(future)
+        exc = future.exception()
+        return point, (None if exc else future.result()), exc
+
+    def close(self, *, cancel: bool) -> None:
+        if not cancel:
+            self.pool.shutdown(wait=True)
+            return
+        processes = list(getattr(self.pool, "_processes", {}).values())
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:  # points still running are abandoned, not waited for
+            process.terminate()
+        for process in processes:
+            process.join(timeout=10)
+
+
+class RayBackend:
+    """Points as Ray tasks: on a running cluster (``--ray-address`` / RAY_ADDRESS) or a local one."""
+
+    def __init__(self, address: str | None = None) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise InputError("--backend ray needs Ray: pip install 'sn40l-sim[ray]'",
+                             field="--backend") from None
+        self.ray = ray
+        self.owns_ray = not ray.is_initialized()
+        if self.owns_ray:
+            ray.init(address=address, log_to_driver=False, include_dashboard=False)
+        self.task = ray.remote(num_cpus=1, max_retries=0)(run_point)
+        self.running: dict[Any, Point] = {}
+
+    def submit(self, point: Point) -> None:
+        self.running[self.task.remote(point)] = point
+
+    def n_running(self) -> int:
+        return len(self.running)
+
+    def wait_one(self) -> Finished:
+        ready, _ = self.ray.wait(list(self.running), num_returns=1)
+        ref = ready[0]
+        point = self.running.pop(ref)
+        try:
+            return point, self.ray.get(ref), None
+        except self.ray.exceptions.RayTaskError as exc:
+            return point, None, exc.cause if getattr(exc, "cause", None) else exc
+        except self.ray.exceptions.RayError as exc:
+            return point, None, exc
+
+    def close(self, *, cancel: bool) -> None:
+        if cancel:
+            for ref in self.running:
+                self.ray.cancel(ref, force=True)
+            self.running.clear()
+        if self.owns_ray:
+            self.ray.shutdown()
+
+
+def make_backend(name: str, workers: int, ray_address: str | None = None) -> Backend:
+    if name == "local":
+        return LocalBackend(workers)
+    if name == "ray":
+        return RayBackend(ray_address)
+    raise InputError(f"unknown backend {name!r} (expected 'local' or 'ray')", field="--backend")

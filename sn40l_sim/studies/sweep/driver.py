@@ -1,0 +1,244 @@
+"""``sn40l-sim sweep``: plan the points, skip those already done, run the rest, write as they finish.
+
+The output folder is ``<output>/<sweep name>/`` (no timestamp, so a rerun finds its points):
+``points/<id>.parquet`` (one per finished point, written at once), ``points.parquet`` (all of them,
+rewritten at the end or on Ctrl-C), ``search.parquet`` (one row per SLO search) and ``sweep.json``
+(what was asked). A point's identity is the hash of its overrides, so a rerun of the same file
+skips every finished point, including the probes an SLO search already made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sn40l_sim.config.load import read_yaml, validate
+from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.errors import InputError
+from sn40l_sim.present.results_dir import write_json
+from sn40l_sim.studies.sweep.backends import Backend, Point, make_backend
+from sn40l_sim.studies.sweep.fingerprint import fingerprint
+from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
+from sn40l_sim.studies.sweep.progress import SweepProgress
+from sn40l_sim.studies.sweep.search import Bisection
+from sn40l_sim.studies.sweep.spec import SweepSpec, load_sweep, located
+from sn40l_sim.studies.sweep.store import SEARCH_TABLE, PointStore, write_frame_atomic
+
+
+@dataclass
+class SweepOptions:
+    """How to run a sweep (command-line choices, not part of the sweep file)."""
+
+    backend: str = "local"
+    workers: int = 2
+    output: Path | None = None
+    data_dir: Path | None = None
+    restart: bool = False
+    progress: bool = True
+    ray_address: str | None = None
+
+
+@dataclass
+class SweepResult:
+    out: Path
+    points: pd.DataFrame
+    search: pd.DataFrame | None
+    n_ran: int
+    n_skipped: int
+    failures: list[str] = field(default_factory=list)
+
+
+def check_paths(spec: SweepSpec, path: Path, node: Any) -> None:
+    """Every dotted path in the sweep file must name a scenario field."""
+    places: list[tuple[str, list[str | int]]] = [(k, ["set", k]) for k in spec.set]
+    places += [(k, ["cases", i, k]) for i, case in enumerate(spec.cases) for k in case]
+    places += [(k, ["grid", k]) for k in spec.grid]
+    if spec.search is not None:
+        places.append((spec.search.field, ["search", "field"]))
+    for key, loc in places:
+        problem = check_path(key)
+        if problem:
+            raise located(problem, path, node, loc)
+
+
+def _base_scenario(spec: SweepSpec, path: Path, node: Any) -> tuple[dict[str, Any], Path]:
+    source = (path.parent / spec.scenario).resolve()
+    if not source.exists():
+        raise located(f"scenario file {spec.scenario!r} not found (relative to the sweep file)",
+                      path, node, ["scenario"])
+    data, scenario_node = read_yaml(source)
+    validate(Scenario, data, scenario_node, str(source))  # a broken base fails once, not per point
+    return data, source
+
+
+class _Planner:
+    """Turns the spec into points, one SLO search per grid combination when there is a search."""
+
+    def __init__(self, spec: SweepSpec, base: dict[str, Any], source: Path, sweep_file: Path,
+                 options: SweepOptions, out: Path) -> None:
+        self.spec, self.base, self.source, self.sweep_file = spec, base, source, sweep_file
+        self.options, self.out = options, out
+        self.combos = expand(spec.set, spec.cases, spec.grid)
+        self.searches = [Bisection(spec.search) for _ in self.combos] if spec.search else []
+        self.stalled: set[int] = set()  # searches whose last probe failed with an internal error
+
+    def point(self, overrides: Overrides, order: int, probe: int = 0) -> Point:
+        pid = point_id(overrides)
+        run_dir = str(self.out / "runs" / pid) if self.spec.keep_runs else None
+        return {"point_id": pid, "order": order, "probe": probe, "overrides": overrides,
+                "base": self.base, "source": str(self.source), "sweep_file": str(self.sweep_file),
+                "data_dir": str(self.options.data_dir) if self.options.data_dir else None,
+                "run_dir": run_dir}
+
+    def probe(self, order: int) -> Point | None:
+        """The next probe of search ``order`` (None when that search is over)."""
+        value = self.searches[order].next_value()
+        if value is None:
+            return None
+        overrides = {**self.combos[order], self.spec.search.field: value}  # type: ignore[union-attr]
+        return self.point(overrides, order, probe=len(self.searches[order].probes))
+
+    def remaining(self, order: int) -> int:
+        """An upper bound on the points combination ``order`` still needs (for the progress bar)."""
+        if not self.searches:
+            return 1
+        s = self.searches[order]
+        if s.outcome is not None or order in self.stalled:
+            return 0
+        span = (s._hi0 - s._lo0) if s.discrete else (s._hi0 - s._lo0) / s.search.resolution
+        bound = 1 if span <= 0 else 2 + math.ceil(math.log2(max(span, 1)))
+        return max(bound - len(s.probes), 1)
+
+
+def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
+    """A sweep folder resumes only under the base scenario, profiles and version it began with."""
+    meta = out / "sweep.json"
+    if not meta.exists():
+        return
+    before = json.loads(meta.read_text()).get("fingerprint")
+    if before != stamp:  # a folder without one predates the check: its model is unknown
+        raise InputError(f"{out} holds points simulated from another base scenario, hardware profile, "
+                         "trace or sn40l-sim code; rerun with --restart (or --output elsewhere) so old "
+                         "and new results are not mixed", file=str(sweep_file))
+
+
+def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
+    spec, node = load_sweep(path)
+    check_paths(spec, path, node)
+    base, source = _base_scenario(spec, path, node)
+    root = options.output if options.output is not None else Path(spec.output)
+    out = root / spec.name
+    if out.resolve().parent != root.resolve():  # the spec's name pattern should make this impossible
+        raise InputError(f"sweep name {spec.name!r} does not name a folder inside {root}", file=str(path))
+    from sn40l_sim.workload.data_dir import resolve_data_dir
+
+    data_dir = resolve_data_dir(str(options.data_dir) if options.data_dir else None)
+    stamp = fingerprint(spec, base, source, data_dir)
+    if options.restart and out.exists():
+        shutil.rmtree(out)
+    _check_resumable(out, stamp, path)
+    store = PointStore(out)
+    store.open_for_writing()
+    write_json(out / "sweep.json", {"sweep_file": str(path), "scenario": str(source), "fingerprint": stamp,
+                                    "spec": spec.model_dump(mode="json")})
+    planner = _Planner(spec, base, source, path, options, out)
+    done = store.done_ids()
+    backend = make_backend(options.backend, options.workers, options.ray_address)
+    bar = SweepProgress(sum(planner.remaining(i) for i in range(len(planner.combos))),
+                        options.progress)
+    stats = {"ran": 0, "skipped": 0}
+    failures: list[str] = []
+    try:
+        _run(planner, store, done, backend, bar, stats, failures)
+    except KeyboardInterrupt:
+        bar.close()
+        backend.close(cancel=True)
+        store.compact()
+        n_kept = len(store.done_ids())
+        raise KeyboardInterrupt(f"sweep interrupted: kept {n_kept} finished point(s) in {out}; "
+                                "run the same command again to finish the rest") from None
+    bar.close()
+    backend.close(cancel=False)
+    store.compact()
+    search = _write_search(planner, store, out) if spec.search else None
+    return SweepResult(out, store.table(), search, stats["ran"], stats["skipped"], failures)
+
+
+def _run(planner: _Planner, store: PointStore, done: set[str], backend: Backend,
+         bar: SweepProgress, stats: dict[str, int], failures: list[str]) -> None:
+    """Submit every point not yet done; feed searches as their probes finish."""
+
+    def feed(order: int) -> None:
+        """Advance search ``order`` through probes already on disk; submit the first new one."""
+        while (point := planner.probe(order)) is not None:
+            if point["point_id"] not in done:
+                backend.submit(point)
+                return
+            row = store.read(point["point_id"]) or {}
+            planner.searches[order].record(point["overrides"][planner.spec.search.field],
+                                           planner.spec.search.slo.met(row))
+            stats["skipped"] += 1
+            bar.advance(skipped=True)
+
+    for order, overrides in enumerate(planner.combos):
+        if planner.searches:
+            feed(order)
+            continue
+        point = planner.point(overrides, order)
+        if point["point_id"] in done:
+            stats["skipped"] += 1
+            bar.advance(skipped=True)
+        else:
+            backend.submit(point)
+    while backend.n_running():
+        point, row, exc = backend.wait_one()
+        if exc is not None or row is None:
+            failures.append(f"point {point['point_id']} {point['overrides']}: "
+                            f"{type(exc).__name__}: {exc}")
+            planner.stalled.add(point["order"])
+            bar.advance()
+            continue
+        store.add(row)
+        done.add(point["point_id"])
+        stats["ran"] += 1
+        bar.advance()
+        if planner.searches:
+            search = planner.spec.search
+            planner.searches[point["order"]].record(point["overrides"][search.field],
+                                                    search.slo.met(row))
+            feed(point["order"])
+            bar.set_total(stats["ran"] + stats["skipped"] + len(failures)
+                          + sum(planner.remaining(i) for i in range(len(planner.combos))))
+
+
+def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFrame:
+    """One row per grid combination: the searched value found, and the point that showed it."""
+    search = planner.spec.search
+    assert search is not None
+    rows = []
+    for order, (combo, state) in enumerate(zip(planner.combos, planner.searches, strict=True)):
+        row: dict[str, Any] = {"order": order, **combo, "search_field": search.field,
+                               "goal": search.goal, "slo": search.slo.describe()}
+        outcome = state.outcome
+        row.update(answer=outcome.answer if outcome else None,
+                   status=outcome.status if outcome else "incomplete",
+                   n_probes=len(state.probes),
+                   probes=", ".join(f"{v:g}:{'ok' if ok else 'fail'}" for v, ok in state.probes))
+        if outcome is not None and outcome.answer is not None:
+            hit = store.read(point_id({**combo, search.field: outcome.answer})) or {}
+            row.update(answer_n_devices=hit.get("n_devices"),
+                       answer_metric=hit.get(search.slo.metric),
+                       answer_platform_name=hit.get("platform_name"))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    from sn40l_sim.studies.sweep.store import _coerce_columns
+
+    frame = _coerce_columns(frame.map(lambda v: str(v) if isinstance(v, dict | list) else v))
+    write_frame_atomic(frame, out / SEARCH_TABLE)
+    return frame

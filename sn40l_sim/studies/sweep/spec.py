@@ -1,0 +1,160 @@
+"""The sweep file's schema: a base scenario, a grid of dotted-path overrides, an optional SLO search.
+
+::
+
+    name: capacity-azure-conv
+    scenario: ../azure_conv_coe.yaml        # relative to this file
+    set: {plots: none}                      # overrides applied to every point
+    cases:                                  # optional: settings that go together
+      - {platform: sn40l_node, serving.tensor_parallel: 8}
+      - {platform: dgx_h100, serving.tensor_parallel: 8}
+    grid:                                   # every combination of these values ...
+      workload.rate_multiplier: [1, 2, 4]
+    search:                                 # ... and, per combination, a bisection
+      field: nodes
+      low: 1
+      high: 16
+      goal: min                             # the fewest nodes that meet the SLO
+      slo: {metric: ttft_p99_s, max: 1.0}
+
+Validated with pydantic (``extra="forbid"``); every error names the sweep file, line and field.
+Dotted paths are checked against the Scenario schema by :mod:`sn40l_sim.studies.sweep.grid`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sn40l_sim.config.load import line_of, load_model, read_yaml
+from sn40l_sim.errors import InputError
+
+STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class SloConfig(BaseModel):
+    """A bound on one summary metric (see docs/metrics.md): ``{metric: ttft_p99_s, max: 1.0}``.
+
+    A point whose metric is NaN (nothing completed) or that ended in an error fails the SLO;
+    ``max_rejected_share`` (default 0) also fails points that rejected more than that share of
+    requests, so "nothing completed, nothing slow" never passes.
+    """
+
+    model_config = STRICT
+    metric: str = Field(min_length=1)
+    max: float | None = None
+    min: float | None = None
+    max_rejected_share: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> SloConfig:
+        if (self.max is None) == (self.min is None):
+            raise ValueError("give exactly one of 'max' and 'min'")
+        return self
+
+    def met(self, row: dict[str, Any]) -> bool:
+        """Whether a finished point meets the SLO."""
+        if row.get("status") != "ok":
+            return False
+        value = row.get(self.metric)
+        if value is None or not isinstance(value, int | float) or math.isnan(value):
+            return False
+        n_requests = row.get("n_requests") or 0
+        if n_requests and (row.get("n_rejected") or 0) / n_requests > self.max_rejected_share:
+            return False
+        return value <= self.max if self.max is not None else value >= self.min  # type: ignore[operator]
+
+    def describe(self) -> str:
+        return f"{self.metric} <= {self.max:g}" if self.max is not None else f"{self.metric} >= {self.min:g}"
+
+
+class SearchConfig(BaseModel):
+    """Bisection over one field, separately for every combination of the grid and cases.
+
+    ``goal: min`` finds the smallest value that meets the SLO and assumes that a larger value never
+    makes things worse (nodes, max_batch). ``goal: max`` finds the largest value that meets it and
+    assumes a larger value never makes things better (an arrival rate). Integers step by 1; floats
+    stop when the bracket is narrower than ``resolution``. Alternatively ``values`` lists the
+    candidates (sorted ascending) and the bisection runs over their positions.
+    """
+
+    model_config = STRICT
+    field: str = Field(min_length=1)
+    low: float | None = None
+    high: float | None = None
+    values: list[float] | None = Field(default=None, min_length=1)
+    integer: bool | None = None  # default: True when low and high are whole numbers
+    resolution: float | None = Field(default=None, gt=0)
+    goal: Literal["min", "max"] = "min"
+    slo: SloConfig
+
+    @model_validator(mode="after")
+    def _range(self) -> SearchConfig:
+        if self.values is not None:
+            if self.low is not None or self.high is not None:
+                raise ValueError("give either 'values' or 'low'/'high', not both")
+            if list(self.values) != sorted(set(self.values)):
+                raise ValueError("'values' must be sorted ascending without repeats")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give 'low' and 'high' (or a 'values' list)")
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low:g}) must be <= high ({self.high:g})")
+        whole = float(self.low).is_integer() and float(self.high).is_integer()
+        if self.integer and not whole:
+            raise ValueError("'integer: true' needs whole-number 'low' and 'high'")
+        if not (self.integer if self.integer is not None else whole) and self.resolution is None:
+            raise ValueError("a float search needs a 'resolution' (the bracket width to stop at)")
+        return self
+
+    @property
+    def is_integer(self) -> bool:
+        if self.values is not None:
+            return all(float(v).is_integer() for v in self.values)
+        if self.integer is not None:
+            return self.integer
+        return float(self.low).is_integer() and float(self.high).is_integer()  # type: ignore[arg-type]
+
+
+class SweepSpec(BaseModel):
+    """One sweep file."""
+
+    model_config = STRICT
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    scenario: str = Field(min_length=1)
+    output: str = "results/sweeps"
+    set: dict[str, Any] = Field(default_factory=dict)
+    cases: list[dict[str, Any]] = Field(default_factory=list)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    search: SearchConfig | None = None
+    keep_runs: bool = False  # keep every point's run folder under <out>/runs/<point id>/
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> SweepSpec:
+        if set(self.name) == {"."}:
+            raise ValueError(f"name {self.name!r} would name a parent folder; use letters or digits")
+        for path, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid axis {path!r} has no values")
+        if self.search is not None and (self.search.field in self.grid or
+                                        any(self.search.field in c for c in self.cases)):
+            raise ValueError(f"{self.search.field!r} is searched; it cannot also be a grid or "
+                             "case axis")
+        return self
+
+
+def load_sweep(path: Path) -> tuple[SweepSpec, Any]:
+    """Read and validate a sweep file; returns the spec and its YAML node tree (for lines)."""
+    spec = load_model(SweepSpec, path)
+    _, node = read_yaml(path)
+    return spec, node
+
+
+def located(message: str, path: Path, node: Any, loc: list[str | int]) -> InputError:
+    """An InputError at ``loc`` (e.g. ``['grid', 'serving.max_batch']``) of the sweep file."""
+    field = ".".join(str(p) for p in loc)
+    return InputError(message, file=str(path), line=line_of(node, loc), field=field)

@@ -1,0 +1,77 @@
+"""The one task both backends run: simulate one point of a sweep and return its result row.
+
+A point is a plain dict (picklable, JSON-able) so a process pool and Ray ship it the same way:
+``{"point_id", "order", "probe", "overrides", "base", "source", "data_dir", "run_dir"}``, where
+``base`` is the scenario file's mapping and ``source`` its path (relative trace paths and profile
+paths resolve next to it). A user error in a point (an invalid value on an axis) is returned as an
+``error`` row, so one bad combination never stops the sweep.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sn40l_sim.config.load import validate
+from sn40l_sim.config.resolve import resolve
+from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.errors import InputError
+from sn40l_sim.studies.sweep.grid import apply_overrides
+
+# Summary entries that are not one number per point (kept out of the table, or flattened).
+_NESTED = ("workload",)
+_RENAMED = {"platform": "platform_name", "scenario": "scenario_name"}
+
+
+def _row_base(point: dict[str, Any]) -> dict[str, Any]:
+    return {"point_id": point["point_id"], "order": point["order"], "probe": point.get("probe", 0),
+            **point["overrides"]}
+
+
+def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key in _NESTED:
+            continue
+        out[_RENAMED.get(key, key)] = value
+    workload = summary.get("workload") or {}
+    for key in ("n_bad_rows_skipped", "n_zero_prompt_clipped", "n_zero_output_clipped"):
+        if key in workload:
+            out[f"workload_{key}"] = workload[key]
+    return out
+
+
+def run_point(point: dict[str, Any]) -> dict[str, Any]:
+    """Simulate one point; never raises for a user error (the row says ``status: error``)."""
+    from sn40l_sim.runner import run_scenario  # the runner pulls in SimPy and matplotlib
+
+    started = time.perf_counter()
+    row = _row_base(point)
+    source = Path(point["source"])
+    where = f"{point.get('sweep_file', source)} (point {point['point_id']})"
+    keep = point.get("run_dir") is not None
+    run_dir = Path(point["run_dir"]) if keep else Path(tempfile.mkdtemp(prefix="sn40l-point-"))
+    try:
+        try:
+            data = apply_overrides(point["base"], point["overrides"])
+        except KeyError as exc:
+            raise InputError(f"cannot apply override: {exc.args[0]}", file=where) from None
+        scenario = validate(Scenario, data, None, where)
+        resolved = resolve(scenario, source)
+        result = run_scenario(resolved, data_dir=Path(point["data_dir"]) if point.get("data_dir")
+                              else None, plots=False, progress=False, run_dir=run_dir)
+        row.update(_metrics(result.summary))
+        row.update(status="ok", error=None, n_devices=resolved.platform.n_devices,
+                   n_devices_per_node=resolved.platform.n_devices_per_node)
+    except InputError as exc:
+        if exc.file == str(source):  # resolve blames the base file; the value came from the sweep
+            exc = InputError(exc.message, file=where, field=exc.field)
+        row.update(status="error", error=str(exc))
+    finally:
+        if not keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    row["point_wall_s"] = time.perf_counter() - started
+    return row

@@ -1,0 +1,103 @@
+"""The package's layers point one way: a module imports only its own package or the layers below.
+
+Every import in ``sn40l_sim`` is parsed with ``ast`` (lazy imports inside functions included) and
+checked against :data:`LAYERS`; docs/concepts.md draws the same picture. An upward import, or a
+cycle between packages, fails here with the file and line.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "sn40l_sim"
+
+# Bottom to top. A layer may import any layer to its left (and itself), never one to its right.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("units", "errors"),  # ground: quantities, the one error type
+    ("catalogue",),  # model and hardware specs as frozen dataclasses
+    ("config",),  # YAML -> pydantic -> specs (pydantic lives here)
+    ("workload",),  # generators, trace formats and readers, the data directory
+    ("cost",),  # PURE cost functions
+    ("state",),  # PURE serving state: request blocks, queues, HBM residency, placement
+    ("policy",),  # PURE decisions: router, scheduler, eviction
+    ("metrics",),  # recorder (streams Parquet) and the summary read from files
+    ("engine",),  # the only SimPy user
+    ("present",),  # tables and plots of results; never simulates
+    ("runner",),  # one run, end to end
+    ("studies",),  # compare, validate, footprint, sweeps: call the runner
+    ("cli",),  # one module per command
+)
+RANK = {name: i for i, names in enumerate(LAYERS) for name in names}
+
+
+def _top(module: str) -> str:
+    return module.split(".")[1] if module.count(".") >= 1 else ""
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, imported sn40l_sim module)`` for every import in ``path``, lazy ones included."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    package = parts[:-1]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("sn40l_sim")]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = list(package[: len(package) - node.level + 1])
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module == "sn40l_sim":
+                found += [(node.lineno, f"sn40l_sim.{a.name}") for a in node.names]
+            elif module.startswith("sn40l_sim."):
+                found.append((node.lineno, module))
+    return found
+
+
+def _layer_of(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def test_every_module_has_a_layer() -> None:
+    unplaced = sorted({_layer_of(p) for p in PACKAGE.rglob("*.py")} - set(RANK) - {"__init__"})
+    assert not unplaced, f"modules or packages without a layer in LAYERS: {unplaced}"
+
+
+def test_imports_only_point_down() -> None:
+    upward = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own = _layer_of(path)
+        if own == "__init__":
+            continue
+        for line, module in _imports(path):
+            target = _top(module)
+            if target in RANK and RANK[target] > RANK[own]:
+                upward.append(f"{path.relative_to(PACKAGE.parent)}:{line}: {own} imports {module}")
+    assert not upward, "imports that point up the layers:\n" + "\n".join(upward)
+
+
+def test_no_cycle_between_packages() -> None:
+    edges: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        own = _layer_of(path)
+        for _, module in _imports(path):
+            target = _top(module)
+            if target and target != own:
+                edges.setdefault(own, set()).add(target)
+    cycles = sorted(f"{a} <-> {b}" for a, targets in edges.items() for b in targets
+                    if a < b and a in edges.get(b, set()))
+    assert not cycles, f"packages that import each other: {cycles}"
+
+
+def test_no_two_modules_share_a_name() -> None:
+    """A module's name says what it holds; two ``plots.py`` in different packages do not."""
+    seen: dict[str, list[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name not in ("__init__.py", "__main__.py"):
+            seen.setdefault(path.stem, []).append(str(path.relative_to(PACKAGE)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not clashes, f"module names used more than once: {clashes}"
