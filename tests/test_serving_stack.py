@@ -85,3 +85,26 @@ def test_validate_json_is_only_json(tmp_path):
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert rows and rows[0]["id"] == "T13" and rows[0]["usage"] == "prediction"
+
+
+def test_engine_charges_the_generating_router_and_program_loads(write_scenario, tmp_path):
+    """Sparse batch-1 requests: each router step is a 20-token inference plus a program load (the
+    group last ran an expert), and the expert part pays one program load too."""
+    from conftest import small_scenario
+
+    from sn40l_sim.config.resolve import load_scenario
+    from sn40l_sim.runner import run_scenario
+
+    data = small_scenario(
+        router={"model": "llama-2-7b", "output_tokens": 20, "mapping": "zipf", "zipf_s": 0.5},
+        workload={"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 0.2}, "prompt_tokens": 128,
+                                "output_tokens": 20, "requests": 20}},
+        serving={"tensor_parallel": 8, "max_batch": 1, "scheduler": "paper_batch"})
+    result = run_scenario(load_scenario(write_scenario(data)), output=tmp_path / "out", plots=False)
+    done = result.requests[result.requests["outcome"] == "completed"]
+    table = StepCostTable(SN40L, LLAMA7, 8)
+    router = table.program_load_s + table.inference_s(1, 128, 20)
+    assert done["router_s"].iloc[1:].to_numpy() == pytest.approx(router, rel=1e-6)
+    expert = done["e2e_latency_s"] - done["router_s"] - done["switch_wait_s"] - done["queue_wait_s"]
+    assert expert.to_numpy() == pytest.approx(router, rel=1e-3)  # the same 128-in / 20-out inference
+    assert result.summary["memory"]["router_bytes"] > LLAMA7.weight_bytes  # its KV cache is reserved in HBM
