@@ -165,8 +165,8 @@ def splitwise_rows(data_dir: Path) -> pd.DataFrame:
         tp, prompt, batch = int(r.tensor_parallel), int(r.prompt_size), int(r.batch_size)
         if not (tp == 2 and batch == 64):
             rows.append({"tp": tp, "prompt": prompt, "batch": batch, "phase": "prefill",
-                         "measured_s": r.prompt_time * MS})
+                         "measured_s": r.prompt_time * MS, "prompt_size": prompt})
         # mean context over the decode run (prompt + half the output tokens)
         rows.append({"tp": tp, "prompt": prompt + int(r.token_size) // 2, "batch": batch, "phase": "decode",
-                     "measured_s": r.token_time * MS})
+                     "measured_s": r.token_time * MS, "prompt_size": prompt})
     return pd.DataFrame(rows)

@@ -48,8 +48,7 @@ def splitwise_table(data_dir: Path) -> pd.DataFrame:
     rows = measured.splitwise_rows(data_dir)
     if rows.empty:
         return rows
-    prompt = [p if ph == "prefill" else p - 64 for p, ph in zip(rows["prompt"], rows["phase"], strict=True)]
-    keys = zip(rows["tp"], prompt, rows["batch"], strict=True)
+    keys = zip(rows["tp"], rows["prompt_size"], rows["batch"], strict=True)
     return rows.assign(fit=[k in S1_FIT_ROWS for k in keys])
 
 
