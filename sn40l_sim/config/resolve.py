@@ -9,7 +9,12 @@ from pathlib import Path
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec, get_model
 from sn40l_sim.config.load import load_model
-from sn40l_sim.config.policy_names import EVICTION_NAMES, SCHEDULER_NAMES, check_name
+from sn40l_sim.config.policy_names import (
+    EVICTION_NAMES,
+    PLACEMENT_NAMES,
+    SCHEDULER_NAMES,
+    check_name,
+)
 from sn40l_sim.config.profiles import load_platform, platform_from_mapping
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.scenario import Scenario, ServingConfig
@@ -35,6 +40,8 @@ class ResolvedScenario:
     platform: PlatformSpec
     experts: tuple[Expert, ...]
     router_model: ModelSpec | None
+    # (count, share of requests) per ``experts:`` entry when any entry sets a share, else None.
+    group_shares: tuple[tuple[int, float], ...] | None = None
 
     @property
     def name(self) -> str:
@@ -95,7 +102,8 @@ def _check_policy_names(scenario: Scenario, source: Path | None) -> None:
     cannot ask the registries); ``tests/test_policy_registry.py`` keeps the two lists equal.
     """
     for known, value, field in ((SCHEDULER_NAMES, scenario.serving.scheduler, "serving.scheduler"),
-                                (EVICTION_NAMES, scenario.serving.eviction, "serving.eviction")):
+                                (EVICTION_NAMES, scenario.serving.eviction, "serving.eviction"),
+                                (PLACEMENT_NAMES, scenario.serving.placement, "serving.placement")):
         try:
             check_name(known, value, field.split(".")[-1])
         except InputError as exc:
@@ -108,6 +116,37 @@ def _check_policy_names(scenario: Scenario, source: Path | None) -> None:
     if unknown:
         raise InputError(f"pinned experts {unknown} are not in the expert list",
                          file=str(source) if source else None, field="serving.pinned")
+
+
+SHARE_TOLERANCE = 1e-6  # given shares may sum to 1 within this
+
+
+def group_shares(scenario: Scenario, source: Path | None) -> tuple[tuple[int, float], ...] | None:
+    """Each expert group's share of requests; groups without one split the rest by their counts.
+
+    Shares need ``router.mapping: zipf`` (the router then draws a group by share and the expert
+    within it); given shares must not exceed 1, and must sum to 1 when every group has one.
+    """
+    given = [g.share for g in scenario.experts]
+    if all(s is None for s in given):
+        return None
+    where = str(source) if source else None
+    if scenario.router.mapping != "zipf":
+        raise InputError("'share' of an expert group needs 'router.mapping: zipf' (the router "
+                         "draws the group by share, then the expert within it)", file=where,
+                         field="experts")
+    total = sum(s for s in given if s is not None)
+    rest = [g.count for g, s in zip(scenario.experts, given, strict=True) if s is None]
+    if total > 1 + SHARE_TOLERANCE or (not rest and abs(total - 1) > SHARE_TOLERANCE):
+        raise InputError(f"expert group shares sum to {total:.6g}; they must sum to 1 (or to "
+                         "less, when some groups leave theirs to be split)", file=where,
+                         field="experts")
+    if rest and total >= 1 - SHARE_TOLERANCE:
+        raise InputError("expert group shares leave nothing for the groups without a share",
+                         file=where, field="experts")
+    left, n_rest = max(0.0, 1 - total), sum(rest)
+    return tuple((g.count, s if s is not None else left * g.count / n_rest)
+                 for g, s in zip(scenario.experts, given, strict=True))
 
 
 def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
@@ -140,6 +179,7 @@ def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
         platform=platform,
         experts=expand_experts(scenario, source),
         router_model=router_model,
+        group_shares=group_shares(scenario, source),
     )
 
 

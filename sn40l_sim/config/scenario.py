@@ -23,6 +23,10 @@ class ExpertGroupConfig(BaseModel):
     count: int = Field(default=1, ge=1, le=1_000_000)
     name: str | None = None
     name_prefix: str | None = None
+    # Share of all requests this group's experts receive (with ``router.mapping: zipf``, the
+    # expert within the group is drawn Zipf(zipf_s) over the group's own ranks). Groups without a
+    # share split what the others leave in proportion to their counts.
+    share: float | None = Field(default=None, gt=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _one_naming(self) -> ExpertGroupConfig:
@@ -55,7 +59,18 @@ class ServingConfig(BaseModel):
     # Copies of each expert on other groups (``auto``: as many as the groups allow); a request
     # goes to the copy whose group has the fewest outstanding requests. 1 = P1's static placement.
     replicas: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
+    # Which groups hold which experts: ``uniform`` (catalogue order, ``replicas`` copies of every
+    # expert) or ``load_aware`` (copies in proportion to expected load, small experts packed, see
+    # sn40l_sim/policy/placement_rules.py; it chooses its own copies, so ``replicas`` must stay 1).
+    placement: str = "uniform"
     max_steps_per_iteration: int = Field(default=64, ge=1)  # bound on decode steps per event
+
+    @model_validator(mode="after")
+    def _replicas_with_uniform(self) -> ServingConfig:
+        if self.placement != "uniform" and self.replicas != 1:
+            raise ValueError(f"'replicas' applies to placement 'uniform'; placement "
+                             f"{self.placement!r} chooses each expert's copies itself")
+        return self
 
     @field_validator("prefetch", mode="before")
     @classmethod
