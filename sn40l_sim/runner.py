@@ -16,8 +16,10 @@ import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.engine.simulation import Simulation, StopRequest
+from sn40l_sim.metrics.economics import Fleet, economics
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.summary import summarize
+from sn40l_sim.metrics.warnings import default_limit_warnings
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.present.run_plots import draw_run_plots
 from sn40l_sim.workload.data_dir import resolve_data_dir
@@ -96,6 +98,15 @@ def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: 
             f"in {run_dir}")
 
 
+def _economics(resolved: ResolvedScenario, requests: pd.DataFrame,
+               events: pd.DataFrame) -> dict[str, float]:
+    """Energy, cost and goodput (see :mod:`sn40l_sim.metrics.economics`)."""
+    platform, scenario = resolved.platform, resolved.scenario
+    fleet = Fleet(platform.n_nodes, platform.n_devices_per_node, scenario.serving.tensor_parallel)
+    return economics(requests, events, fleet, platform.power, platform.price,
+                     ttft_slo_s=scenario.slo.ttft, tbt_slo_s=scenario.slo.time_between_tokens)
+
+
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
                  run_dir: Path | None = None) -> RunResult:
@@ -140,6 +151,8 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                    "interrupted": interrupted, **summarize(requests, events),
                    "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
                                     if recorder.hbm_hits + recorder.hbm_misses else None),
+                   **_economics(resolved, requests, events),
+                   "warnings": default_limit_warnings(requests, scenario.serving),
                    "workload": dataclasses.asdict(chunks.stats),
                    "wall_s": wall_s,
                    "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}

@@ -13,6 +13,8 @@ from sn40l_sim.catalogue.hardware import (
     InterconnectSpec,
     MemoryTier,
     PlatformSpec,
+    PowerSpec,
+    PriceSpec,
     WeightLoadSpec,
 )
 from sn40l_sim.config.quantities import (
@@ -23,6 +25,7 @@ from sn40l_sim.config.quantities import (
     Fraction,
     PositiveSeconds,
     Seconds,
+    Watts,
 )
 
 
@@ -116,6 +119,29 @@ class ExecutionConfig(BaseModel):
         )
 
 
+class PowerConfig(BaseModel):
+    """``power:`` of a profile: per device (socket or GPU) and the rest of the node, idle and busy."""
+
+    model_config = STRICT
+    device_idle: Watts
+    device_busy: Watts
+    node_idle: Watts
+    node_busy: Watts
+
+    def to_spec(self) -> PowerSpec:
+        return PowerSpec(self.device_idle, self.device_busy, self.node_idle, self.node_busy)
+
+
+class PriceConfig(BaseModel):
+    """``price:`` of a profile: US dollars per node-hour."""
+
+    model_config = STRICT
+    node_usd_per_hour: float = Field(gt=0)
+
+    def to_spec(self) -> PriceSpec:
+        return PriceSpec(self.node_usd_per_hour)
+
+
 class PlatformConfig(BaseModel):
     """One hardware profile file."""
 
@@ -129,6 +155,8 @@ class PlatformConfig(BaseModel):
     weight_load: WeightLoadConfig
     interconnect: InterconnectConfig
     execution: ExecutionConfig
+    power: PowerConfig | None = None
+    price: PriceConfig | None = None
 
     def to_spec(self) -> PlatformSpec:
         return PlatformSpec(
@@ -150,4 +178,6 @@ class PlatformConfig(BaseModel):
                 topology=self.interconnect.topology,
             ),
             execution=self.execution.to_spec(),
+            power=self.power.to_spec() if self.power else None,
+            price=self.price.to_spec() if self.price else None,
         )

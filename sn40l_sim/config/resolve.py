@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from sn40l_sim.catalogue.hardware import PlatformSpec
+from sn40l_sim.catalogue.hardware import PlatformSpec, PowerSpec, PriceSpec
 from sn40l_sim.catalogue.models import ModelSpec, get_model
 from sn40l_sim.config.load import load_model
 from sn40l_sim.config.policy_names import (
@@ -17,7 +17,7 @@ from sn40l_sim.config.policy_names import (
 )
 from sn40l_sim.config.profiles import load_platform, platform_from_mapping
 from sn40l_sim.config.router_config import RouterConfig
-from sn40l_sim.config.scenario import Scenario, ServingConfig
+from sn40l_sim.config.scenario import CostsConfig, Scenario, ServingConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 from sn40l_sim.errors import InputError
 
@@ -149,6 +149,26 @@ def group_shares(scenario: Scenario, source: Path | None) -> tuple[tuple[int, fl
                  for g, s in zip(scenario.experts, given, strict=True))
 
 
+_POWER_FIELDS = ("device_idle", "device_busy", "node_idle", "node_busy")
+
+
+def apply_costs(platform: PlatformSpec, costs: CostsConfig, source: Path | None) -> PlatformSpec:
+    """The profile's power and price with the scenario's ``costs:`` overrides applied."""
+    power, price = platform.power, platform.price
+    given = {f: getattr(costs, f) for f in _POWER_FIELDS if getattr(costs, f) is not None}
+    if given:
+        if power is None and len(given) < len(_POWER_FIELDS):
+            fields = ", ".join(f"costs.{f}" for f in _POWER_FIELDS)
+            raise InputError(f"the profile has no 'power:'; give all of {fields}",
+                             file=str(source) if source else None, field="costs")
+        base = ({f: getattr(power, f"{f}_w") for f in _POWER_FIELDS} if power else {})
+        merged = {**base, **given}
+        power = PowerSpec(*(merged[f] for f in _POWER_FIELDS))
+    if costs.node_usd_per_hour is not None:
+        price = PriceSpec(costs.node_usd_per_hour)
+    return dataclasses.replace(platform, power=power, price=price)
+
+
 def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
     """Resolve names (platform profile, catalogue models) into specs."""
     base = source.parent if source is not None else None
@@ -159,7 +179,8 @@ def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
             platform = platform_from_mapping(scenario.platform, f"{source}: platform")
     except InputError as exc:
         raise _field_error(exc, source, "platform") from None
-    platform = dataclasses.replace(platform, n_nodes=scenario.nodes)
+    platform = apply_costs(dataclasses.replace(platform, n_nodes=scenario.nodes), scenario.costs,
+                           source)
     tp = scenario.serving.tensor_parallel
     if tp > platform.n_devices:
         raise InputError(

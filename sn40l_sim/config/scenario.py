@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from sn40l_sim.config.quantities import STRICT, Bytes, Seconds
+from sn40l_sim.config.quantities import STRICT, Bytes, PositiveSeconds, Seconds, Watts
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 
@@ -81,6 +81,26 @@ class ServingConfig(BaseModel):
         return value
 
 
+class SloConfig(BaseModel):
+    """The service-level objective a request must meet to count towards goodput."""
+
+    model_config = STRICT
+    ttft: PositiveSeconds = 1.0  # assumption: an interactive chat's first token within 1 s
+    time_between_tokens: PositiveSeconds = 0.1  # assumption: 10 tokens/s, faster than reading
+
+
+class CostsConfig(BaseModel):
+    """Overrides of the profile's ``power:`` and ``price:`` (so a sweep can vary them, e.g. the
+    SN40L's, which are not public): ``costs.node_usd_per_hour``, ``costs.device_busy``, ..."""
+
+    model_config = STRICT
+    node_usd_per_hour: float | None = Field(default=None, gt=0)
+    device_idle: Watts | None = None
+    device_busy: Watts | None = None
+    node_idle: Watts | None = None
+    node_busy: Watts | None = None
+
+
 class Scenario(BaseModel):
     """One scenario file."""
 
@@ -93,6 +113,8 @@ class Scenario(BaseModel):
     router: RouterConfig = Field(default_factory=RouterConfig)
     workload: WorkloadConfig
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    slo: SloConfig = Field(default_factory=SloConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
     seed: int = Field(default=1, ge=0)
     output: str = "results"
     plots: Literal["auto", "none"] = "auto"
