@@ -122,5 +122,31 @@ def test_load_aware_within_one_copy_of_ideal_when_memory_does_not_bind(loads, n_
     assert p.n_servable == len(loads)  # every expert placed
     ideal = sum(loads) / n_groups
     heaviest_copy = max(load / len(g) for load, g in zip(loads, p.groups_of, strict=True))
-    assert heaviest_copy <= ideal * (1 + 1e-9)  # by copies_wanted
     assert group_loads(p, loads, n_groups).max() <= (ideal + heaviest_copy) * (1 + 1e-9)
+    if n_groups < len(loads):  # packing: a copy carries at most the ideal (copies_wanted)
+        assert heaviest_copy <= ideal * (1 + 1e-9)
+    else:  # dedicated: one copy per group, and no seat moved elsewhere lightens the heaviest copy
+        copies = [len(g) for g in p.groups_of]
+        assert sum(copies) == n_groups and all(len(set(g)) == 1 for g in group_members(p))
+        for src in range(len(loads)):
+            for dst in range(len(loads)):
+                if src != dst and copies[src] > 1:
+                    moved = copies.copy()
+                    moved[src] -= 1
+                    moved[dst] += 1
+                    assert max(x / c for x, c in zip(loads, moved, strict=True)) >= \
+                        heaviest_copy * (1 - 1e-9)
+
+
+def group_members(p):
+    return [s.experts for s in p.stores]
+
+
+def test_dedicated_groups_when_groups_outnumber_experts():
+    # 5 groups, 2 experts of loads 3 and 1 (D'Hondt): seats 2, 3 and 4 go to the first (3/1,
+    # 3/2 > 1/1, then 3/3 = 1/1 ties to the first expert): 4 copies of 0.75 and 1 of 1.
+    p = place_by_load(PlacementInput([10 * GB] * 2, [3.0, 1.0], 5, 100 * GB, 50 * GB))
+    assert p.groups_of == [(0, 1, 2, 3), (4,)]
+    # An expert too large for a group's HBM cache alone: packing, not dedicated groups.
+    p = place_by_load(PlacementInput([10 * GB, 60 * GB], [3.0, 1.0], 5, 100 * GB, 50 * GB))
+    assert len(p.groups_of[1]) == 1 and all(len(s.experts) >= 1 for s in p.stores[:2])

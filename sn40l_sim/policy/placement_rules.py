@@ -88,9 +88,44 @@ class _Groups:
         self.load[group] += load
 
 
+def dedicated_copies(loads: Sequence[float], n_groups: int) -> list[int]:
+    """With at least as many groups as experts: one group per copy, ``n_groups`` copies in all,
+    each seat after the first per expert going to the expert whose copies carry the most
+    (D'Hondt), which makes the heaviest copy as light as it can be."""
+    copies = [1] * len(loads)
+    for _ in range(n_groups - len(loads)):
+        best = max(range(len(loads)), key=lambda e: (loads[e] / copies[e], -e))
+        copies[best] += 1
+    return copies
+
+
+def _place_dedicated(spec: PlacementInput) -> Placement | None:
+    """Every copy on a group of its own (None when some expert does not fit a group alone)."""
+    sizes = list(spec.expert_bytes)
+    room = min(spec.backing_bytes, spec.hbm_cache_bytes) * _SLACK
+    if len(sizes) > spec.n_groups or any(size > room for size in sizes):
+        return None
+    copies = dedicated_copies(list(spec.loads), spec.n_groups)
+    stores = [BackingStore(spec.backing_bytes) for _ in range(spec.n_groups)]
+    groups_of: list[tuple[int, ...]] = []
+    next_group = 0
+    for expert, n in enumerate(copies):
+        held_by = tuple(range(next_group, next_group + n))
+        for g in held_by:
+            stores[g].place(expert, sizes[expert])
+        groups_of.append(held_by)
+        next_group += n
+    return Placement(stores, groups_of, len(sizes))
+
+
 @PLACEMENTS.register("load_aware")
 def place_by_load(spec: PlacementInput) -> Placement:
-    """Copies in proportion to load, assigned greedily to the least-loaded group with room.
+    """Copies in proportion to load; experts share a group only when there are too few groups.
+
+    With at least as many groups as experts (and every expert fitting a group's HBM cache alone),
+    each copy gets a group of its own (:func:`dedicated_copies`): a group runs one expert batch at
+    a time, so two experts on one group queue behind each other's batches, which balancing load
+    alone does not see. Otherwise, packing:
 
     1. Each expert wants ``copies_wanted`` copies; a copy carries ``load / copies``.
     2. Primaries, heaviest copy first, each to the least-loaded group whose backing store has room
@@ -98,10 +133,13 @@ def place_by_load(spec: PlacementInput) -> Placement:
     3. Replicas, heaviest copy first, each to the least-loaded group that does not hold the expert
        yet and whose backing store *and* HBM expert cache still have room for it.
 
-    Bound (a list-scheduling argument; checked by the property tests): when memory does not bind,
-    no group's load exceeds the ideal (total / n_groups) by more than the heaviest copy, and by
-    step 1 a copy never carries more than the ideal, so no group carries more than twice it.
+    Bound (checked by the property tests): when memory does not bind, no group's load exceeds the
+    ideal (total / n_groups) by more than the heaviest copy (dedicated: a group carries one copy;
+    packing: a list-scheduling argument), and a packed copy never carries more than the ideal.
     """
+    dedicated = _place_dedicated(spec)
+    if dedicated is not None:
+        return dedicated
     n_groups, sizes, loads = spec.n_groups, list(spec.expert_bytes), list(spec.loads)
     copies = copies_wanted(loads, n_groups)
     per_copy = [load / c for load, c in zip(loads, copies, strict=True)]
