@@ -50,9 +50,16 @@ def device_busy_s(events: pd.DataFrame, tensor_parallel: int) -> float:
 
 def energy_j(events: pd.DataFrame, span_s: float, fleet: Fleet, power: PowerSpec | None) -> float:
     """Joules over the window (see the module docstring); NaN without a power model."""
+    return energy_from_busy_j(device_busy_s(events, fleet.tensor_parallel), span_s, fleet, power)
+
+
+def energy_from_busy_j(busy_device_s: float, span_s: float, fleet: Fleet,
+                       power: PowerSpec | None) -> float:
+    """Joules of a fleet held ``span_s`` whose devices computed ``busy_device_s`` in all: linear in
+    every power figure, so a sensitivity to them needs no new simulation."""
     if power is None or span_s <= 0:
         return math.nan
-    busy = min(device_busy_s(events, fleet.tensor_parallel), fleet.n_devices * span_s)
+    busy = min(busy_device_s, fleet.n_devices * span_s)
     devices = (fleet.n_devices * power.device_idle_w * span_s
                + (power.device_busy_w - power.device_idle_w) * busy)
     rest = (fleet.n_nodes * power.node_idle_w * span_s
