@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
@@ -20,6 +21,8 @@ from sn40l_sim.metrics.economics import Fleet, economics
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.summary import summarize
 from sn40l_sim.metrics.warnings import default_limit_warnings
+from sn40l_sim.policy.expert_load import label_shares
+from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.present.run_plots import draw_run_plots
 from sn40l_sim.workload.data_dir import resolve_data_dir
@@ -107,6 +110,23 @@ def _economics(resolved: ResolvedScenario, requests: pd.DataFrame,
                      ttft_slo_s=scenario.slo.ttft, tbt_slo_s=scenario.slo.time_between_tokens)
 
 
+def with_label_shares(resolved: ResolvedScenario, data_dir: Path) -> ResolvedScenario:
+    """For load-aware placement over a labelled trace: read it ahead and count where its requests
+    go (the same router and seed as the run), so copies follow the trace's own traffic."""
+    scenario = resolved.scenario
+    if scenario.serving.placement == "uniform" or scenario.workload.trace is None:
+        return resolved
+    chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data_dir,
+                                 base_dir=resolved.base_dir)
+    router = Router(resolved.router, [e.name for e in resolved.experts],
+                    seed=np.random.SeedSequence(resolved.seed).spawn(2)[1],
+                    group_shares=resolved.group_shares)
+    shares = label_shares(router, chunks)
+    if shares is None:
+        return resolved
+    return dataclasses.replace(resolved, planned_shares=tuple(float(x) for x in shares))
+
+
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
                  run_dir: Path | None = None) -> RunResult:
@@ -115,6 +135,7 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
                                  base_dir=resolved.base_dir)
+    resolved = with_label_shares(resolved, data)
     if run_dir is None:
         # A relative output folder is relative to where the user runs the command.
         out = output if output is not None else Path(scenario.output)

@@ -4,6 +4,7 @@ load-aware run end to end."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import small_scenario
 
@@ -81,3 +82,28 @@ def test_load_aware_run_replicates_the_hot_expert(write_scenario, tmp_path):
     # e-0 has ceil(0.6 x 8) = 5 copies; at this light load the least-busy copy is often the first.
     assert result.summary["memory"]["n_expert_replicas"] >= 4
     assert req[req["expert"] == "e-0"]["group"].nunique() >= 2
+
+
+def test_load_aware_counts_a_labelled_trace(write_scenario, tmp_path):
+    """A trace with an expert column: copies follow its own traffic (80 % to e-3), not Zipf."""
+    from sn40l_sim.runner import with_label_shares
+
+    n = 200
+    experts = ["e-3"] * 160 + ["e-0"] * 20 + ["e-1"] * 10 + ["e-2"] * 10
+    trace = pd.DataFrame({"arrival": np.arange(n) * 0.002, "prompt_tokens": 64, "output_tokens": 4,
+                          "expert": experts})
+    trace.to_csv(tmp_path / "labelled.csv", index=False)
+    data = small_scenario(
+        platform="dgx_h100", experts=[{"model": "llama-2-7b", "count": 4, "name_prefix": "e"}],
+        router={"latency": "1 ms", "mapping": "zipf", "zipf_s": 1.5},
+        workload={"trace": str(tmp_path / "labelled.csv"), "format": "generic",
+                  "columns": {"arrival": "arrival", "prompt_tokens": "prompt_tokens",
+                              "output_tokens": "output_tokens", "expert": "expert"}},
+        serving={"tensor_parallel": 1, "max_batch": 4, "placement": "load_aware"})
+    resolved = with_label_shares(load_scenario(write_scenario(data)), tmp_path)
+    assert resolved.planned_shares == pytest.approx([0.1, 0.05, 0.05, 0.8])
+    result = run_scenario(resolved, output=tmp_path / "out", plots=False)
+    req = result.requests
+    assert (req["outcome"] == "completed").all()
+    # 8 groups: e-3 gets 5 copies (D'Hondt on 0.8/0.1/0.05/0.05); 500 requests/s keep them busy.
+    assert req[req["expert"] == "e-3"]["group"].nunique() >= 3

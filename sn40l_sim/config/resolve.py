@@ -42,6 +42,9 @@ class ResolvedScenario:
     router_model: ModelSpec | None
     # (count, share of requests) per ``experts:`` entry when any entry sets a share, else None.
     group_shares: tuple[tuple[int, float], ...] | None = None
+    # Each expert's share of requests as routed from a trace's own labels (read ahead by the
+    # runner for load-aware placement); None: placement derives shares from the configuration.
+    planned_shares: tuple[float, ...] | None = None
 
     @property
     def name(self) -> str:

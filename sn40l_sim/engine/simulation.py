@@ -48,8 +48,9 @@ def kv_reservation_bytes(resolved: ResolvedScenario) -> float:
 def expected_loads(resolved: ResolvedScenario) -> list[float]:
     """Each expert's expected work: its share of requests x its weight bytes (decode streams the
     weights once a step, so a 70B request costs about ten 7B ones)."""
-    shares = expected_shares(resolved.router, resolved.workload,
-                             [e.name for e in resolved.experts], resolved.group_shares)
+    shares = (np.array(resolved.planned_shares) if resolved.planned_shares is not None else
+              expected_shares(resolved.router, resolved.workload,
+                              [e.name for e in resolved.experts], resolved.group_shares))
     return [float(p) * e.model.weight_bytes for p, e in zip(shares, resolved.experts, strict=True)]
 
 
