@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+import pytest
 
 from sn40l_sim.studies.sweep.capacity import capacity_markdown, capacity_table
 
@@ -41,3 +42,36 @@ def test_cheapest_over_tp_and_bounds():
     text = capacity_markdown(table.reset_index(), "ttft_p99_s <= 1")
     assert "| a | 16 |" in text and "| b | <= 8 |" in text and "| c | none up to 1,024 |" in text
     assert "tensor_parallel=8: 32; tensor_parallel=1: 16" in text
+
+
+def test_a_tp_search_reports_the_cheapest_per_platform(tmp_path):
+    """End to end: nodes searched for TP 1 and 8 on two platforms, a goodput target, one row each."""
+    import shutil
+
+    import yaml
+    from conftest import REPO
+
+    from sn40l_sim.errors import InputError
+    from sn40l_sim.studies.sweep.driver import SweepOptions, run_sweep
+
+    shutil.copy(REPO / "scenarios" / "sweeps" / "tiny_base.yaml", tmp_path / "tiny_base.yaml")
+    sweep = {"name": "tp", "scenario": "tiny_base.yaml",
+             "set": {"workload.generator.requests": 60, "serving.placement": "load_aware"},
+             "cases": [{"platform": "sn40l_node"}, {"platform": "dgx_h100"}],
+             "grid": {"serving.tensor_parallel": [1, 8]},
+             "search": {"field": "nodes", "low": 1, "high": 4, "goal": "min",
+                        "cheapest_over": ["serving.tensor_parallel"],
+                        "slo": {"metric": "goodput_share", "min": 0.9}}}
+    path = tmp_path / "tp.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    result = run_sweep(path, SweepOptions(workers=1, output=tmp_path / "out", progress=False))
+    table = pd.read_csv(result.out / "capacity.csv")
+    assert list(table["platform"]) == ["sn40l_node", "dgx_h100"]
+    assert table["tried"].str.contains("tensor_parallel=1").all()
+    assert table["tried"].str.contains("tensor_parallel=8").all()
+    assert (table["price_usd_per_hour"] > 0).all() and (table["goodput_share"] >= 0.9).all()
+    assert "| platform |" in (result.out / "capacity.md").read_text()
+    sweep["search"]["cheapest_over"] = ["serving.max_batch"]  # not an axis of this sweep
+    path.write_text(yaml.safe_dump(sweep))
+    with pytest.raises(InputError, match="not grid or case axes"):
+        run_sweep(path, SweepOptions(workers=1, output=tmp_path / "out2", progress=False))
