@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.engine.simulation import Simulation, StopRequest
-from sn40l_sim.metrics.economics import Fleet, economics
 from sn40l_sim.metrics.recorder import Recorder
-from sn40l_sim.metrics.summary import summarize
+from sn40l_sim.metrics.run_info import RUN_INFO, RunInfo
+from sn40l_sim.metrics.run_summary import RunSummary
 from sn40l_sim.metrics.warnings import default_limit_warnings
 from sn40l_sim.policy.expert_load import label_shares
 from sn40l_sim.policy.prompt_router import Router
@@ -31,10 +32,10 @@ from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
 
 @dataclass
 class RunResult:
-    """What a run produced: its folder, summary and DataFrames."""
+    """What a run produced: its folder, its summary and its two tables as DataFrames."""
 
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     requests: pd.DataFrame
     events: pd.DataFrame
     wall_s: float
@@ -101,13 +102,19 @@ def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: 
             f"in {run_dir}")
 
 
-def _economics(resolved: ResolvedScenario, requests: pd.DataFrame,
-               events: pd.DataFrame) -> dict[str, float]:
-    """Energy, cost and goodput (see :mod:`sn40l_sim.metrics.economics`)."""
+def _economics_info(resolved: ResolvedScenario, requests: pd.DataFrame) -> dict[str, Any]:
+    """What the summary's energy, cost and goodput need (see :mod:`sn40l_sim.metrics.economics`),
+    and the warnings only the live scenario can give (which limits were left at their defaults)."""
     platform, scenario = resolved.platform, resolved.scenario
-    fleet = Fleet(platform.n_nodes, platform.n_devices_per_node, scenario.serving.tensor_parallel)
-    return economics(requests, events, fleet, platform.power, platform.price,
-                     ttft_slo_s=scenario.slo.ttft, tbt_slo_s=scenario.slo.time_between_tokens)
+    power = platform.power
+    return {"n_nodes": platform.n_nodes, "n_devices_per_node": platform.n_devices_per_node,
+            "tensor_parallel": scenario.serving.tensor_parallel,
+            "power_w": ({"device_idle": power.device_idle_w, "device_busy": power.device_busy_w,
+                         "node_idle": power.node_idle_w, "node_busy": power.node_busy_w}
+                        if power else None),
+            "node_usd_per_hour": platform.price.node_usd_per_hour if platform.price else None,
+            "slo_ttft_s": scenario.slo.ttft, "slo_tbt_s": scenario.slo.time_between_tokens,
+            "warnings": default_limit_warnings(requests, scenario.serving)}
 
 
 def with_label_shares(resolved: ResolvedScenario, data_dir: Path) -> ResolvedScenario:
@@ -129,8 +136,11 @@ def with_label_shares(resolved: ResolvedScenario, data_dir: Path) -> ResolvedSce
 
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
-                 run_dir: Path | None = None) -> RunResult:
-    """Simulate a scenario and write requests/events Parquet, summary.json, plots."""
+                 run_dir: Path | None = None, step_costs: StepCostFactory = StepCostTable) -> RunResult:
+    """Simulate a scenario and write requests/events Parquet, summary.json, plots.
+
+    ``step_costs`` is the engine's cost hook (see :class:`sn40l_sim.cost.cache.FixedStepCost`).
+    """
     scenario = resolved.scenario
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
@@ -151,7 +161,7 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
     started = time.perf_counter()
     stop = StopRequest()
     with _sigint_stops(stop):
-        sim = Simulation(resolved, recorder, chunks)
+        sim = Simulation(resolved, recorder, chunks, step_costs=step_costs)
         interrupted = True  # until the run is known to have reached its end
         try:
             interrupted = not sim.run(stop=stop)
@@ -163,21 +173,16 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
         wall_s = time.perf_counter() - started
         requests = read_table(run_dir / "requests.parquet")
         events = read_table(run_dir / "events.parquet")
-        summary = {"scenario": scenario.name, "platform": resolved.platform.name,
-                   "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
-                   "out_of_memory_at_experts": (sim.plan.n_servable + 1
-                                                if sim.plan.n_servable < len(resolved.experts) else None),
-                   "expert_cache_bytes": sim.plan.expert_cache_bytes,
-                   "memory": sim.memory_summary(),
-                   "interrupted": interrupted, **summarize(requests, events),
-                   "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
-                                    if recorder.hbm_hits + recorder.hbm_misses else None),
-                   **_economics(resolved, requests, events),
-                   "warnings": default_limit_warnings(requests, scenario.serving),
-                   "workload": dataclasses.asdict(chunks.stats),
-                   "wall_s": wall_s,
-                   "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}
-        write_json(run_dir / "summary.json", summary)
+        info = RunInfo(platform=resolved.platform.name, n_experts=len(resolved.experts),
+                       n_servable_experts=sim.plan.n_servable,
+                       expert_cache_bytes=sim.plan.expert_cache_bytes,
+                       memory=sim.memory_summary(), hbm_hits=recorder.hbm_hits,
+                       hbm_misses=recorder.hbm_misses, workload=dataclasses.asdict(chunks.stats),
+                       interrupted=interrupted, wall_s=wall_s,
+                       **_economics_info(resolved, requests))
+        write_json(run_dir / RUN_INFO, info.to_dict())
+        summary = RunSummary.from_run_dir(run_dir)
+        write_json(run_dir / "summary.json", summary.to_dict())
     if interrupted:
         raise KeyboardInterrupt(_kept_message(requests, len(events), sim.env.now, run_dir))
     if stop.requested:

@@ -11,7 +11,14 @@ from conftest import small_scenario
 from sn40l_sim.catalogue.hardware import PowerSpec, PriceSpec
 from sn40l_sim.config.resolve import load_scenario
 from sn40l_sim.errors import InputError
-from sn40l_sim.metrics.economics import Fleet, economics, energy_j
+from sn40l_sim.metrics.economics import (
+    Fleet,
+    RequestColumns,
+    Slo,
+    device_busy_s,
+    economics,
+    energy_j,
+)
 from sn40l_sim.runner import run_scenario
 
 POWER = PowerSpec(device_idle_w=100, device_busy_w=500, node_idle_w=1000, node_busy_w=2000)
@@ -40,8 +47,8 @@ def test_energy_by_hand():
 
 def test_summary_metrics_by_hand():
     fleet = Fleet(n_nodes=2, n_devices_per_node=4, tensor_parallel=2)
-    out = economics(_requests(), _events(), fleet, POWER, PriceSpec(36.0),
-                    ttft_slo_s=1.0, tbt_slo_s=0.1)
+    out = economics(RequestColumns.from_frame(_requests()), device_busy_s(_events(), 2), fleet,
+                    POWER, PriceSpec(36.0), Slo(1.0, 0.1))
     energy = 8 * 100 * 100 + 400 * 40 + 2 * 1000 * 100 + 1000 * 40 / 4
     assert out["energy_j"] == pytest.approx(energy)
     assert out["energy_per_request_j"] == pytest.approx(energy / 2)
@@ -56,7 +63,8 @@ def test_summary_metrics_by_hand():
 
 def test_no_power_model_gives_nan():
     fleet = Fleet(1, 4, 2)
-    out = economics(_requests(), _events(), fleet, None, None, ttft_slo_s=1.0, tbt_slo_s=0.1)
+    out = economics(RequestColumns.from_frame(_requests()), device_busy_s(_events(), 2), fleet,
+                    None, None, Slo(1.0, 0.1))
     assert math.isnan(out["energy_j"]) and math.isnan(out["cost_per_million_output_tokens_usd"])
 
 

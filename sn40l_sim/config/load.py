@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sn40l_sim.errors import InputError
 
@@ -82,7 +83,7 @@ def _field_path(loc: Sequence[str | int]) -> str:
     return out or "(top level)"
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return "unknown field (check its spelling)"

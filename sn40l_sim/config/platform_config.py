@@ -32,7 +32,9 @@ from sn40l_sim.config.quantities import (
 class MemoryTierConfig(BaseModel):
     model_config = STRICT
     capacity: Bytes
+    """Capacity per device, e.g. 64 GiB."""
     bandwidth: BytesPerS
+    """Bandwidth per device, e.g. 1.8 TB/s."""
 
     def to_spec(self) -> MemoryTier:
         return MemoryTier(capacity_bytes=self.capacity, bw_bytes_per_s=self.bandwidth)
@@ -41,9 +43,13 @@ class MemoryTierConfig(BaseModel):
 class DeviceConfig(BaseModel):
     model_config = STRICT
     peak_bf16: FlopPerS
+    """Peak dense BF16 compute of one device, e.g. 638 TFLOP/s."""
     sram: MemoryTierConfig
+    """On-chip memory (what a fused kernel can keep on chip)."""
     hbm: MemoryTierConfig
+    """On-package HBM: holds the resident experts, the router and the KV cache."""
     ddr: MemoryTierConfig | None = None
+    """Off-package DDR per device (SN40L), the backing store of experts; absent on GPUs."""
 
     def to_spec(self) -> DeviceSpec:
         return DeviceSpec(
@@ -57,45 +63,72 @@ class DeviceConfig(BaseModel):
 class HostConfig(BaseModel):
     model_config = STRICT
     dram: Bytes
+    """Host DRAM of one node (the backing store of experts on DGX)."""
     weight_fraction: Fraction = 0.9
+    """Share of host DRAM usable for expert weights."""
 
 
 class WeightLoadConfig(BaseModel):
     model_config = STRICT
     source: Literal["ddr", "host_dram"]
+    """Where switched-in weights come from: ddr (SN40L) or host_dram (DGX)."""
     bandwidth: BytesPerS
+    """Bandwidth of one copy link."""
     latency: Seconds = 0.0
+    """Fixed latency of one copy."""
     scope: Literal["device", "node"]
+    """device: every device has its own link (a TP-sharded switch copies all shards in parallel); node: one
+    link shared by the node."""
 
 
 class InterconnectConfig(BaseModel):
     model_config = STRICT
     bandwidth: BytesPerS
+    """Per-device bandwidth for tensor-parallel collectives."""
     latency: Seconds
+    """Latency of one collective step."""
     topology: Literal["ring", "tree", "switch"] = "ring"
+    """Collective algorithm: ring, tree, or switch (reduction in the network, NVSwitch SHARP)."""
 
 
 class ExecutionConfig(BaseModel):
     model_config = STRICT
     mode: Literal["fused_dataflow", "unfused_kernels"]
+    """fused_dataflow (whole layers as one kernel, SN40L) or unfused_kernels (one kernel per operator)."""
     kernel_launch: PositiveSeconds
+    """Fixed cost per GEMM or collective kernel (unfused) or per fused graph, software-orchestrated."""
     hw_launch: PositiveSeconds | None = None
+    """Per fused graph when the hardware orchestrates launches (default: kernel_launch)."""
     launch_mode: Literal["software", "hardware"] = "software"
+    """Who orchestrates fused-graph launches: software or hardware."""
     hbm_efficiency: Fraction
+    """Achievable share of peak HBM bandwidth when streaming GEMM/attention operands."""
     flop_efficiency: Fraction
+    """Achievable share of peak FLOP/s on large GEMMs."""
     gemm_half_dim: float = Field(gt=0)
-    # Required, like every efficiency above: a hardware number needs a source in its profile, so
-    # a profile that leaves one out is an error rather than a silent default.
+    """GEMM m or n at which that dimension's efficiency factor is one half."""
     gemm_half_k: float = Field(gt=0)
+    """GEMM reduction depth k at which its efficiency factor is one half. Required, like every efficiency
+    here: a hardware number needs a source in its profile, so a missing one is an error, not a silent
+    default."""
     elementwise_bw_efficiency: Fraction
+    """Share of HBM bandwidth a stand-alone vector kernel (norm, add, activation) gets."""
     attention_flop_efficiency: Fraction
+    """Share of peak FLOP/s of an attention kernel over many keys."""
     attention_half_keys: float = Field(gt=0)
+    """Attended keys per query at which attention's FLOP/s is one half."""
     vector_kernel_launch: PositiveSeconds
+    """Fixed cost of an unfused vector kernel."""
     attention_kernel_launch: PositiveSeconds
+    """Fixed cost of an unfused attention kernel."""
     sram_usable_fraction: Fraction
+    """Share of SRAM a fused graph may fill with stationary data."""
     max_layers_per_graph: int = Field(default=1, ge=1)
+    """Decoder layers one fused kernel may hold."""
     pipeline_stage_latency: Seconds = 0.0
+    """Fill + drain per operator (pipeline stage) of a fused graph."""
     overlap_collectives: bool = False
+    """Collectives stream inside the fused kernel, overlapping its compute."""
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
@@ -124,9 +157,13 @@ class PowerConfig(BaseModel):
 
     model_config = STRICT
     device_idle: Watts
+    """One device (socket or GPU) powered but not computing, e.g. '75 W'."""
     device_busy: Watts
+    """One device computing a batch, e.g. '700 W'."""
     node_idle: Watts
+    """The rest of a node (host, switches, NICs, fans) while its devices idle."""
     node_busy: Watts
+    """The rest of a node while all its devices compute."""
 
     def to_spec(self) -> PowerSpec:
         return PowerSpec(self.device_idle, self.device_busy, self.node_idle, self.node_busy)
@@ -137,6 +174,7 @@ class PriceConfig(BaseModel):
 
     model_config = STRICT
     node_usd_per_hour: float = Field(gt=0)
+    """US dollars to hold one node for an hour, busy or idle."""
 
     def to_spec(self) -> PriceSpec:
         return PriceSpec(self.node_usd_per_hour)
@@ -147,16 +185,27 @@ class PlatformConfig(BaseModel):
 
     model_config = STRICT
     name: str
+    """The platform's display name."""
     kind: Literal["rdu", "gpu"]
+    """rdu (SN40L) or gpu (DGX)."""
     devices_per_node: int = Field(ge=1)
+    """Devices (sockets or GPUs) in one node."""
     nodes: int = Field(default=1, ge=1)
+    """Nodes (a scenario's nodes overrides it)."""
     device: DeviceConfig
+    """One device's compute and memories."""
     host: HostConfig
+    """The host of one node."""
     weight_load: WeightLoadConfig
+    """The link a model switch copies weights over."""
     interconnect: InterconnectConfig
+    """The network tensor-parallel collectives use."""
     execution: ExecutionConfig
+    """Parameters of the cost model (docs/cost_model.md)."""
     power: PowerConfig | None = None
+    """Electrical power, idle and busy, per device and for the rest of a node (energy metrics)."""
     price: PriceConfig | None = None
+    """What a node costs per hour (cost metrics)."""
 
     def to_spec(self) -> PlatformSpec:
         return PlatformSpec(

@@ -20,13 +20,17 @@ class ExpertGroupConfig(BaseModel):
 
     model_config = STRICT
     model: str
+    """Catalogue model of these experts (e.g. llama-2-7b); `sn40l-sim validate` lists them."""
     count: int = Field(default=1, ge=1, le=1_000_000)
+    """How many experts of this model."""
     name: str | None = None
+    """The name of a single expert (only with count 1)."""
     name_prefix: str | None = None
-    # Share of all requests this group's experts receive (with ``router.mapping: zipf``, the
-    # expert within the group is drawn Zipf(zipf_s) over the group's own ranks). Groups without a
-    # share split what the others leave in proportion to their counts.
+    """Experts are named <name_prefix>-0 .. <name_prefix>-(count-1) (default: the model name)."""
     share: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Share of all requests this group's experts receive (needs router.mapping zipf: the expert within
+    the group is drawn Zipf(zipf_s) over the group's own ranks). Groups without a share split what the
+    others leave in proportion to their counts."""
 
     @model_validator(mode="after")
     def _one_naming(self) -> ExpertGroupConfig:
@@ -40,30 +44,40 @@ class ServingConfig(BaseModel):
 
     model_config = STRICT
     tensor_parallel: int = Field(default=8, ge=1)
+    """Devices (SN40L sockets or GPUs) per serving group; each group serves its experts' batches."""
     max_batch: int = Field(default=8, ge=1)
+    """Most requests in one expert batch (continuous batching) and in one router batch."""
     max_context_tokens: int = Field(default=4096, ge=2)
-    # HBM set aside for the KV cache up front. With kv_growth (default) it is a floor (default 0)
-    # that the KV of the running batch may grow past by evicting idle experts; without growth it is
-    # also the cap (default max_batch x max_context_tokens x KV bytes/token, P1's static region).
+    """Longest prompt + output a request may have; longer ones are rejected."""
     kv_reservation: Bytes | None = None
+    """HBM set aside for the KV cache up front. With kv_growth (default) a floor (default 0) the running
+    batch's KV may grow past by evicting idle experts; without growth also the cap (default max_batch x
+    max_context_tokens x KV bytes/token, P1's static region)."""
     kv_growth: bool = True
+    """Whether the KV cache may grow past kv_reservation by evicting idle experts."""
     scheduler: str = "fcfs"
-    affinity_max_wait: Seconds = 2.0  # expert_affinity: longest a request waits before FCFS wins
+    """Which expert a group serves next: fcfs, expert_affinity or paper_batch."""
+    affinity_max_wait: Seconds = 2.0
+    """expert_affinity: the longest a request waits before FCFS order wins."""
     eviction: str = "lru"
-    pinned: list[str] = Field(default_factory=list)  # eviction 'pinned': experts never evicted
-    # When to start a copy before the expert's batch: none; next (when a batch starts, the expert
-    # the scheduler would pick next); on_route (as soon as the router has sent a request to a cold
-    # expert). Only into free room or by evicting idle experts nobody waits for. true = next.
+    """Which expert leaves HBM to make room: lru, lfu or pinned."""
+    pinned: list[str] = Field(default_factory=list)
+    """eviction 'pinned': experts that never leave HBM."""
     prefetch: Literal["none", "next", "on_route"] = "none"
-    preload: bool = True  # start with HBM filled with the first experts that fit
-    # Copies of each expert on other groups (``auto``: as many as the groups allow); a request
-    # goes to the copy whose group has the fewest outstanding requests. 1 = P1's static placement.
+    """When to start an expert's copy before its batch: none; next (when a batch starts, the expert the
+    scheduler would pick next); on_route (as soon as the router sends a request to a cold expert). Only
+    into free room or by evicting idle experts nobody waits for; true means next."""
+    preload: bool = True
+    """Start with HBM filled with the first experts that fit."""
     replicas: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
-    # Which groups hold which experts: ``uniform`` (catalogue order, ``replicas`` copies of every
-    # expert) or ``load_aware`` (copies in proportion to expected load, small experts packed, see
-    # sn40l_sim/policy/placement_rules.py; it chooses its own copies, so ``replicas`` must stay 1).
+    """Copies of each expert on other groups (auto: as many as the groups allow); a request goes to the copy
+    whose group has the fewest outstanding requests. 1 is P1's static placement."""
     placement: str = "uniform"
-    max_steps_per_iteration: int = Field(default=64, ge=1)  # bound on decode steps per event
+    """Which groups hold which experts: uniform (catalogue order, `replicas` copies of every expert) or
+    load_aware (copies in proportion to expected load, experts packed only when groups are fewer, see
+    sn40l_sim/policy/placement_rules.py; it chooses its own copies, so `replicas` must stay 1)."""
+    max_steps_per_iteration: int = Field(default=64, ge=1)
+    """Most decode steps one simulation event covers (a bound on how coarse an iteration is)."""
 
     @model_validator(mode="after")
     def _replicas_with_uniform(self) -> ServingConfig:
@@ -85,8 +99,10 @@ class SloConfig(BaseModel):
     """The service-level objective a request must meet to count towards goodput."""
 
     model_config = STRICT
-    ttft: PositiveSeconds = 1.0  # assumption: an interactive chat's first token within 1 s
-    time_between_tokens: PositiveSeconds = 0.1  # assumption: 10 tokens/s, faster than reading
+    ttft: PositiveSeconds = 1.0
+    """Longest time to first token that counts (default 1 s: an interactive chat, an assumption)."""
+    time_between_tokens: PositiveSeconds = 0.1
+    """Longest mean gap between output tokens that counts (default 100 ms: faster than reading)."""
 
 
 class CostsConfig(BaseModel):
@@ -95,10 +111,15 @@ class CostsConfig(BaseModel):
 
     model_config = STRICT
     node_usd_per_hour: float | None = Field(default=None, gt=0)
+    """US dollars per node-hour (replaces the profile's price.node_usd_per_hour)."""
     device_idle: Watts | None = None
+    """Replaces the profile's power.device_idle."""
     device_busy: Watts | None = None
+    """Replaces the profile's power.device_busy."""
     node_idle: Watts | None = None
+    """Replaces the profile's power.node_idle."""
     node_busy: Watts | None = None
+    """Replaces the profile's power.node_busy."""
 
 
 class Scenario(BaseModel):
@@ -106,15 +127,28 @@ class Scenario(BaseModel):
 
     model_config = STRICT
     name: str = Field(min_length=1)
+    """The scenario's name: its results go to <output>/<name>/<UTC stamp>/."""
     description: str = ""
+    """Free text, kept with the results."""
     platform: str | dict[str, Any]
+    """A hardware profile: a name in hw_profiles/, a YAML path, or an inline mapping."""
     nodes: int = Field(default=1, ge=1)
+    """Nodes of the platform (each with the profile's devices_per_node devices)."""
     experts: list[ExpertGroupConfig] = Field(min_length=1)
+    """The experts of the composition; the backing store fills in this order."""
     router: RouterConfig = Field(default_factory=RouterConfig)
+    """How requests find their expert, and what routing costs."""
     workload: WorkloadConfig
+    """The requests: a trace file to replay, or a synthetic generator."""
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    """Batching, scheduling, HBM caching and placement of the serving groups."""
     slo: SloConfig = Field(default_factory=SloConfig)
+    """What a request must meet to count towards goodput."""
     costs: CostsConfig = Field(default_factory=CostsConfig)
+    """Overrides of the profile's power and price (to sweep them)."""
     seed: int = Field(default=1, ge=0)
+    """Seed of every random draw (workload, router): the same seed gives the same results."""
     output: str = "results"
+    """Folder for results (relative to where the command runs)."""
     plots: Literal["auto", "none"] = "auto"
+    """Draw the run's plots (auto) or not (none)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from sn40l_sim.catalogue.hardware import PowerSpec, PriceSpec
@@ -35,11 +36,39 @@ class Fleet:
         return self.n_nodes * self.n_devices_per_node
 
 
-def window_s(requests: pd.DataFrame) -> float:
+@dataclass(frozen=True)
+class Slo:
+    """The bounds a request must meet to count towards goodput (seconds)."""
+
+    ttft_s: float
+    tbt_s: float
+
+
+@dataclass(frozen=True)
+class RequestColumns:
+    """The request columns these metrics read, as arrays (one entry per request)."""
+
+    arrival_s: np.ndarray
+    end_s: np.ndarray
+    completed: np.ndarray  # bool
+    output_tokens: np.ndarray
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+
+    @classmethod
+    def from_frame(cls, requests: pd.DataFrame) -> RequestColumns:
+        def col(name: str) -> np.ndarray:
+            return requests[name].to_numpy(dtype=np.float64)
+
+        return cls(col("arrival_s"), col("end_s"), (requests["outcome"] == "completed").to_numpy(bool),
+                   col("output_tokens"), col("ttft_s"), col("tpot_s"))
+
+
+def window_s(requests: RequestColumns) -> float:
     """First arrival to last completion (or rejection): how long the fleet was held."""
-    if requests.empty:
+    if not len(requests.arrival_s):
         return 0.0
-    return max(float(requests["end_s"].max() - requests["arrival_s"].min()), 0.0)
+    return max(float(np.nanmax(requests.end_s) - np.nanmin(requests.arrival_s)), 0.0)
 
 
 def device_busy_s(events: pd.DataFrame, tensor_parallel: int) -> float:
@@ -76,31 +105,27 @@ def price_usd_per_hour(fleet: Fleet, price: PriceSpec | None) -> float:
     return fleet.n_nodes * price.node_usd_per_hour if price else math.nan
 
 
-def output_tokens(requests: pd.DataFrame) -> float:
-    """Output tokens of completed requests."""
-    return float(requests.loc[requests["outcome"] == "completed", "output_tokens"].sum())
-
-
-def n_good(requests: pd.DataFrame, ttft_s: float, tbt_s: float) -> int:
+def n_good(requests: RequestColumns, slo: Slo) -> int:
     """Completed requests within both bounds (``tpot_s`` NaN, a one-token answer, passes TBT)."""
-    done = requests[requests["outcome"] == "completed"]
-    tbt_ok = done["tpot_s"].isna() | (done["tpot_s"] <= tbt_s)
-    return int(((done["ttft_s"] <= ttft_s) & tbt_ok).sum())
+    with np.errstate(invalid="ignore"):
+        tbt_ok = np.isnan(requests.tpot_s) | (requests.tpot_s <= slo.tbt_s)
+        return int((requests.completed & (requests.ttft_s <= slo.ttft_s) & tbt_ok).sum())
 
 
-def economics(requests: pd.DataFrame, events: pd.DataFrame, fleet: Fleet, power: PowerSpec | None,
-              price: PriceSpec | None, *, ttft_slo_s: float, tbt_slo_s: float) -> dict[str, float]:
-    """The summary keys of this module, named with their units."""
+def economics(requests: RequestColumns, busy_device_s: float, fleet: Fleet,
+              power: PowerSpec | None, price: PriceSpec | None, slo: Slo) -> dict[str, float]:
+    """The summary figures of this module, named with their units."""
     span = window_s(requests)
-    energy = energy_j(events, span, fleet, power)
-    tokens = output_tokens(requests)
-    n_completed = int((requests["outcome"] == "completed").sum())
+    energy = energy_from_busy_j(busy_device_s, span, fleet, power)
+    tokens = float(requests.output_tokens[requests.completed].sum())
+    n_completed = int(requests.completed.sum())
+    n_requests = len(requests.completed)
     per_hour = price_usd_per_hour(fleet, price)
     cost = per_hour * span / 3600.0
-    good = n_good(requests, ttft_slo_s, tbt_slo_s)
+    good = n_good(requests, slo)
     return {
         "window_s": span,
-        "device_busy_s": device_busy_s(events, fleet.tensor_parallel),
+        "device_busy_s": busy_device_s,
         "energy_j": energy,
         "mean_power_w": energy / span if span > 0 else math.nan,
         "peak_power_w": peak_power_w(fleet, power),
@@ -110,7 +135,7 @@ def economics(requests: pd.DataFrame, events: pd.DataFrame, fleet: Fleet, power:
         "cost_usd": cost,
         "cost_per_million_output_tokens_usd": cost / tokens * 1e6 if tokens else math.nan,
         "goodput_requests_per_s": good / span if span > 0 else math.nan,
-        "goodput_share": good / len(requests) if len(requests) else math.nan,
-        "slo_ttft_s": ttft_slo_s,
-        "slo_tbt_s": tbt_slo_s,
+        "goodput_share": good / n_requests if n_requests else math.nan,
+        "slo_ttft_s": slo.ttft_s,
+        "slo_tbt_s": slo.tbt_s,
     }

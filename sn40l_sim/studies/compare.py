@@ -9,6 +9,8 @@ time, throughput, energy and cost are properties of a whole run and are compared
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,10 @@ from rich.table import Table
 from sn40l_sim.config.load import load_model
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.errors import InputError
 from sn40l_sim.present.console import fmt_ratio
 from sn40l_sim.present.results_dir import new_run_dir, write_json
-from sn40l_sim.runner import run_scenario
+from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.units import format_seconds
 from sn40l_sim.workload.data_dir import resolve_data_dir
 
@@ -86,29 +89,46 @@ def ratio_rows(summaries: dict[str, dict[str, Any]],
     return pd.DataFrame(rows)
 
 
-def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
-                      data_dir: str | None, plots: bool, progress: bool) -> pd.DataFrame:
-    scenario = load_model(Scenario, scenario_path)
-    data = resolve_data_dir(data_dir)
+@dataclass
+class Comparison:
+    """One request stream replayed on several platforms: each run, and the ratios table."""
+
+    run_dir: Path  # <output>/<scenario>-compare/<stamp>/: one folder per platform, ratios.csv
+    results: dict[str, RunResult]  # by platform name, in the order given; the first is the baseline
+    ratios: pd.DataFrame  # see ratio_rows
+
+
+def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[str], *,
+                   output: Path | None = None, data_dir: Path | None = None, plots: bool = False,
+                   progress: bool = False) -> Comparison:
+    """Run ``scenario`` once per platform (a profile name or YAML path) and write the ratios."""
+    if not platforms:
+        raise InputError("compare needs at least one platform", field="platforms")
     out = output if output is not None else Path(scenario.output)
     root = new_run_dir(out, f"{scenario.name}-compare")
-    summaries: dict[str, dict[str, Any]] = {}
-    requests: dict[str, pd.DataFrame] = {}
+    results: dict[str, RunResult] = {}
     for platform in platforms:
         variant = scenario.model_copy(update={"platform": platform})
-        resolved = resolve(variant, scenario_path)
-        label = resolved.platform.name
-        result = run_scenario(resolved, data_dir=data, plots=plots, progress=progress,
-                              run_dir=root / Path(platform).stem)
-        summaries[label] = result.summary
-        requests[label] = result.requests
-    table = ratio_rows(summaries, requests)
+        resolved = resolve(variant, source)
+        results[resolved.platform.name] = run_scenario(
+            resolved, data_dir=data_dir, plots=plots, progress=progress, run_dir=root / Path(platform).stem)
+    summaries = {label: result.summary.to_dict() for label, result in results.items()}
+    table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
     table.to_csv(root / "ratios.csv", index=False)
     write_json(root / "summaries.json", summaries)
+    return Comparison(root, results, table)
+
+
+def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
+                      data_dir: str | None, plots: bool, progress: bool) -> pd.DataFrame:
+    """``sn40l-sim compare``: the comparison, printed as two tables."""
+    scenario = load_model(Scenario, scenario_path)
+    comparison = run_comparison(scenario, scenario_path, platforms, output=output,
+                                data_dir=resolve_data_dir(data_dir), plots=plots, progress=progress)
     console = Console()
-    print_absolute(summaries, console)
-    print_ratios(table, root, console)
-    return table
+    print_absolute({label: r.summary.to_dict() for label, r in comparison.results.items()}, console)
+    print_ratios(comparison.ratios, comparison.run_dir, console)
+    return comparison.ratios
 
 
 def _reasons(s: dict[str, Any]) -> str:
