@@ -58,7 +58,8 @@ class RequestColumns:
     @classmethod
     def from_frame(cls, requests: pd.DataFrame) -> RequestColumns:
         def col(name: str) -> np.ndarray:
-            return requests[name].to_numpy(dtype=np.float64)
+            values: np.ndarray = requests[name].to_numpy(dtype=np.float64)
+            return values
 
         return cls(col("arrival_s"), col("end_s"), (requests["outcome"] == "completed").to_numpy(bool),
                    col("output_tokens"), col("ttft_s"), col("tpot_s"))

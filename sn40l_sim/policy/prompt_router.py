@@ -70,13 +70,15 @@ def zipf_pmf(n_experts: int, s: float,
     each group's share spread Zipf(s) over the group's own ranks (rank 1 = its first expert)."""
     if not group_shares:
         weights = np.arange(1, n_experts + 1, dtype=np.float64) ** -s
-        return weights / weights.sum()
+        single: np.ndarray = weights / weights.sum()
+        return single
     parts = []
     for count, share in group_shares:
         weights = np.arange(1, count + 1, dtype=np.float64) ** -s
         parts.append(share * weights / weights.sum())
-    pmf = np.concatenate(parts)
-    return pmf / pmf.sum()
+    pmf: np.ndarray = np.concatenate(parts)
+    out: np.ndarray = pmf / pmf.sum()
+    return out
 
 
 class Router:
@@ -138,9 +140,10 @@ class Router:
 
     def _make_zipf_cdf(self) -> np.ndarray:
         if self._group_shares:
-            cdf = np.cumsum(zipf_pmf(len(self.expert_names), self.config.zipf_s,
-                                     self._group_shares))
-            return cdf / cdf[-1]
+            by_group: np.ndarray = np.cumsum(zipf_pmf(len(self.expert_names), self.config.zipf_s,
+                                                      self._group_shares))
+            out: np.ndarray = by_group / by_group[-1]
+            return out
         ranks = np.arange(1, len(self.expert_names) + 1, dtype=np.float64)
         weights = ranks ** -self.config.zipf_s
         cdf: np.ndarray = np.cumsum(weights) / weights.sum()
