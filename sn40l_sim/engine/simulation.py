@@ -56,10 +56,23 @@ def expected_loads(resolved: ResolvedScenario) -> list[float]:
     return [float(p) * e.model.weight_bytes for p, e in zip(shares, resolved.experts, strict=True)]
 
 
+def router_hbm_bytes(resolved: ResolvedScenario) -> float:
+    """The router's HBM: its weights, and for a router that generates its answer
+    (``output_tokens`` > 1) the KV cache of a full router batch at the longest context."""
+    model = resolved.router_model
+    if model is None:
+        return 0.0
+    kv = 0.0
+    if resolved.router.output_tokens > 1:
+        serving = resolved.serving
+        kv = serving.max_batch * serving.max_context_tokens * model.kv_bytes_per_token()
+    return model.weight_bytes + kv
+
+
 def place_experts(resolved: ResolvedScenario, n_groups: int) -> Placement:
     """Experts (and their copies) on the groups' backing stores by the ``serving.placement`` rule."""
     serving, tp = resolved.serving, resolved.serving.tensor_parallel
-    router_bytes = resolved.router_model.weight_bytes if resolved.router_model else 0.0
+    router_bytes = router_hbm_bytes(resolved)
     spec = PlacementInput(
         expert_bytes=[e.model.weight_bytes for e in resolved.experts],
         loads=expected_loads(resolved) if serving.placement != "uniform" else
@@ -77,7 +90,7 @@ def plan_memory(resolved: ResolvedScenario, placement: Placement) -> MemoryPlan:
     serving = resolved.serving
     return memory.plan_memory(
         resolved.platform, serving.tensor_parallel,
-        router_bytes=resolved.router_model.weight_bytes if resolved.router_model else 0.0,
+        router_bytes=router_hbm_bytes(resolved),
         kv_reservation_bytes=kv_reservation_bytes(resolved), kv_growth=serving.kv_growth,
         n_servable=placement.n_servable)
 
@@ -130,6 +143,7 @@ class Simulation:
             max_steps_per_iteration=serving.max_steps_per_iteration,
             router_batch=serving.max_batch,
             prefetch=serving.prefetch,
+            router_output_tokens=resolved.router.output_tokens,
         )
         scheduler_cls = SCHEDULERS.get(serving.scheduler)
         eviction_cls = EVICTION_POLICIES.get(serving.eviction)
