@@ -1,6 +1,6 @@
 """Pydantic field types that read human units and hold SI floats.
 
-``Bytes``, ``BytesPerS``, ``FlopPerS``, ``Seconds`` accept ``"64 GiB"``-style strings or bare
+``Bytes``, ``BytesPerS``, ``FlopPerS``, ``Seconds``, ``Watts`` accept ``"64 GiB"``-style strings or bare
 numbers (already SI). Positive variants reject zero and negatives at the field, so an error names
 the field's path.
 """
@@ -46,4 +46,5 @@ BytesPerS = Annotated[float, BeforeValidator(_parser("bytes_per_s")), AfterValid
 FlopPerS = Annotated[float, BeforeValidator(_parser("flop_per_s")), AfterValidator(_positive)]
 Seconds = Annotated[float, BeforeValidator(_parser("s")), AfterValidator(_non_negative)]
 PositiveSeconds = Annotated[float, BeforeValidator(_parser("s")), AfterValidator(_positive)]
+Watts = Annotated[float, BeforeValidator(_parser("watts")), AfterValidator(_non_negative)]
 Fraction = Annotated[float, AfterValidator(_fraction)]
