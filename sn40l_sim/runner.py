@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pandas as pd
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.engine.simulation import Simulation, StopRequest
+from sn40l_sim.metrics.parquet_columns import ParquetColumns
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.run_info import RUN_INFO, RunInfo
 from sn40l_sim.metrics.run_summary import RunSummary
@@ -31,13 +32,31 @@ from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
 
 @dataclass
 class RunResult:
-    """What a run produced: its folder, its summary and its two tables as DataFrames."""
+    """What a run produced: its folder, its summary and its two tables as DataFrames.
+
+    The tables are read from the run's Parquet files on first access, not by the run: a million
+    requests are hundreds of MB as DataFrames, and the CLI and a sweep only need the summary.
+    """
 
     run_dir: Path
     summary: RunSummary
-    requests: pd.DataFrame
-    events: pd.DataFrame
     wall_s: float
+    _requests: pd.DataFrame | None = field(default=None, repr=False)
+    _events: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def requests(self) -> pd.DataFrame:
+        """One row per request (docs/metrics.md), read from ``requests.parquet`` once."""
+        if self._requests is None:
+            self._requests = read_table(self.run_dir / "requests.parquet")
+        return self._requests
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per switch or batch (docs/metrics.md), read from ``events.parquet`` once."""
+        if self._events is None:
+            self._events = read_table(self.run_dir / "events.parquet")
+        return self._events
 
 
 class _Progress:
@@ -92,16 +111,16 @@ def _sigint_stops(stop: StopRequest) -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: Path) -> str:
+def _kept_message(requests: ParquetColumns, n_events: int, now_s: float, run_dir: Path) -> str:
     """What an interrupted run kept, for the one line the CLI prints."""
-    counts = requests["outcome"].value_counts()
-    return (f"interrupted at simulated time {now_s:,.1f} s: kept {len(requests):,} requests "
+    counts = requests.value_counts("outcome")
+    return (f"interrupted at simulated time {now_s:,.1f} s: kept {requests.n_rows:,} requests "
             f"({int(counts.get('completed', 0)):,} completed, {int(counts.get('rejected', 0)):,} "
             f"rejected, {int(counts.get('pending', 0)):,} unfinished) and {n_events:,} events "
             f"in {run_dir}")
 
 
-def _economics_info(resolved: ResolvedScenario, requests: pd.DataFrame) -> dict[str, Any]:
+def _economics_info(resolved: ResolvedScenario, requests: ParquetColumns) -> dict[str, Any]:
     """What the summary's energy, cost and goodput need (see :mod:`sn40l_sim.metrics.economics`),
     and the warnings only the live scenario can give (which limits were left at their defaults)."""
     platform, scenario = resolved.platform, resolved.scenario
@@ -170,8 +189,9 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
             bar.close()
             recorder.close(n_arrived=sim.n_ingested if interrupted else None)
         wall_s = time.perf_counter() - started
-        requests = read_table(run_dir / "requests.parquet")
-        events = read_table(run_dir / "events.parquet")
+        # Column by column from the files: the whole tables are read only if asked for.
+        requests = ParquetColumns(run_dir / "requests.parquet")
+        events = ParquetColumns(run_dir / "events.parquet")
         info = RunInfo(platform=resolved.platform.name, n_experts=len(resolved.experts),
                        n_servable_experts=sim.plan.n_servable,
                        expert_cache_bytes=sim.plan.expert_cache_bytes,
@@ -183,12 +203,14 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
         summary = RunSummary.from_run_dir(run_dir)
         write_json(run_dir / "summary.json", summary.to_dict())
     if interrupted:
-        raise KeyboardInterrupt(_kept_message(requests, len(events), sim.env.now, run_dir))
+        raise KeyboardInterrupt(_kept_message(requests, events.n_rows, sim.env.now, run_dir))
     if stop.requested:
         raise KeyboardInterrupt(f"interrupted after the simulation ended: results in {run_dir}")
     if plots and scenario.plots == "auto":
         # matplotlib costs about half a CPU-second to import: only a run that draws pays it.
         from sn40l_sim.present.run_plots import draw_run_plots
 
-        draw_run_plots(requests, events, scenario.name, run_dir / "plots")
-    return RunResult(run_dir, summary, requests, events, wall_s)
+        result = RunResult(run_dir, summary, wall_s)
+        draw_run_plots(result.requests, result.events, scenario.name, run_dir / "plots")
+        return result
+    return RunResult(run_dir, summary, wall_s)

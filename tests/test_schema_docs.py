@@ -7,10 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from sn40l_sim.cli.app import main
 from sn40l_sim.config.platform_config import PlatformConfig
 from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.config.schema_docs import attribute_docstrings
 
 
 def _undocumented(schema: dict[str, Any]) -> list[str]:
@@ -36,3 +38,30 @@ def test_schema_command_prints_the_descriptions(capsys):
     assert "Devices" in serving["tensor_parallel"]["description"]
     zipf = schema["$defs"]["ZipfPopularity"]["properties"]
     assert zipf["count"]["description"]  # inherited from the shared names base
+
+
+def _config_models() -> list[type[BaseModel]]:
+    from sn40l_sim.config import platform_config, router_config, scenario, workload_config
+
+    return [value for module in (platform_config, router_config, scenario, workload_config)
+            for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, BaseModel)
+            and value.__module__ == module.__name__]
+
+
+def test_descriptions_match_what_pydantic_would_extract():
+    """The docstrings are read when a schema is made, not while the models are built (that cost
+    every ``run`` about 70 ms); they must be the ones pydantic's ``use_attribute_docstrings``
+    gives (its extractor is private, hence only here)."""
+    from pydantic._internal._docs_extraction import extract_docstrings_from_cls
+
+    models = _config_models()
+    assert len(models) >= 30
+    for model in models:
+        assert not model.model_config.get("use_attribute_docstrings"), model
+        expected: dict[str, str] = {}
+        for cls in reversed(model.__mro__):
+            if issubclass(cls, BaseModel) and cls.__module__.startswith("sn40l_sim"):
+                expected.update(extract_docstrings_from_cls(cls, use_inspect=True))
+        assert attribute_docstrings(model) == expected, model.__name__
+        assert set(expected) <= set(model.model_fields), model.__name__

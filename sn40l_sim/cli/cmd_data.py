@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from sn40l_sim.workload.data_dir import ENV_VAR, resolve_data_dir
-from sn40l_sim.workload.datasets import (
-    DatasetFile,
-    FetchError,
-    ProgressFn,
-    fetch_dataset,
-    file_status,
-    get_dataset,
-    known_datasets,
-)
+
+if TYPE_CHECKING:
+    from sn40l_sim.workload.datasets import DatasetFile, ProgressFn
 
 EXIT_FETCH_FAILED = 1
 
@@ -44,6 +39,8 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 def cmd_data_list(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+
+    from sn40l_sim.workload.datasets import file_status, known_datasets
 
     data_dir = resolve_data_dir(args.data_dir)
     table = Table(title=f"datasets in {data_dir}")
@@ -75,6 +72,8 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
         TextColumn,
         TransferSpeedColumn,
     )
+
+    from sn40l_sim.workload.datasets import FetchError, fetch_dataset, get_dataset, known_datasets
 
     data_dir = resolve_data_dir(args.data_dir)
     names = list(known_datasets()) if args.names == ["all"] else args.names

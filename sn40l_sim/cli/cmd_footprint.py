@@ -6,14 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from sn40l_sim.errors import InputError
 from sn40l_sim.units import format_seconds
 
 
 def _cmd_footprint(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
     from sn40l_sim.catalogue.models import get_model
     from sn40l_sim.config.profiles import load_platform
     from sn40l_sim.studies.footprint import RequestShape, footprint

@@ -29,6 +29,7 @@ from sn40l_sim.config.quantities import (
     Seconds,
     Watts,
 )
+from sn40l_sim.config.schema_docs import DocumentedModel
 
 
 class MemoryTierConfig(BaseModel):
@@ -250,7 +251,7 @@ class PriceConfig(BaseModel):
         return PriceSpec(self.node_usd_per_hour)
 
 
-class PlatformConfig(BaseModel):
+class PlatformConfig(DocumentedModel):
     """One hardware profile file."""
 
     model_config = STRICT

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, ConfigDict
 
 from sn40l_sim.units import Dimension, parse_quantity
 
-STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+STRICT = ConfigDict(extra="forbid", frozen=True)  # field docs: config/schema_docs.py
 
 
 def _parser(dimension: Dimension):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from sn40l_sim.config.quantities import STRICT, Bytes, PositiveSeconds, Seconds, Watts
 from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.config.schema_docs import DocumentedModel
 from sn40l_sim.config.workload_config import WorkloadConfig
 
 
@@ -122,7 +123,7 @@ class CostsConfig(BaseModel):
     """Replaces the profile's power.node_busy."""
 
 
-class Scenario(BaseModel):
+class Scenario(DocumentedModel):
     """One scenario file."""
 
     model_config = STRICT

@@ -52,9 +52,12 @@ class ParquetColumns:
         kept = pc.filter(self._column(name), pa.array(where))
         return np.asarray(kept.to_pylist(), dtype=object)
 
-    def value_counts(self, name: str) -> dict[str, int]:
-        """How often each non-null value of a text column occurs, most frequent first (ties by
-        value, so the order is the same on every run)."""
-        counts = pc.value_counts(self._column(name).drop_null()).to_pylist()
+    def value_counts(self, name: str, where: np.ndarray | None = None) -> dict[str, int]:
+        """How often each non-null value of a text column occurs (in the rows ``where`` is True,
+        if given), most frequent first (ties by value, so the order is the same on every run)."""
+        column = self._column(name)
+        if where is not None:
+            column = pc.filter(column, pa.array(where))
+        counts = pc.value_counts(column.drop_null()).to_pylist()
         pairs = sorted(((str(c["values"]), int(c["counts"])) for c in counts), key=lambda p: (-p[1], p[0]))
         return {value: n for value, n in pairs if n}

@@ -6,9 +6,8 @@ number of a run; the user should hear it, with the setting that would change it.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from sn40l_sim.config.scenario import ServingConfig
+from sn40l_sim.metrics.parquet_columns import ParquetColumns
 
 # (reason prefix in requests.parquet, the serving field whose default caused it)
 _DEFAULT_LIMITS = (
@@ -17,16 +16,19 @@ _DEFAULT_LIMITS = (
 )
 
 
-def default_limit_warnings(requests: pd.DataFrame, serving: ServingConfig) -> list[str]:
-    """One line per default limit that rejected requests, naming the count and the field."""
-    reasons = requests.loc[requests["outcome"] == "rejected", "reason"].dropna().astype(str)
+def default_limit_warnings(requests: ParquetColumns, serving: ServingConfig) -> list[str]:
+    """One line per default limit that rejected requests, naming the count and the field.
+
+    Read column by column from ``requests.parquet``: the distinct reasons of rejected requests
+    are counted in Arrow, never as one Python string per row."""
+    reasons = requests.value_counts("reason", where=requests.equals("outcome", "rejected"))
     out = []
     for prefix, field in _DEFAULT_LIMITS:
         if field in serving.model_fields_set:
             continue
-        n = int(reasons.str.startswith(prefix).sum())
+        n = sum(count for reason, count in reasons.items() if reason.startswith(prefix))
         if n:
-            out.append(f"{n:,} of {len(requests):,} requests rejected by the default "
+            out.append(f"{n:,} of {requests.n_rows:,} requests rejected by the default "
                        f"serving.{field} ({getattr(serving, field)}); set it in the scenario "
                        "if the model serves longer contexts")
     return out
