@@ -200,7 +200,7 @@ class ExecutionConfig(BaseModel):
     overlap_collectives: bool = False
     """Collectives stream inside the fused kernel, overlapping its compute."""
     graph_sync: Seconds = 0.0
-    """Synchronisation paid once per fused graph (all sockets of the group agree it finished)."""
+    """Synchronisation of a fused graph on several devices that has no collective (one already syncs)."""
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
