@@ -54,8 +54,9 @@ def run(scenario: ScenarioLike, *, output: str | Path | None = None, data_dir: s
     """Simulate one scenario: ``sn40l-sim run``.
 
     Returns a :data:`Result`: ``requests`` and ``events`` (DataFrames, one row per request / per switch
-    or batch, docs/metrics.md; read from ``run_dir`` on first access), ``summary`` (a ``RunSummary``), ``run_dir`` and ``wall_s``. Results go
-    to ``<output>/<scenario name>/<UTC stamp>/`` (``output`` defaults to the scenario's, ``results``).
+    or batch, docs/metrics.md; read from ``run_dir`` on first access), ``summary`` (a ``RunSummary``),
+    ``run_dir`` and ``wall_s``. Results go to ``<output>/<scenario name>/<UTC stamp>/`` (``output``
+    defaults to the scenario's, ``results``).
     """
     return run_scenario(load(scenario), output=Path(output) if output is not None else None,
                         data_dir=_data_dir(data_dir), plots=plots, progress=progress)

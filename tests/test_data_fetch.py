@@ -27,8 +27,7 @@ def tiny(tmp_path, monkeypatch) -> Path:
         entries.append(DatasetFile(name, (upstream / name).as_uri(), len(content),
                                    hashlib.sha256(content).hexdigest()))
     registry = {"tiny": Dataset("tiny", "test data", "CC0", tuple(entries))}
-    monkeypatch.setattr(datasets, "known_datasets", lambda: registry)
-    monkeypatch.setattr(cli_data, "known_datasets", lambda: registry)
+    monkeypatch.setattr(datasets, "known_datasets", lambda: registry)  # cmd_data imports it per call
     return upstream.parent
 
 
