@@ -15,6 +15,7 @@ from sn40l_sim.catalogue.hardware import (
     PlatformSpec,
     WeightLoadSpec,
 )
+from sn40l_sim.config.limits import MAX_DEVICES_PER_NODE, MAX_NODES
 from sn40l_sim.config.quantities import (
     STRICT,
     Bytes,
@@ -80,17 +81,17 @@ class ExecutionConfig(BaseModel):
     launch_mode: Literal["software", "hardware"] = "software"
     hbm_efficiency: Fraction
     flop_efficiency: Fraction
-    gemm_half_dim: float = Field(gt=0)
+    gemm_half_dim: float = Field(gt=0, le=1e9)
     # Required, like every efficiency above: a hardware number needs a source in its profile, so
     # a profile that leaves one out is an error rather than a silent default.
-    gemm_half_k: float = Field(gt=0)
+    gemm_half_k: float = Field(gt=0, le=1e9)
     elementwise_bw_efficiency: Fraction
     attention_flop_efficiency: Fraction
-    attention_half_keys: float = Field(gt=0)
+    attention_half_keys: float = Field(gt=0, le=1e9)
     vector_kernel_launch: PositiveSeconds
     attention_kernel_launch: PositiveSeconds
     sram_usable_fraction: Fraction
-    max_layers_per_graph: int = Field(default=1, ge=1)
+    max_layers_per_graph: int = Field(default=1, ge=1, le=100_000)
     pipeline_stage_latency: Seconds = 0.0
     overlap_collectives: bool = False
 
@@ -122,8 +123,8 @@ class PlatformConfig(BaseModel):
     model_config = STRICT
     name: str
     kind: Literal["rdu", "gpu"]
-    devices_per_node: int = Field(ge=1)
-    nodes: int = Field(default=1, ge=1)
+    devices_per_node: int = Field(ge=1, le=MAX_DEVICES_PER_NODE)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
     device: DeviceConfig
     host: HostConfig
     weight_load: WeightLoadConfig

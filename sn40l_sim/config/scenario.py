@@ -8,8 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
+from sn40l_sim.config.limits import (
+    MAX_BATCH,
+    MAX_EXPERTS,
+    MAX_NODES,
+    MAX_TOKENS,
+    check_name,
+)
 from sn40l_sim.config.quantities import STRICT, Bytes, Seconds
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
@@ -20,7 +27,7 @@ class ExpertGroupConfig(BaseModel):
 
     model_config = STRICT
     model: str
-    count: int = Field(default=1, ge=1, le=1_000_000)
+    count: int = Field(default=1, ge=1, le=MAX_EXPERTS)
     name: str | None = None
     name_prefix: str | None = None
 
@@ -35,9 +42,9 @@ class ServingConfig(BaseModel):
     """How each serving group batches, schedules and caches experts."""
 
     model_config = STRICT
-    tensor_parallel: int = Field(default=8, ge=1)
-    max_batch: int = Field(default=8, ge=1)
-    max_context_tokens: int = Field(default=4096, ge=2)
+    tensor_parallel: int = Field(default=8, ge=1, le=4096)
+    max_batch: int = Field(default=8, ge=1, le=MAX_BATCH)
+    max_context_tokens: int = Field(default=4096, ge=2, le=MAX_TOKENS)
     # HBM set aside for the KV cache up front. With kv_growth (default) it is a floor (default 0)
     # that the KV of the running batch may grow past by evicting idle experts; without growth it is
     # also the cap (default max_batch x max_context_tokens x KV bytes/token, P1's static region).
@@ -54,8 +61,8 @@ class ServingConfig(BaseModel):
     preload: bool = True  # start with HBM filled with the first experts that fit
     # Copies of each expert on other groups (``auto``: as many as the groups allow); a request
     # goes to the copy whose group has the fewest outstanding requests. 1 = P1's static placement.
-    replicas: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
-    max_steps_per_iteration: int = Field(default=64, ge=1)  # bound on decode steps per event
+    replicas: Annotated[int, Field(ge=1, le=4096)] | Literal["auto"] = 1
+    max_steps_per_iteration: int = Field(default=64, ge=1, le=MAX_TOKENS)  # bound on decode steps per event
 
     @field_validator("prefetch", mode="before")
     @classmethod
@@ -70,14 +77,22 @@ class Scenario(BaseModel):
     """One scenario file."""
 
     model_config = STRICT
-    name: str = Field(min_length=1)
+    name: Annotated[str, AfterValidator(check_name)]  # a slug: it names the results folder
     description: str = ""
     platform: str | dict[str, Any]
-    nodes: int = Field(default=1, ge=1)
-    experts: list[ExpertGroupConfig] = Field(min_length=1)
+    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    experts: list[ExpertGroupConfig] = Field(min_length=1, max_length=MAX_EXPERTS)
     router: RouterConfig = Field(default_factory=RouterConfig)
     workload: WorkloadConfig
     serving: ServingConfig = Field(default_factory=ServingConfig)
-    seed: int = Field(default=1, ge=0)
+    seed: int = Field(default=1, ge=0, lt=2**63)
     output: str = "results"
     plots: Literal["auto", "none"] = "auto"
+
+    @model_validator(mode="after")
+    def _expert_total(self) -> Scenario:
+        n_experts = sum(group.count for group in self.experts)
+        if n_experts > MAX_EXPERTS:
+            raise ValueError(f"{n_experts:,} experts in all; the simulator's limit is "
+                             f"{MAX_EXPERTS:,} (see docs/limits.md)")
+        return self

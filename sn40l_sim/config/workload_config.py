@@ -22,12 +22,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
+from sn40l_sim.config.limits import (
+    MAX_RATE_PER_S,
+    MAX_REQUESTS,
+    MAX_TIME_S,
+    MAX_TOKENS,
+    MIN_RATE_PER_S,
+)
 from sn40l_sim.config.quantities import STRICT, PositiveSeconds, Seconds
 
 TraceFormat = Literal["auto", "azure", "vidur", "mooncake", "burstgpt", "generic"]
 ArrivalUnit = Literal["s", "ms", "us", "ns", "datetime"]
-PositiveFloat = Annotated[float, Field(gt=0)]
-Tokens = Annotated[int, Field(ge=1)]
+Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+# Requests per second, and a trace's rate multiplier: bounded so arrivals stay inside MAX_TIME_S.
+Rate = Annotated[float, Field(ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S, allow_inf_nan=False)]
 
 # --- arrival processes ---------------------------------------------------------------------------
 
@@ -37,7 +45,7 @@ class PoissonArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["poisson"]
-    rate_per_s: PositiveFloat
+    rate_per_s: Rate
 
 
 class GammaArrivals(BaseModel):
@@ -45,8 +53,8 @@ class GammaArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["gamma"]
-    rate_per_s: PositiveFloat
-    cv: PositiveFloat
+    rate_per_s: Rate
+    cv: float = Field(gt=0, le=100)  # beyond 100 a few gaps hold almost all of the time
 
 
 class ConstantArrivals(BaseModel):
@@ -54,7 +62,7 @@ class ConstantArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["constant"]
-    rate_per_s: PositiveFloat
+    rate_per_s: Rate
 
 
 class OnOffArrivals(BaseModel):
@@ -65,7 +73,7 @@ class OnOffArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["on_off"]
-    rate_per_s: PositiveFloat
+    rate_per_s: Rate
     on_duration: PositiveSeconds
     off_duration: Seconds
     random_durations: bool = False
@@ -104,8 +112,8 @@ class LognormalLength(BaseModel):
 
     model_config = STRICT
     kind: Literal["lognormal"]
-    median: PositiveFloat
-    sigma: float = Field(ge=0)
+    median: float = Field(gt=0, le=MAX_TOKENS)
+    sigma: float = Field(ge=0, le=10)  # exp(10 N) already spans 10^8; clipped to max_tokens
     max_tokens: Tokens | None = None
 
 
@@ -130,7 +138,8 @@ class TextLength(BaseModel):
 
     model_config = STRICT
     kind: Literal["text"]
-    chars_per_token: PositiveFloat = 4.0  # assumption: ~4 characters/token for English BPE text
+    # assumption: ~4 characters/token for English BPE text
+    chars_per_token: float = Field(default=4.0, ge=0.01, le=1e6)
 
 
 LengthDist = Annotated[
@@ -255,10 +264,19 @@ class _Labels(BaseModel):
 # --- the two workload shapes ---------------------------------------------------------------------
 
 
+def _mean_rate_per_s(arrivals: PoissonArrivals | GammaArrivals | ConstantArrivals | OnOffArrivals
+                     ) -> float:
+    """Long-run requests per second of an arrival process (on/off: the on share of the rate)."""
+    if isinstance(arrivals, OnOffArrivals):
+        period_s = arrivals.on_duration + arrivals.off_duration
+        return arrivals.rate_per_s * arrivals.on_duration / period_s
+    return arrivals.rate_per_s
+
+
 class GeneratorConfig(_Labels):
     """A synthetic workload: ``requests`` requests from an arrival process and length laws."""
 
-    requests: int = Field(ge=1)
+    requests: int = Field(ge=1, le=MAX_REQUESTS)
     arrivals: ArrivalConfig
     prompt_tokens: LengthSpec
     output_tokens: LengthSpec
@@ -269,6 +287,12 @@ class GeneratorConfig(_Labels):
             raise ValueError("output_tokens cannot be of kind 'text' (no output text exists)")
         if isinstance(self.prompt_tokens, TextLength) and self.prompts is None:
             raise ValueError("prompt_tokens of kind 'text' needs 'prompts' to draw texts from")
+        span_s = self.requests / _mean_rate_per_s(self.arrivals)
+        if span_s > MAX_TIME_S:
+            raise ValueError(f"{self.requests:,} requests at this arrival rate span about "
+                             f"{span_s:.3g} s of simulated time, beyond the simulator's limit of "
+                             f"{MAX_TIME_S:g} s (see docs/limits.md); raise the rate or lower "
+                             "'requests'")
         return self
 
 
@@ -303,8 +327,8 @@ class WorkloadConfig(_Labels):
     format: TraceFormat = "auto"
     columns: ColumnMap | None = None
     arrival_unit: ArrivalUnit | None = None  # None: the format's own unit (generic: seconds)
-    rate_multiplier: PositiveFloat = 1.0
-    max_requests: int | None = Field(default=None, ge=1)
+    rate_multiplier: Rate = 1.0
+    max_requests: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
     loop: bool = False
     on_bad_row: Literal["stop", "skip"] = "stop"
     arrivals: ArrivalConfig | None = None
