@@ -6,7 +6,6 @@ traceback, so each error carries where the problem is (file, line, field) and wh
 
 from __future__ import annotations
 
-
 _LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in
                               "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,13 @@ import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.engine.simulation import Simulation, StopRequest
-from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.errors import InputError, Interrupted
+from sn40l_sim.metrics.recorder import PARTS_SUFFIX, Recorder
 from sn40l_sim.metrics.summary import summarize
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.present.run_plots import draw_run_plots
 from sn40l_sim.workload.data_dir import resolve_data_dir
-from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
+from sn40l_sim.workload.request_stream import RequestStream, count_hint, iter_request_chunks
 
 
 @dataclass
@@ -63,28 +66,57 @@ class _Progress:
             self.bar.stop()
 
 
-@contextmanager
-def _sigint_stops(stop: StopRequest) -> Iterator[None]:
-    """While a run simulates and writes its results, Ctrl-C sets ``stop`` instead of raising.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    A KeyboardInterrupt raised mid-write could leave a ``.partial`` file or a block written
-    twice; the flag stops the run between two events instead, and further presses are ignored
-    until the files are complete. Only the main thread's default handler is replaced (a caller
-    that installed its own, or ignores SIGINT, keeps it).
+
+@contextmanager
+def _signals_stop(stop: StopRequest, received: list[int]) -> Iterator[None]:
+    """While a run simulates and writes its results, SIGINT (Ctrl-C) and SIGTERM (``timeout``,
+    batch schedulers) set ``stop`` instead of raising or killing the process.
+
+    A KeyboardInterrupt raised mid-write could leave a half-written file or a block written
+    twice; the flag stops the run between two events instead, and further signals are ignored
+    until the files are complete. ``received`` collects the signal numbers (the exit status is
+    128 + the first). Only the main thread's default handlers are replaced (a caller that
+    installed its own, or ignores a signal, keeps it).
     """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    mine = [s for s in STOP_SIGNALS if signal.getsignal(s) is defaults[s]]
 
     def request_stop(signum: int, frame: Any) -> None:
+        received.append(signum)
         stop.requested = True
 
-    signal.signal(signal.SIGINT, request_stop)
+    for signum in mine:
+        signal.signal(signum, request_stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in mine:
+            signal.signal(signum, defaults[signum])
+
+
+def _prepare_run_dir(run_dir: Path) -> None:
+    """Clear what a killed earlier run left in a reused folder (a sweep's ``runs/<point>``), so
+    the new run never mixes with, or trips over, its leftovers."""
+    for name in ("requests.parquet", "events.parquet", "summary.json", "scenario.resolved.yaml"):
+        for leftover in (run_dir / name, run_dir / (name + ".partial")):
+            leftover.unlink(missing_ok=True)
+    for parts in run_dir.glob("*" + PARTS_SUFFIX):
+        shutil.rmtree(parts, ignore_errors=True)
+    shutil.rmtree(run_dir / "plots", ignore_errors=True)
+
+
+def _remove_failed_run(run_dir: Path, made: list[Path]) -> None:
+    """A run that stopped on an input error (a bad trace row) leaves no results folder, nor the
+    empty ``<output>`` and ``<output>/<scenario>`` folders that only it had created."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for folder in made:  # deepest first
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: Path) -> str:
@@ -104,11 +136,37 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
                                  base_dir=resolved.base_dir)
+    made: list[Path] = []  # folders this run creates, removed again if it fails on its input
     if run_dir is None:
         # A relative output folder is relative to where the user runs the command.
         out = output if output is not None else Path(scenario.output)
+        made = [p for p in (out / scenario.name, out) if not p.exists()]
         run_dir = new_run_dir(out, scenario.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        created = True
+    else:
+        created = not run_dir.exists()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _prepare_run_dir(run_dir)
+    try:
+        return _run_in(resolved, run_dir, chunks, data, plots=plots, progress=progress)
+    except InputError as exc:
+        if created:
+            _remove_failed_run(run_dir, made)
+        if exc.file is None and resolved.source is not None:
+            raise exc.located(file=str(resolved.source)) from None
+        raise
+
+
+def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, data: Path, *,
+            plots: bool, progress: bool) -> RunResult:
+    """Simulate into ``run_dir``: ``summary.json`` says ``"complete": false`` from the start and
+    is replaced by the full summary (``"complete": true``) once every file is in place."""
+    scenario = resolved.scenario
+    write_json(run_dir / "summary.json", {
+        "scenario": scenario.name, "complete": False,
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "note": "the run has not finished (or was killed): requests.parquet.parts/ and "
+                "events.parquet.parts/ hold the rows written so far, each part a complete file"})
     write_yaml(run_dir / "scenario.resolved.yaml", scenario.model_dump(mode="json"))
     bar = _Progress(count_hint(scenario.workload, data_dir=data, base_dir=resolved.base_dir),
                     progress)
@@ -118,7 +176,8 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                         on_progress=bar.update)
     started = time.perf_counter()
     stop = StopRequest()
-    with _sigint_stops(stop):
+    received: list[int] = []
+    with _signals_stop(stop, received):
         sim = Simulation(resolved, recorder, chunks)
         interrupted = True  # until the run is known to have reached its end
         try:
@@ -131,7 +190,7 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
         wall_s = time.perf_counter() - started
         requests = read_table(run_dir / "requests.parquet")
         events = read_table(run_dir / "events.parquet")
-        summary = {"scenario": scenario.name, "platform": resolved.platform.name,
+        summary = {"scenario": scenario.name, "complete": True, "platform": resolved.platform.name,
                    "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
                    "out_of_memory_at_experts": (sim.plan.n_servable + 1
                                                 if sim.plan.n_servable < len(resolved.experts) else None),
@@ -144,10 +203,12 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                    "wall_s": wall_s,
                    "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}
         write_json(run_dir / "summary.json", summary)
+    signum = received[0] if received else signal.SIGINT
     if interrupted:
-        raise KeyboardInterrupt(_kept_message(requests, len(events), sim.env.now, run_dir))
+        raise Interrupted(_kept_message(requests, len(events), sim.env.now, run_dir), signum=signum)
     if stop.requested:
-        raise KeyboardInterrupt(f"interrupted after the simulation ended: results in {run_dir}")
+        raise Interrupted(f"interrupted after the simulation ended: results in {run_dir}",
+                          signum=signum)
     if plots and scenario.plots == "auto":
         draw_run_plots(requests, events, scenario.name, run_dir / "plots")
     return RunResult(run_dir, summary, requests, events, wall_s)

@@ -3,9 +3,10 @@
 Random YAML documents and random mutations of ``scenarios/quickstart.yaml`` (deleted keys,
 misspelt keys, wrong types, negative numbers, garbage unit strings, damaged text) must each end
 with exit status 0 or 2. Exit 2 must come with one line on stderr per problem, each naming the
-file and a line or field, never a traceback; any other exception escaping ``main`` fails the test, and so does a
-run that does not end within a time limit. The quickstart's request count is cut to a handful
-before other fields are fuzzed, so every case that is still valid simulates in milliseconds.
+file and a line or field, never a traceback; any other exception escaping ``main`` fails the
+test, and so does a run that does not end within a time limit. The quickstart's request count is
+cut to a handful before other fields are fuzzed, so every case that is still valid simulates in
+milliseconds.
 Set SN40L_FUZZ_SCALE (e.g. 20) to run that many times more examples when hunting for bugs.
 """
 
