@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from sn40l_sim.config.load import read_yaml, with_lines
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.errors import InputError, Interrupted
@@ -83,7 +84,8 @@ def _signals_stop(stop: StopRequest, received: list[int]) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    defaults: dict[signal.Signals, Any] = {signal.SIGINT: signal.default_int_handler,
+                                           signal.SIGTERM: signal.SIG_DFL}
     mine = [s for s in STOP_SIGNALS if signal.getsignal(s) is defaults[s]]
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -128,10 +130,33 @@ def _kept_message(requests: pd.DataFrame, n_events: int, now_s: float, run_dir: 
             f"in {run_dir}")
 
 
+def _in_scenario_file(exc: InputError, resolved: ResolvedScenario) -> InputError:
+    """A workload problem found while running (a missing trace, arrivals past the time limit)
+    names its field; give it the scenario file and the field's line there."""
+    if resolved.source is None:
+        return exc
+    source = str(resolved.source)
+    exc = exc.located(file=source)
+    try:
+        _, node = read_yaml(resolved.source)
+    except InputError:
+        return exc
+    return with_lines(exc, node, source)
+
+
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
                  run_dir: Path | None = None) -> RunResult:
     """Simulate a scenario and write requests/events Parquet, summary.json, plots."""
+    try:
+        return _run_scenario(resolved, output=output, data_dir=data_dir, plots=plots,
+                             progress=progress, run_dir=run_dir)
+    except InputError as exc:
+        raise _in_scenario_file(exc, resolved) from None
+
+
+def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: Path | None,
+                  plots: bool, progress: bool, run_dir: Path | None) -> RunResult:
     scenario = resolved.scenario
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
@@ -149,11 +174,9 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
         _prepare_run_dir(run_dir)
     try:
         return _run_in(resolved, run_dir, chunks, data, plots=plots, progress=progress)
-    except InputError as exc:
+    except InputError:
         if created:
             _remove_failed_run(run_dir, made)
-        if exc.file is None and resolved.source is not None:
-            raise exc.located(file=str(resolved.source)) from None
         raise
 
 

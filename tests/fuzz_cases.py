@@ -369,6 +369,12 @@ def traces() -> Iterator[Case]:
             yield Case("traces", f"jsonl-{i}-at-{where}", {
                 "scenario.yaml": _trace_scenario("trace.jsonl"),
                 "trace.jsonl": "".join(rows)}, tags=["trace"])
+    for i, workload in enumerate([{"trace": "missing.csv"}, {"trace": "trace.txt"},
+                                  {"trace": "trace.csv", "format": "generic",
+                                   "columns": {"prompt_tokens": "nope", "output_tokens": "x"}}]):
+        yield Case("traces", f"file-{i}", {"scenario.yaml": _dump(base_scenario(workload=workload)),
+                                           "trace.csv": CSV_HEADER + "".join(good),
+                                           "trace.txt": "x"}, tags=["trace"])
     # Arrivals pushed past the time limit by the scenario, not by a row.
     rows = CSV_HEADER + "".join(f"2023-11-16 {18 + i}:15:01.5,100,10\n" for i in range(3))  # 2 h
     for i, workload in enumerate([{"rate_multiplier": 1e-6}, {"rate_multiplier": 1e-9},

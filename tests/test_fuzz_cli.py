@@ -30,8 +30,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Problems of a file as a whole, where no line or field can be named.
 WHOLE_FILE = (": the file is empty", ": cannot read file: ", ": invalid YAML: collections nested",
-              "codec can't decode", "no line holds a JSON object", "the trace has no valid")
-_LINE = re.compile(r"^sn40l-sim: error: (?P<file>.+?\.(?:ya?ml|csv|jsonl))(?P<line>:\d+)?: "
+              "codec can't decode", "no line holds a JSON object", "the trace has no valid",
+              "cannot tell the file type")
+_LINE = re.compile(r"^sn40l-sim: error: (?P<file>.+?\.(?:ya?ml|csv|jsonl|txt))(?P<line>:\d+)?: "
                    r"(?P<rest>.*)$")
 
 

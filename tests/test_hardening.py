@@ -362,3 +362,18 @@ def test_summary_json_is_strict_json(tmp_path, capsys):
 
     summary = json.loads((run_dir / "summary.json").read_text(), parse_constant=no_constants)
     assert summary["complete"] is True and summary["interrupted"] is False
+
+
+@pytest.mark.parametrize("workload", [
+    {"trace": "missing.csv"},
+    {"generator": {"requests": 5, "arrivals": {"kind": "poisson", "rate_per_s": 1.0},
+                   "prompt_tokens": {"kind": "empirical", "trace": "missing.csv"},
+                   "output_tokens": 4}},
+], ids=["trace", "empirical-lengths"])
+def test_missing_data_file_names_the_scenario_file_and_line(tmp_path, capsys, workload):
+    """Issue 13: such errors named the field but not the file."""
+    code, lines = run(tmp_path, capsys, tiny(workload=workload))
+    assert code == 2 and len(lines) == 1, lines
+    assert "scenario.yaml:" in lines[0] and "missing.csv" in lines[0]
+    assert lines[0].split("scenario.yaml:")[1].split(":")[0].isdigit(), lines[0]
+    _nothing_written(tmp_path)

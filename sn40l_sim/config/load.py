@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from sn40l_sim.errors import InputError, InputErrors, combine
 
@@ -117,11 +118,14 @@ def _field_path(loc: Sequence[str | int]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            if not text or not text.isprintable() or text != text.strip():
+                text = repr(text)  # a key such as "\t" or " " shown unambiguously
+            out += ("." if out else "") + text
     return out or "(top level)"
 
 
-def _describe(error: dict[str, Any], model: type[BaseModel], data: Any,
+def _describe(error: ErrorDetails, model: type[BaseModel], data: Any,
               loc: list[str | int]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":

@@ -36,6 +36,7 @@ class Backend(Protocol):
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+MAX_WORKERS = 256  # each worker is a Python process of ~200 MB
 WATCHDOG_PERIOD_S = 0.5
 
 
@@ -76,8 +77,9 @@ class LocalBackend:
     """``--workers N`` processes on this machine (spawned, so no state leaks from the driver)."""
 
     def __init__(self, workers: int) -> None:
-        if workers < 1:
-            raise InputError(f"--workers must be >= 1, got {workers}", field="--workers")
+        if not 1 <= workers <= MAX_WORKERS:
+            raise InputError(f"--workers must be from 1 to {MAX_WORKERS}, got {workers}",
+                             field="--workers")
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                            initargs=(os.getpid(),),
                                            mp_context=multiprocessing.get_context("spawn"))
