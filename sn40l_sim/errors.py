@@ -59,7 +59,7 @@ class InputError(Exception):
 MAX_SHOWN_PROBLEMS = 20
 
 
-class InputErrors(InputError):
+class CombinedInputError(InputError):
     """Several problems found at once (a scenario with three bad fields names all three).
 
     ``str()`` is one located line per problem, in file order, at most ``MAX_SHOWN_PROBLEMS`` (the
@@ -68,13 +68,13 @@ class InputErrors(InputError):
 
     def __init__(self, problems: list[InputError]) -> None:
         if not problems:
-            raise ValueError("InputErrors needs at least one problem")
+            raise ValueError("CombinedInputError needs at least one problem")
         first = problems[0]
         super().__init__(first.message, file=first.file, line=first.line, field=first.field)
         self.problems = list(problems)
 
     def located(self, *, file: str | None = None, line: int | None = None) -> InputError:
-        return InputErrors([p.located(file=file, line=line) for p in self.problems])
+        return CombinedInputError([p.located(file=file, line=line) for p in self.problems])
 
     def __str__(self) -> str:
         shown = [str(p) for p in self.problems[:MAX_SHOWN_PROBLEMS]]
@@ -88,8 +88,8 @@ def combine(problems: list[InputError]) -> InputError:
     """One error for a list of problems: the problem itself when there is one, flattened."""
     flat: list[InputError] = []
     for problem in problems:
-        flat.extend(problem.problems if isinstance(problem, InputErrors) else [problem])
-    return flat[0] if len(flat) == 1 else InputErrors(flat)
+        flat.extend(problem.problems if isinstance(problem, CombinedInputError) else [problem])
+    return flat[0] if len(flat) == 1 else CombinedInputError(flat)
 
 
 class Interrupted(KeyboardInterrupt):

@@ -18,10 +18,12 @@ import pandas as pd
 
 from sn40l_sim.config.load import read_yaml, with_lines
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.metrics.recorder import PARTS_SUFFIX, Recorder
-from sn40l_sim.metrics.summary import summarize
+from sn40l_sim.metrics.run_info import RUN_INFO, RunInfo
+from sn40l_sim.metrics.run_summary import RunSummary
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.present.run_plots import draw_run_plots
 from sn40l_sim.workload.data_dir import resolve_data_dir
@@ -30,10 +32,10 @@ from sn40l_sim.workload.request_stream import RequestStream, count_hint, iter_re
 
 @dataclass
 class RunResult:
-    """What a run produced: its folder, summary and DataFrames."""
+    """What a run produced: its folder, its summary and its two tables as DataFrames."""
 
     run_dir: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     requests: pd.DataFrame
     events: pd.DataFrame
     wall_s: float
@@ -104,7 +106,8 @@ def _signals_stop(stop: StopRequest, received: list[int]) -> Iterator[None]:
 def _prepare_run_dir(run_dir: Path) -> None:
     """Clear what a killed earlier run left in a reused folder (a sweep's ``runs/<point>``), so
     the new run never mixes with, or trips over, its leftovers."""
-    for name in ("requests.parquet", "events.parquet", "summary.json", "scenario.resolved.yaml"):
+    for name in ("requests.parquet", "events.parquet", "summary.json", "scenario.resolved.yaml",
+                 RUN_INFO):
         for leftover in (run_dir / name, run_dir / (name + ".partial")):
             leftover.unlink(missing_ok=True)
     for parts in run_dir.glob("*" + PARTS_SUFFIX):
@@ -146,17 +149,21 @@ def _in_scenario_file(exc: InputError, resolved: ResolvedScenario) -> InputError
 
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
-                 run_dir: Path | None = None) -> RunResult:
-    """Simulate a scenario and write requests/events Parquet, summary.json, plots."""
+                 run_dir: Path | None = None, step_costs: StepCostFactory = StepCostTable) -> RunResult:
+    """Simulate a scenario and write requests/events Parquet, summary.json, plots.
+
+    ``step_costs`` is the engine's cost hook (see :class:`sn40l_sim.cost.cache.FixedStepCost`).
+    """
     try:
         return _run_scenario(resolved, output=output, data_dir=data_dir, plots=plots,
-                             progress=progress, run_dir=run_dir)
+                             progress=progress, run_dir=run_dir, step_costs=step_costs)
     except InputError as exc:
         raise _in_scenario_file(exc, resolved) from None
 
 
 def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: Path | None,
-                  plots: bool, progress: bool, run_dir: Path | None) -> RunResult:
+                  plots: bool, progress: bool, run_dir: Path | None,
+                  step_costs: StepCostFactory) -> RunResult:
     scenario = resolved.scenario
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
@@ -173,7 +180,8 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
         run_dir.mkdir(parents=True, exist_ok=True)
         _prepare_run_dir(run_dir)
     try:
-        return _run_in(resolved, run_dir, chunks, data, plots=plots, progress=progress)
+        return _run_in(resolved, run_dir, chunks, data, plots=plots, progress=progress,
+                       step_costs=step_costs)
     except InputError:
         if created:
             _remove_failed_run(run_dir, made)
@@ -181,7 +189,7 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
 
 
 def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, data: Path, *,
-            plots: bool, progress: bool) -> RunResult:
+            plots: bool, progress: bool, step_costs: StepCostFactory) -> RunResult:
     """Simulate into ``run_dir``: ``summary.json`` says ``"complete": false`` from the start and
     is replaced by the full summary (``"complete": true``) once every file is in place."""
     scenario = resolved.scenario
@@ -201,7 +209,7 @@ def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, da
     stop = StopRequest()
     received: list[int] = []
     with _signals_stop(stop, received):
-        sim = Simulation(resolved, recorder, chunks)
+        sim = Simulation(resolved, recorder, chunks, step_costs=step_costs)
         interrupted = True  # until the run is known to have reached its end
         try:
             interrupted = not sim.run(stop=stop)
@@ -213,19 +221,15 @@ def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, da
         wall_s = time.perf_counter() - started
         requests = read_table(run_dir / "requests.parquet")
         events = read_table(run_dir / "events.parquet")
-        summary = {"scenario": scenario.name, "complete": True, "platform": resolved.platform.name,
-                   "n_experts": len(resolved.experts), "n_servable_experts": sim.plan.n_servable,
-                   "out_of_memory_at_experts": (sim.plan.n_servable + 1
-                                                if sim.plan.n_servable < len(resolved.experts) else None),
-                   "expert_cache_bytes": sim.plan.expert_cache_bytes,
-                   "memory": sim.memory_summary(),
-                   "interrupted": interrupted, **summarize(requests, events),
-                   "hbm_hit_rate": (recorder.hbm_hits / (recorder.hbm_hits + recorder.hbm_misses)
-                                    if recorder.hbm_hits + recorder.hbm_misses else None),
-                   "workload": dataclasses.asdict(chunks.stats),
-                   "wall_s": wall_s,
-                   "sim_requests_per_wall_s": len(requests) / wall_s if wall_s else None}
-        write_json(run_dir / "summary.json", summary)
+        info = RunInfo(platform=resolved.platform.name, n_experts=len(resolved.experts),
+                       n_servable_experts=sim.plan.n_servable,
+                       expert_cache_bytes=sim.plan.expert_cache_bytes,
+                       memory=sim.memory_summary(), hbm_hits=recorder.hbm_hits,
+                       hbm_misses=recorder.hbm_misses, workload=dataclasses.asdict(chunks.stats),
+                       interrupted=interrupted, wall_s=wall_s)
+        write_json(run_dir / RUN_INFO, info.to_dict())
+        summary = RunSummary.from_run_dir(run_dir)  # complete: the result files are in place
+        write_json(run_dir / "summary.json", summary.to_dict())
     signum = received[0] if received else signal.SIGINT
     if interrupted:
         raise Interrupted(_kept_message(requests, len(events), sim.env.now, run_dir), signum=signum)

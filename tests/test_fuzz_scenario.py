@@ -43,7 +43,7 @@ SETTINGS = settings(max_examples=40 * SCALE, deadline=None,
                                            HealthCheck.too_slow])
 
 
-class Hang(Exception):
+class Hang(Exception):  # noqa: N818 (a time-out signal, not an error of the code under test)
     """A fuzz case ran past CASE_TIMEOUT_S."""
 
 

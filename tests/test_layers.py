@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("present",),  # tables and plots of results; never simulates
     ("runner",),  # one run, end to end
     ("studies",),  # compare, validate, footprint, sweeps: call the runner
+    ("api",),  # the documented Python API: run, compare, sweep (exported lazily by __init__)
     ("cli",),  # one module per command
 )
 RANK = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -111,7 +111,7 @@ def test_expert_column_wins_and_unknown_experts_fail() -> None:
 
 def test_accuracy_noise_rate_and_uniform_wrong_answers() -> None:
     truth = np.array(["a", "b", "c", "d"] * (N // 4), dtype=object)
-    out = _route({"categories": {c: 1 for c in "abcd"}, "accuracy": 0.8}, _frame(category=truth))
+    out = _route({"categories": dict.fromkeys("abcd", 1), "accuracy": 0.8}, _frame(category=truth))
     wrong = out.category != truth
     assert wrong.mean() == pytest.approx(0.2, abs=0.006)
     # a wrong answer for 'a' is one of the three others, equally often

@@ -236,7 +236,7 @@ def test_ray_backend_gives_the_same_points(tmp_path, monkeypatch):
 def test_example_capacity_sweeps_are_valid_and_their_scenario_runs(real_data):
     from sn40l_sim.config.load import read_yaml
     from sn40l_sim.studies.sweep.driver import check_paths
-    from sn40l_sim.studies.sweep.task import run_point
+    from sn40l_sim.studies.sweep.task import SweepPoint, run_point
 
     for name in ("capacity_azure_conv.yaml", "capacity_azure_conv_curve.yaml"):
         spec, node = load_sweep(SWEEPS / name)
@@ -246,7 +246,7 @@ def test_example_capacity_sweeps_are_valid_and_their_scenario_runs(real_data):
     base, _ = read_yaml(source)
     overrides = {"workload.max_requests": 300, "platform": "dgx_h100", "nodes": 2,
                  "workload.rate_multiplier": 2}
-    row = run_point({"point_id": point_id(overrides), "order": 0, "overrides": overrides, "base": base,
-                     "source": str(source), "data_dir": str(real_data)})
+    row = run_point(SweepPoint(point_id=point_id(overrides), order=0, overrides=overrides, base=base,
+                               source=str(source), data_dir=str(real_data)))
     assert row["status"] == "ok", row["error"]
     assert row["n_requests"] == 300 and row["n_devices"] == 16 and row["platform_name"] == "DGX H100"

@@ -16,7 +16,7 @@ from sn40l_sim.workload.request_stream import REQUEST_COLUMNS, count_hint, iter_
 
 
 def generate(generator: dict, *, seed: int = 1, chunk_rows: int = 65536,
-             data_dir: Path = Path("."), requests: int = 20_000) -> pd.DataFrame:
+             data_dir: Path = Path(), requests: int = 20_000) -> pd.DataFrame:
     spec = {"requests": requests, "arrivals": {"kind": "poisson", "rate_per_s": 5.0},
             "prompt_tokens": 100, "output_tokens": 10, **generator}
     stream = iter_request_chunks(WorkloadConfig(generator=spec), seed=seed, data_dir=data_dir,
@@ -85,6 +85,16 @@ def test_length_laws():
     out = frame["output_tokens"]
     assert out.median() == pytest.approx(200, rel=0.05)
     assert out.max() <= 1500 and out.min() >= 1
+
+
+def test_geometric_length_is_memoryless():
+    frame = generate({"output_tokens": {"kind": "geometric", "mean": 40}}, requests=40_000)
+    out = frame["output_tokens"].to_numpy()
+    assert out.min() == 1
+    assert out.mean() == pytest.approx(40, rel=0.03)
+    assert out.var() == pytest.approx(40 * 39, rel=0.06)  # (1 - p) / p^2 with p = 1/40
+    # memoryless: past 30 tokens, the tokens still to come have the same law as from the start
+    assert (out[out > 30] - 30).mean() == pytest.approx(40, rel=0.06)
 
 
 @pytest.mark.data
@@ -198,4 +208,4 @@ def test_sources_have_independent_streams():
 def test_count_hint_of_a_generator():
     config = WorkloadConfig(generator={"requests": 1234, "prompt_tokens": 1, "output_tokens": 1,
                                        "arrivals": {"kind": "poisson", "rate_per_s": 1}})
-    assert count_hint(config, data_dir=Path("."), base_dir=Path(".")) == 1234
+    assert count_hint(config, data_dir=Path(), base_dir=Path()) == 1234

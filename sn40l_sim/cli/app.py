@@ -16,6 +16,7 @@ from sn40l_sim.cli import (
     cmd_plot,
     cmd_run,
     cmd_schema,
+    cmd_summarize,
     cmd_sweep,
     cmd_validate,
 )
@@ -24,7 +25,8 @@ from sn40l_sim.errors import InputError, Interrupted
 
 # Every command, in the order ``--help`` lists them. A command module imports only argparse and what
 # its parser needs at import time; the heavy work is imported inside its command function.
-COMMANDS = (cmd_run, cmd_compare, cmd_validate, cmd_footprint, cmd_sweep, cmd_plot, cmd_data, cmd_schema)
+COMMANDS = (cmd_run, cmd_summarize, cmd_compare, cmd_validate, cmd_footprint, cmd_sweep, cmd_plot, cmd_data,
+            cmd_schema)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except InputError as exc:  # one line per problem (InputErrors holds several)
+    except InputError as exc:  # one line per problem (CombinedInputError holds several)
         for line in str(exc).splitlines() or ["invalid input"]:
             print(f"sn40l-sim: error: {line}", file=sys.stderr)
         return EXIT_INPUT

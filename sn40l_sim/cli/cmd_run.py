@@ -18,7 +18,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run_scenario(resolved, output=Path(args.output) if args.output else None,
                           data_dir=resolve_data_dir(args.data_dir), plots=not args.no_plots,
                           progress=not args.no_progress)
-    print_summary(result.summary, result.run_dir)
+    print_summary(result.summary.to_dict(), result.run_dir)
     return 0
 
 

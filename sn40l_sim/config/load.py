@@ -1,8 +1,8 @@
-"""Read YAML, validate it with pydantic, and turn every failure into located InputErrors.
+"""Read YAML, validate it with pydantic, and turn every failure into located CombinedInputError.
 
 YAML is parsed twice in effect: once to plain data for pydantic, and once as a node tree that
 remembers line numbers, so an error on ``serving.max_batch`` can say ``scenario.yaml:14``. Every
-problem of a file is reported at once, one located line each (see :class:`InputErrors`); an
+problem of a file is reported at once, one located line each (see :class:`CombinedInputError`); an
 unknown key gets the closest known key of its section as a "did you mean". A key given twice in
 one mapping is an error naming both lines (YAML would silently keep the last).
 """
@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from sn40l_sim.errors import InputError, InputErrors, combine
+from sn40l_sim.errors import CombinedInputError, InputError, combine
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -235,7 +235,7 @@ def _parse_field_path(field: str) -> list[str | int]:
 
 def with_lines(exc: InputError, node: yaml.Node | None, source: str) -> InputError:
     """Give problems found after validation (unknown names, sizes) the line of their field."""
-    problems = exc.problems if isinstance(exc, InputErrors) else [exc]
+    problems = exc.problems if isinstance(exc, CombinedInputError) else [exc]
     out = []
     for p in problems:
         if p.file == source and p.line is None and p.field:

@@ -30,7 +30,9 @@ from sn40l_sim.config.quantities import (
 class MemoryTierConfig(BaseModel):
     model_config = STRICT
     capacity: Bytes
+    """Capacity per device, e.g. 64 GiB."""
     bandwidth: BytesPerS
+    """Bandwidth per device, e.g. 1.8 TB/s."""
 
     def to_spec(self) -> MemoryTier:
         return MemoryTier(capacity_bytes=self.capacity, bw_bytes_per_s=self.bandwidth)
@@ -39,9 +41,13 @@ class MemoryTierConfig(BaseModel):
 class DeviceConfig(BaseModel):
     model_config = STRICT
     peak_bf16: FlopPerS
+    """Peak dense BF16 compute of one device, e.g. 638 TFLOP/s."""
     sram: MemoryTierConfig
+    """On-chip memory (what a fused kernel can keep on chip)."""
     hbm: MemoryTierConfig
+    """On-package HBM: holds the resident experts, the router and the KV cache."""
     ddr: MemoryTierConfig | None = None
+    """Off-package DDR per device (SN40L), the backing store of experts; absent on GPUs."""
 
     def to_spec(self) -> DeviceSpec:
         return DeviceSpec(
@@ -55,45 +61,72 @@ class DeviceConfig(BaseModel):
 class HostConfig(BaseModel):
     model_config = STRICT
     dram: Bytes
+    """Host DRAM of one node (the backing store of experts on DGX)."""
     weight_fraction: Fraction = 0.9
+    """Share of host DRAM usable for expert weights."""
 
 
 class WeightLoadConfig(BaseModel):
     model_config = STRICT
     source: Literal["ddr", "host_dram"]
+    """Where switched-in weights come from: ddr (SN40L) or host_dram (DGX)."""
     bandwidth: BytesPerS
+    """Bandwidth of one copy link."""
     latency: Seconds = 0.0
+    """Fixed latency of one copy."""
     scope: Literal["device", "node"]
+    """device: every device has its own link (a TP-sharded switch copies all shards in parallel); node: one
+    link shared by the node."""
 
 
 class InterconnectConfig(BaseModel):
     model_config = STRICT
     bandwidth: BytesPerS
+    """Per-device bandwidth for tensor-parallel collectives."""
     latency: Seconds
+    """Latency of one collective step."""
     topology: Literal["ring", "tree", "switch"] = "ring"
+    """Collective algorithm: ring, tree, or switch (reduction in the network, NVSwitch SHARP)."""
 
 
 class ExecutionConfig(BaseModel):
     model_config = STRICT
     mode: Literal["fused_dataflow", "unfused_kernels"]
+    """fused_dataflow (whole layers as one kernel, SN40L) or unfused_kernels (one kernel per operator)."""
     kernel_launch: PositiveSeconds
+    """Fixed cost per GEMM or collective kernel (unfused) or per fused graph, software-orchestrated."""
     hw_launch: PositiveSeconds | None = None
+    """Per fused graph when the hardware orchestrates launches (default: kernel_launch)."""
     launch_mode: Literal["software", "hardware"] = "software"
+    """Who orchestrates fused-graph launches: software or hardware."""
     hbm_efficiency: Fraction
+    """Achievable share of peak HBM bandwidth when streaming GEMM/attention operands."""
     flop_efficiency: Fraction
+    """Achievable share of peak FLOP/s on large GEMMs."""
     gemm_half_dim: float = Field(gt=0, le=1e9)
-    # Required, like every efficiency above: a hardware number needs a source in its profile, so
-    # a profile that leaves one out is an error rather than a silent default.
+    """GEMM m or n at which that dimension's efficiency factor is one half."""
     gemm_half_k: float = Field(gt=0, le=1e9)
+    """GEMM reduction depth k at which its efficiency factor is one half. Required, like every efficiency
+    here: a hardware number needs a source in its profile, so a missing one is an error, not a silent
+    default."""
     elementwise_bw_efficiency: Fraction
+    """Share of HBM bandwidth a stand-alone vector kernel (norm, add, activation) gets."""
     attention_flop_efficiency: Fraction
+    """Share of peak FLOP/s of an attention kernel over many keys."""
     attention_half_keys: float = Field(gt=0, le=1e9)
+    """Attended keys per query at which attention's FLOP/s is one half."""
     vector_kernel_launch: PositiveSeconds
+    """Fixed cost of an unfused vector kernel."""
     attention_kernel_launch: PositiveSeconds
+    """Fixed cost of an unfused attention kernel."""
     sram_usable_fraction: Fraction
+    """Share of SRAM a fused graph may fill with stationary data."""
     max_layers_per_graph: int = Field(default=1, ge=1, le=100_000)
+    """Decoder layers one fused kernel may hold."""
     pipeline_stage_latency: Seconds = 0.0
+    """Fill + drain per operator (pipeline stage) of a fused graph."""
     overlap_collectives: bool = False
+    """Collectives stream inside the fused kernel, overlapping its compute."""
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
@@ -122,14 +155,23 @@ class PlatformConfig(BaseModel):
 
     model_config = STRICT
     name: str
+    """The platform's display name."""
     kind: Literal["rdu", "gpu"]
+    """rdu (SN40L) or gpu (DGX)."""
     devices_per_node: int = Field(ge=1, le=MAX_DEVICES_PER_NODE)
+    """Devices (sockets or GPUs) in one node."""
     nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    """Nodes (a scenario's nodes overrides it)."""
     device: DeviceConfig
+    """One device's compute and memories."""
     host: HostConfig
+    """The host of one node."""
     weight_load: WeightLoadConfig
+    """The link a model switch copies weights over."""
     interconnect: InterconnectConfig
+    """The network tensor-parallel collectives use."""
     execution: ExecutionConfig
+    """Parameters of the cost model (docs/cost_model.md)."""
 
     def to_spec(self) -> PlatformSpec:
         return PlatformSpec(

@@ -25,7 +25,7 @@ from sn40l_sim.config.limits import (
 )
 from sn40l_sim.units import Dimension, parse_quantity
 
-STRICT = ConfigDict(extra="forbid", frozen=True)
+STRICT = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _parser(dimension: Dimension) -> Callable[[object], float]:

@@ -89,7 +89,7 @@ def expand_experts(scenario: Scenario, source: Path | None) -> tuple[Expert, ...
     for g_index, (group, model) in enumerate(zip(scenario.experts, models, strict=True)):
         prefix = group.name_prefix or group.model
         for i in range(group.count):
-            name = group.name if group.name else (prefix if group.count == 1 else f"{prefix}-{i}")
+            name = group.name or (prefix if group.count == 1 else f"{prefix}-{i}")
             if name in seen:
                 raise InputError(f"duplicate expert name {name!r}", file=str(source) if source else None,
                                  field=f"experts[{g_index}]")

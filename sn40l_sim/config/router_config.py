@@ -46,15 +46,29 @@ class RouterConfig(BaseModel):
 
     model_config = STRICT
     model: str | None = None
+    """A catalogue model that routes: its prefill (and output_tokens) is simulated on the group's devices. Not
+    with latency."""
     latency: Seconds | None = None
+    """A fixed routing delay that does not occupy the devices. Not with model."""
     categories: dict[str, float] | None = None
+    """The category mix sampled when the trace gives no category (weights, normalised)."""
     mapping: Literal["round_robin", "zipf"] | dict[str, str] = "round_robin"
+    """Category -> expert: round_robin (category i, in order of appearance, -> expert i mod n), zipf (each
+    request's expert drawn Zipf(zipf_s) over the experts), or a table {category: expert name}."""
     zipf_s: float = Field(default=1.0, ge=0.0, le=10.0)
+    """Exponent of the zipf mapping (only with mapping: zipf)."""
     classifier: Literal["none", "keyword"] = "none"
+    """keyword classifies the trace's prompt_text (sn40l_sim/catalogue/router_keywords.yaml); none uses the
+    trace's or sampled categories."""
     accuracy: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Share of requests step 1 classifies correctly; a wrong answer is a uniformly drawn other known
+    category."""
     confusion: dict[str, dict[str, float]] | None = None
+    """Step-1 errors as a matrix {true category: {routed category: probability}} (rows sum to 1)."""
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Requests whose classifier confidence is below it go to fallback_expert."""
     fallback_expert: str | None = None
+    """A generalist expert for low-confidence requests and categories the mapping table lacks."""
 
     @model_validator(mode="after")
     def _consistent(self) -> RouterConfig:

@@ -27,9 +27,13 @@ class ExpertGroupConfig(BaseModel):
 
     model_config = STRICT
     model: str
+    """Catalogue model of these experts (e.g. llama-2-7b); `sn40l-sim validate` lists them."""
     count: int = Field(default=1, ge=1, le=MAX_EXPERTS)
+    """How many experts of this model."""
     name: str | None = None
+    """The name of a single expert (only with count 1)."""
     name_prefix: str | None = None
+    """Experts are named <name_prefix>-0 .. <name_prefix>-(count-1) (default: the model name)."""
 
     @model_validator(mode="after")
     def _one_naming(self) -> ExpertGroupConfig:
@@ -43,26 +47,36 @@ class ServingConfig(BaseModel):
 
     model_config = STRICT
     tensor_parallel: int = Field(default=8, ge=1, le=4096)
+    """Devices (SN40L sockets or GPUs) per serving group; each group serves its experts' batches."""
     max_batch: int = Field(default=8, ge=1, le=MAX_BATCH)
+    """Most requests in one expert batch (continuous batching) and in one router batch."""
     max_context_tokens: int = Field(default=4096, ge=2, le=MAX_TOKENS)
-    # HBM set aside for the KV cache up front. With kv_growth (default) it is a floor (default 0)
-    # that the KV of the running batch may grow past by evicting idle experts; without growth it is
-    # also the cap (default max_batch x max_context_tokens x KV bytes/token, P1's static region).
+    """Longest prompt + output a request may have; longer ones are rejected."""
     kv_reservation: Bytes | None = None
+    """HBM set aside for the KV cache up front. With kv_growth (default) a floor (default 0) the running
+    batch's KV may grow past by evicting idle experts; without growth also the cap (default max_batch x
+    max_context_tokens x KV bytes/token, P1's static region)."""
     kv_growth: bool = True
+    """Whether the KV cache may grow past kv_reservation by evicting idle experts."""
     scheduler: str = "fcfs"
-    affinity_max_wait: Seconds = 2.0  # expert_affinity: longest a request waits before FCFS wins
+    """Which expert a group serves next: fcfs, expert_affinity or paper_batch."""
+    affinity_max_wait: Seconds = 2.0
+    """expert_affinity: the longest a request waits before FCFS order wins."""
     eviction: str = "lru"
-    pinned: list[str] = Field(default_factory=list)  # eviction 'pinned': experts never evicted
-    # When to start a copy before the expert's batch: none; next (when a batch starts, the expert
-    # the scheduler would pick next); on_route (as soon as the router has sent a request to a cold
-    # expert). Only into free room or by evicting idle experts nobody waits for. true = next.
+    """Which expert leaves HBM to make room: lru, lfu or pinned."""
+    pinned: list[str] = Field(default_factory=list)
+    """eviction 'pinned': experts that never leave HBM."""
     prefetch: Literal["none", "next", "on_route"] = "none"
-    preload: bool = True  # start with HBM filled with the first experts that fit
-    # Copies of each expert on other groups (``auto``: as many as the groups allow); a request
-    # goes to the copy whose group has the fewest outstanding requests. 1 = P1's static placement.
+    """When to start an expert's copy before its batch: none; next (when a batch starts, the expert the
+    scheduler would pick next); on_route (as soon as the router sends a request to a cold expert). Only
+    into free room or by evicting idle experts nobody waits for; true means next."""
+    preload: bool = True
+    """Start with HBM filled with the first experts that fit."""
     replicas: Annotated[int, Field(ge=1, le=4096)] | Literal["auto"] = 1
-    max_steps_per_iteration: int = Field(default=64, ge=1, le=MAX_TOKENS)  # bound on decode steps per event
+    """Copies of each expert on other groups (auto: as many as the groups allow); a request goes to the copy
+    whose group has the fewest outstanding requests. 1 is P1's static placement."""
+    max_steps_per_iteration: int = Field(default=64, ge=1, le=MAX_TOKENS)
+    """Most decode steps one simulation event covers (a bound on how coarse an iteration is)."""
 
     @field_validator("prefetch", mode="before")
     @classmethod
@@ -77,17 +91,29 @@ class Scenario(BaseModel):
     """One scenario file."""
 
     model_config = STRICT
-    name: Annotated[str, AfterValidator(check_name)]  # a slug: it names the results folder
+    name: Annotated[str, AfterValidator(check_name)]
+    """The scenario's name, a slug (letters, digits, -_., at most 100): its results go to
+    <output>/<name>/<UTC stamp>/."""
     description: str = ""
+    """Free text, kept with the results."""
     platform: str | dict[str, Any]
+    """A hardware profile: a name in hw_profiles/, a YAML path, or an inline mapping."""
     nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    """Nodes of the platform (each with the profile's devices_per_node devices)."""
     experts: list[ExpertGroupConfig] = Field(min_length=1, max_length=MAX_EXPERTS)
+    """The experts of the composition; the backing store fills in this order."""
     router: RouterConfig = Field(default_factory=RouterConfig)
+    """How requests find their expert, and what routing costs."""
     workload: WorkloadConfig
+    """The requests: a trace file to replay, or a synthetic generator."""
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    """Batching, scheduling, HBM caching and placement of the serving groups."""
     seed: int = Field(default=1, ge=0, lt=2**63)
+    """Seed of every random draw (workload, router): the same seed gives the same results."""
     output: str = "results"
+    """Folder for results (relative to where the command runs)."""
     plots: Literal["auto", "none"] = "auto"
+    """Draw the run's plots (auto) or not (none)."""
 
     @model_validator(mode="after")
     def _expert_total(self) -> Scenario:

@@ -45,7 +45,9 @@ class PoissonArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["poisson"]
+    """Selects this variant: poisson."""
     rate_per_s: Rate
+    """Mean arrivals per second."""
 
 
 class GammaArrivals(BaseModel):
@@ -53,8 +55,11 @@ class GammaArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["gamma"]
+    """Selects this variant: gamma."""
     rate_per_s: Rate
+    """Mean arrivals per second."""
     cv: float = Field(gt=0, le=100)  # beyond 100 a few gaps hold almost all of the time
+    """Coefficient of variation of the gaps (1 is Poisson; above 1 bursty)."""
 
 
 class ConstantArrivals(BaseModel):
@@ -62,7 +67,9 @@ class ConstantArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["constant"]
+    """Selects this variant: constant."""
     rate_per_s: Rate
+    """Arrivals per second, evenly spaced."""
 
 
 class OnOffArrivals(BaseModel):
@@ -73,10 +80,15 @@ class OnOffArrivals(BaseModel):
 
     model_config = STRICT
     kind: Literal["on_off"]
+    """Selects this variant: on_off."""
     rate_per_s: Rate
+    """Poisson rate while on."""
     on_duration: PositiveSeconds
+    """Length of an on period (its mean with random_durations)."""
     off_duration: Seconds
+    """Length of an off period (its mean with random_durations)."""
     random_durations: bool = False
+    """Draw on and off periods from exponentials with these means."""
 
 
 ArrivalConfig = Annotated[
@@ -89,7 +101,9 @@ ArrivalConfig = Annotated[
 class FixedLength(BaseModel):
     model_config = STRICT
     kind: Literal["fixed"]
+    """Selects this variant: fixed."""
     tokens: Tokens
+    """Every request has this many tokens."""
 
 
 class UniformLength(BaseModel):
@@ -97,8 +111,11 @@ class UniformLength(BaseModel):
 
     model_config = STRICT
     kind: Literal["uniform"]
+    """Selects this variant: uniform."""
     low: Tokens
+    """Fewest tokens."""
     high: Tokens
+    """Most tokens."""
 
     @model_validator(mode="after")
     def _ordered(self) -> UniformLength:
@@ -112,9 +129,27 @@ class LognormalLength(BaseModel):
 
     model_config = STRICT
     kind: Literal["lognormal"]
+    """Selects this variant: lognormal."""
     median: float = Field(gt=0, le=MAX_TOKENS)
+    """Median tokens."""
     sigma: float = Field(ge=0, le=10)  # exp(10 N) already spans 10^8; clipped to max_tokens
+    """Standard deviation of the log."""
     max_tokens: Tokens | None = None
+    """Longer draws are clipped to it."""
+
+
+class GeometricLength(BaseModel):
+    """Draws until the first success of probability ``1 / mean``: 1, 2, ... tokens, memoryless.
+
+    The discrete exponential: with a constant cost per decode step a request's service time is
+    (almost) exponential, which is how ``tests/test_engine_theory.py`` checks the engine on M/M/1.
+    """
+
+    model_config = STRICT
+    kind: Literal["geometric"]
+    """Selects this variant: geometric."""
+    mean: float = Field(ge=1, le=MAX_TOKENS)
+    """Mean tokens (the success probability is 1 / mean)."""
 
 
 class EmpiricalLength(BaseModel):
@@ -127,10 +162,15 @@ class EmpiricalLength(BaseModel):
 
     model_config = STRICT
     kind: Literal["empirical"]
+    """Selects this variant: empirical."""
     trace: str
+    """A trace file in the data directory (or a path) whose rows are drawn."""
     format: TraceFormat = "auto"
+    """The trace's format (auto: from its columns)."""
     column: Literal["prompt_tokens", "output_tokens"] | None = None
+    """The column drawn (default: the field being drawn)."""
     on_bad_row: Literal["stop", "skip"] = "stop"
+    """stop at a malformed row, or skip (and count) it."""
 
 
 class TextLength(BaseModel):
@@ -138,12 +178,13 @@ class TextLength(BaseModel):
 
     model_config = STRICT
     kind: Literal["text"]
-    # assumption: ~4 characters/token for English BPE text
+    """Selects this variant: text."""
     chars_per_token: float = Field(default=4.0, ge=0.01, le=1e6)
+    """Characters per token of the prompt text (assumption: about 4 for English BPE)."""
 
 
 LengthDist = Annotated[
-    FixedLength | UniformLength | LognormalLength | EmpiricalLength | TextLength,
+    FixedLength | UniformLength | LognormalLength | GeometricLength | EmpiricalLength | TextLength,
     Field(discriminator="kind"),
 ]
 LengthSpec = Tokens | LengthDist
@@ -160,8 +201,11 @@ class _Names(BaseModel):
 
     model_config = STRICT
     names: list[str] | None = Field(default=None, min_length=1)
+    """The names to draw from."""
     count: int | None = Field(default=None, ge=1)
+    """Draw from count names <prefix>-0 .. <prefix>-(count-1)."""
     prefix: str | None = None
+    """Prefix of the count names (default: the field's name)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> _Names:
@@ -179,13 +223,16 @@ class _Names(BaseModel):
 
 class UniformPopularity(_Names):
     kind: Literal["uniform"]
+    """Selects this variant: uniform."""
 
 
 class ZipfPopularity(_Names):
     """P(rank k) proportional to k**-s over the names in order (rank 1 = the first name)."""
 
     kind: Literal["zipf"]
+    """Selects this variant: zipf."""
     s: float = Field(default=1.0, ge=0)
+    """Zipf exponent: P(rank k) is proportional to k**-s."""
 
 
 class WeightsPopularity(BaseModel):
@@ -193,7 +240,9 @@ class WeightsPopularity(BaseModel):
 
     model_config = STRICT
     kind: Literal["weights"]
+    """Selects this variant: weights."""
     weights: dict[str, Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    """Relative weight of each name (normalised)."""
 
     @model_validator(mode="after")
     def _positive_total(self) -> WeightsPopularity:
@@ -226,10 +275,14 @@ class PromptSetConfig(BaseModel):
     """
 
     model_config = STRICT
-    file: str  # a path in the data directory, or a short name in PROMPT_SETS
+    file: str
+    """A JSONL prompt set in the data directory, or a short name (mt-bench, arena-hard)."""
     label_field: str | None = None
+    """Field holding each prompt's label (default: cluster if present, else category)."""
     text_field: str | None = None
+    """Field holding the prompt text (default: prompt, else the first of turns)."""
     popularity: Popularity | None = None
+    """Draw a label first from this law, then a prompt within it (default: every prompt equally likely)."""
 
     @field_validator("file")
     @classmethod
@@ -245,8 +298,12 @@ class _Labels(BaseModel):
 
     model_config = STRICT
     prompts: PromptSet | None = None
+    """A labelled prompt set: each request samples a prompt and gets its label (category) and text."""
     category: Popularity | None = None
+    """Each request's category drawn from this law (replaces a trace's column)."""
     expert: Popularity | None = None
+    """Each request's expert drawn from this law (replaces a trace's expert column; the router sends the
+    request there, skipping step 2)."""
 
     @model_validator(mode="after")
     def _labels_consistent(self) -> _Labels:
@@ -277,9 +334,13 @@ class GeneratorConfig(_Labels):
     """A synthetic workload: ``requests`` requests from an arrival process and length laws."""
 
     requests: int = Field(ge=1, le=MAX_REQUESTS)
+    """How many requests to generate."""
     arrivals: ArrivalConfig
+    """The arrival process."""
     prompt_tokens: LengthSpec
+    """Prompt lengths: a number, or a length law."""
     output_tokens: LengthSpec
+    """Output lengths: a number, or a length law (not text)."""
 
     @model_validator(mode="after")
     def _text_needs_prompts(self) -> GeneratorConfig:
@@ -301,11 +362,17 @@ class ColumnMap(BaseModel):
 
     model_config = STRICT
     arrival: str | None = None
+    """Column of arrival times."""
     prompt_tokens: str | None = None
+    """Column of prompt lengths."""
     output_tokens: str | None = None
+    """Column of output lengths."""
     category: str | None = None
+    """Column of categories."""
     expert: str | None = None
+    """Column of expert names."""
     prompt_text: str | None = None
+    """Column of prompt texts (for the keyword classifier)."""
 
 
 _TRACE_ONLY = ("format", "columns", "arrival_unit", "rate_multiplier", "max_requests", "loop",
@@ -323,15 +390,26 @@ class WorkloadConfig(_Labels):
     """
 
     trace: str | None = None
+    """A trace file to replay: a path in the data directory (or a file path)."""
     generator: GeneratorConfig | None = None
+    """A synthetic workload instead of a trace."""
     format: TraceFormat = "auto"
+    """The trace's format (auto: from its columns)."""
     columns: ColumnMap | None = None
-    arrival_unit: ArrivalUnit | None = None  # None: the format's own unit (generic: seconds)
+    """Which columns hold which field (required for generic; overrides for the others)."""
+    arrival_unit: ArrivalUnit | None = None
+    """Unit of the arrival column (default: the format's own; generic: seconds)."""
     rate_multiplier: Rate = 1.0
+    """Divides every arrival time: 2.0 is twice the load."""
     max_requests: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
+    """Replay at most this many requests."""
     loop: bool = False
+    """Repeat the trace (each pass starts one mean gap after the previous one ended) until max_requests."""
     on_bad_row: Literal["stop", "skip"] = "stop"
+    """stop at the first malformed row, or skip (and count) malformed rows."""
     arrivals: ArrivalConfig | None = None
+    """Replace the trace's timestamps with a generated arrival process (required for length-only traces such
+    as Vidur's)."""
 
     @model_validator(mode="after")
     def _one_source(self) -> WorkloadConfig:

@@ -21,9 +21,9 @@ class GroupCost:
 
     def times(self, count: int) -> GroupCost:
         """``count`` identical groups one after another."""
-        return GroupCost(*(count * v for v in (self.compute_s, self.memory_s, self.network_s, self.launch_s,
-                                               self.total_s, self.flop, self.hbm_bytes)),
-                         n_launches=count * self.n_launches)
+        return GroupCost(count * self.compute_s, count * self.memory_s, count * self.network_s,
+                         count * self.launch_s, count * self.total_s, count * self.flop,
+                         count * self.hbm_bytes, count * self.n_launches)
 
     def __add__(self, other: GroupCost) -> GroupCost:
         return GroupCost(self.compute_s + other.compute_s, self.memory_s + other.memory_s,

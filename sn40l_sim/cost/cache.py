@@ -10,6 +10,7 @@ contexts are rounded up to a multiple of ``CONTEXT_BUCKET`` tokens (a decode ste
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
@@ -58,3 +59,31 @@ class StepCostTable:
     def decode_run_s(self, n_batch: int, n_context_tokens: int, n_steps: int) -> float:
         """``n_steps`` decode steps, each costed at the run's mean context."""
         return n_steps * self.decode_s(n_batch, n_context_tokens + n_steps // 2)
+
+
+StepCostFactory = Callable[[PlatformSpec, ModelSpec, int], StepCostTable]
+"""Builds the step-cost table of one (platform, model, tp): :class:`StepCostTable` in every run;
+a test may pass another (e.g. :class:`FixedStepCost`) to take the cost model out of the engine."""
+
+
+class FixedStepCost(StepCostTable):
+    """Every prefill costs ``prefill_s`` and every decode step ``decode_step_s``, whatever the
+    batch, tokens, model or platform.
+
+    It takes the cost model out and leaves the engine's queueing alone, which queueing theory then
+    predicts exactly: with batch 1 a request's service time is ``prefill_s + (output_tokens - 1) x
+    decode_step_s`` (``tests/test_engine_theory.py`` checks M/D/1, M/M/1 and D/D/1 mean waits).
+    """
+
+    def __init__(self, platform: PlatformSpec, model: ModelSpec, tp: int, *, prefill_s: float,
+                 decode_step_s: float) -> None:
+        if prefill_s <= 0 or decode_step_s <= 0:
+            raise ValueError(f"fixed step costs must be > 0 s, got {prefill_s} and {decode_step_s}")
+        self.fixed_prefill_s, self.fixed_decode_step_s = prefill_s, decode_step_s
+        super().__init__(platform, model, tp)
+
+    def _prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
+        return self.fixed_prefill_s
+
+    def _decode_s(self, n_batch: int, n_context_tokens: int) -> float:
+        return self.fixed_decode_step_s

@@ -32,7 +32,7 @@ class MonarchFFTConv:
 
     @property
     def n_points(self) -> int:
-        return self.block ** self.order
+        return int(self.block ** self.order)
 
     def flop_per_point(self) -> float:
         fft = self.order * 8.0 * self.block + (self.order - 1) * 6.0

@@ -128,7 +128,8 @@ class ServingGroup:
         self.cache.begin_load(expert, n_bytes)
         return self._copy(expert, n_bytes, self.link.resource.request(), done)
 
-    def _copy(self, expert: int, n_bytes: float, request: simpy.Event, done: simpy.Event) -> Process:
+    def _copy(self, expert: int, n_bytes: float, request: simpy.resources.resource.Request,
+              done: simpy.Event) -> Process:
         queued = self.env.now
         yield request
         start = self.env.now

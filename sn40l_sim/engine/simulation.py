@@ -10,7 +10,8 @@ their requests are rejected with that reason.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,12 +20,13 @@ from simpy.core import EmptySchedule
 
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost import memory
-from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.cost.memory import MemoryPlan
 from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.engine.serving_group import GroupLimits, ServingGroup
 from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.metrics.run_info import MemoryUse
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
 from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.policy.scheduler import SCHEDULERS
@@ -64,7 +66,9 @@ class Simulation:
     """One run of one scenario."""
 
     def __init__(self, resolved: ResolvedScenario, recorder: Recorder,
-                 chunks: Iterator[pd.DataFrame]) -> None:
+                 chunks: Iterator[pd.DataFrame], *, step_costs: StepCostFactory = StepCostTable) -> None:
+        """``step_costs`` builds each model's step-cost table once, before the run (a test passes
+        :class:`~sn40l_sim.cost.cache.FixedStepCost` to check the engine against queueing theory)."""
         self.resolved = resolved
         self.recorder = recorder
         self.chunks = chunks
@@ -85,11 +89,11 @@ class Simulation:
         for expert in resolved.experts:
             name = expert.model.name
             if name not in tables:
-                tables[name] = StepCostTable(platform, expert.model, tp)
+                tables[name] = step_costs(platform, expert.model, tp)
             expert_tables[expert.index] = tables[name]
         router_table = None
         if resolved.router_model is not None:
-            router_table = tables.get(resolved.router_model.name) or StepCostTable(
+            router_table = tables.get(resolved.router_model.name) or step_costs(
                 platform, resolved.router_model, tp)
         self.links = self._make_links()
         kv_per_token = {e.index: e.model.kv_bytes_per_token() for e in resolved.experts}
@@ -149,19 +153,19 @@ class Simulation:
                     group = self.groups[groups_of[expert.index][k]]
                     group.cache.preload(expert.index, expert.model.weight_bytes)
 
-    def memory_summary(self) -> dict[str, float]:
+    def memory_summary(self) -> MemoryUse:
         """Each memory's capacity and its peak use over the run (largest over groups), in bytes."""
         caches = [g.cache for g in self.groups]
-        return {
-            "hbm_capacity_bytes_per_group": self.plan.hbm_bytes,
-            "router_bytes": self.plan.router_bytes,
-            "kv_reservation_bytes": self.plan.kv_reservation_bytes,
-            "peak_hbm_used_bytes": max(c.peak_used_bytes for c in caches),
-            "peak_kv_bytes": max(c.peak_kv_bytes for c in caches),
-            "backing_capacity_bytes_per_group": self.plan.backing_bytes,
-            "backing_used_bytes_max": max(b.used_bytes for b in self.backing),
-            "n_expert_replicas": self.placement.n_replicas,
-        }
+        return MemoryUse(
+            hbm_capacity_bytes_per_group=self.plan.hbm_bytes,
+            router_bytes=self.plan.router_bytes,
+            kv_reservation_bytes=self.plan.kv_reservation_bytes,
+            peak_hbm_used_bytes=max(c.peak_used_bytes for c in caches),
+            peak_kv_bytes=max(c.peak_kv_bytes for c in caches),
+            backing_capacity_bytes_per_group=self.plan.backing_bytes,
+            backing_used_bytes_max=max(b.used_bytes for b in self.backing),
+            n_expert_replicas=self.placement.n_replicas,
+        )
 
     # --- arrivals -------------------------------------------------------------------------
     def _rejection(self, expert: np.ndarray, block: RequestBlock) -> np.ndarray:
@@ -189,7 +193,7 @@ class Simulation:
             return "out of memory: the expert's weights and this request's KV cache exceed HBM"
         return "out of memory: this request's KV cache exceeds serving.kv_reservation"
 
-    def _arrivals(self) -> Iterator[simpy.Event]:
+    def _arrivals(self) -> Generator[simpy.Event, Any, None]:
         env, recorder = self.env, self.recorder
         next_id = 0
         for frame in self.chunks:
@@ -197,7 +201,7 @@ class Simulation:
                 continue
             routed = self.router.route(frame)
             expert = routed.expert.astype(np.int64)
-            block = RequestBlock(next_id, frame, expert, routed.category, routed.fallback,
+            block = RequestBlock.from_chunk(next_id, frame, expert, routed.category, routed.fallback,
                                  expert % self.n_groups)
             next_id += block.n
             recorder.open_block(block)

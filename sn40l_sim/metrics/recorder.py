@@ -17,6 +17,7 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,9 +71,9 @@ class _EventBuffer:
     def __init__(self, stream: _ParquetStream, columns: Sequence[str]) -> None:
         self.stream = stream
         self.columns = list(columns)
-        self.rows: list[tuple] = []
+        self.rows: list[tuple[Any, ...]] = []
 
-    def append(self, row: tuple) -> None:
+    def append(self, row: tuple[Any, ...]) -> None:
         self.rows.append(row)
         if len(self.rows) >= EVENT_FLUSH_ROWS:
             self.flush()
@@ -224,7 +225,6 @@ _EVENT_DTYPES = (("kind", "string"), ("group", "int64"), ("expert", "string"), (
 
 
 def _empty_block() -> RequestBlock:
-    frame = pd.DataFrame({"arrival_s": np.zeros(0), "prompt_tokens": np.zeros(0, dtype=np.int64),
-                          "output_tokens": np.zeros(0, dtype=np.int64)})
     empty = np.zeros(0, dtype=np.int64)
-    return RequestBlock(0, frame, empty, np.zeros(0, dtype=object), np.zeros(0, dtype=bool), empty)
+    return RequestBlock(0, np.zeros(0), empty, empty, empty, np.zeros(0, dtype=object),
+                        np.zeros(0, dtype=bool), empty)

@@ -116,7 +116,8 @@ class Router:
     def _make_zipf_cdf(self) -> np.ndarray:
         ranks = np.arange(1, len(self.expert_names) + 1, dtype=np.float64)
         weights = ranks ** -self.config.zipf_s
-        return np.cumsum(weights) / weights.sum()
+        cdf: np.ndarray = np.cumsum(weights) / weights.sum()
+        return cdf
 
     def _make_mix(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Category codes and cumulative probabilities of the sampled mix (None: experts as mix)."""
@@ -187,7 +188,8 @@ class Router:
         codes, uniques = _factorize(column)
         self._add_categories(sorted(u for u in uniques if u not in self._category_index))
         lookup = np.array([self._category_index[u] for u in uniques], dtype=np.int64)
-        return lookup[codes]
+        mapped: np.ndarray = lookup[codes]
+        return mapped
 
     def _codes_of_labels(self, labels: np.ndarray) -> np.ndarray:
         return self._codes_of_column(pd.Series(labels, name="category", dtype=object))
@@ -219,7 +221,8 @@ class Router:
         return values[drawn]
 
     def _labels(self, codes: np.ndarray) -> np.ndarray:
-        return np.asarray(self._categories, dtype=object)[codes]
+        labels: np.ndarray = np.asarray(self._categories, dtype=object)[codes]
+        return labels
 
     # --- step 2 -------------------------------------------------------------------------------
 

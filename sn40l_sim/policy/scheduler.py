@@ -12,7 +12,7 @@ import math
 from typing import Protocol
 
 from sn40l_sim.policy.registry import Registry
-from sn40l_sim.state.expert_queues import ExpertQueues
+from sn40l_sim.state.expert_queues import ExpertQueues, Handle
 from sn40l_sim.state.residency import HbmCache
 
 
@@ -33,7 +33,7 @@ class Scheduler(Protocol):
 SCHEDULERS: Registry[type] = Registry("scheduler")
 
 
-def _routed_s(handle: tuple) -> float:
+def _routed_s(handle: Handle) -> float:
     block, i = handle
     return float(block.routed_s[i])
 

@@ -43,20 +43,21 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types: NaN and infinities become null, numpy scalars Python ones."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "item"):
-        return _jsonable(value.item())
+        return jsonable(value.item())
     return value
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    write_text_atomic(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    write_text_atomic(path, json.dumps(jsonable(data), indent=2, sort_keys=False) + "\n")
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,10 @@ from rich.table import Table
 from sn40l_sim.config.load import load_model
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.errors import InputError
 from sn40l_sim.present.console import fmt_ratio
 from sn40l_sim.present.results_dir import new_run_dir, write_json
-from sn40l_sim.runner import run_scenario
+from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.units import format_seconds
 from sn40l_sim.workload.data_dir import resolve_data_dir
 
@@ -49,26 +52,45 @@ def ratio_rows(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
-                      data_dir: str | None, plots: bool, progress: bool) -> pd.DataFrame:
-    scenario = load_model(Scenario, scenario_path)
-    data = resolve_data_dir(data_dir)
+@dataclass
+class Comparison:
+    """One request stream replayed on several platforms: each run, and the ratios table."""
+
+    run_dir: Path  # <output>/<scenario>-compare/<stamp>/: one folder per platform, ratios.csv
+    results: dict[str, RunResult]  # by platform name, in the order given; the first is the baseline
+    ratios: pd.DataFrame  # see ratio_rows
+
+
+def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[str], *,
+                   output: Path | None = None, data_dir: Path | None = None, plots: bool = False,
+                   progress: bool = False) -> Comparison:
+    """Run ``scenario`` once per platform (a profile name or YAML path) and write the ratios."""
+    if not platforms:
+        raise InputError("compare needs at least one platform", field="platforms")
     out = output if output is not None else Path(scenario.output)
     root = new_run_dir(out, f"{scenario.name}-compare")
-    summaries: dict[str, dict[str, Any]] = {}
+    results: dict[str, RunResult] = {}
     for platform in platforms:
         variant = scenario.model_copy(update={"platform": platform})
-        resolved = resolve(variant, scenario_path)
-        label = resolved.platform.name
-        result = run_scenario(resolved, data_dir=data, plots=plots, progress=progress,
-                              run_dir=root / Path(platform).stem)
-        summaries[label] = result.summary
+        resolved = resolve(variant, source)
+        results[resolved.platform.name] = run_scenario(
+            resolved, data_dir=data_dir, plots=plots, progress=progress, run_dir=root / Path(platform).stem)
+    summaries = {label: result.summary.to_dict() for label, result in results.items()}
     table = ratio_rows(summaries)
     table.to_csv(root / "ratios.csv", index=False)
     write_json(root / "summaries.json", summaries)
-    _print_absolute(summaries)
-    _print(table, root)
-    return table
+    return Comparison(root, results, table)
+
+
+def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
+                      data_dir: str | None, plots: bool, progress: bool) -> pd.DataFrame:
+    """``sn40l-sim compare``: the comparison, printed as two tables."""
+    scenario = load_model(Scenario, scenario_path)
+    comparison = run_comparison(scenario, scenario_path, platforms, output=output,
+                                data_dir=resolve_data_dir(data_dir), plots=plots, progress=progress)
+    _print_absolute({label: r.summary.to_dict() for label, r in comparison.results.items()})
+    _print(comparison.ratios, comparison.run_dir)
+    return comparison.ratios
 
 
 _ABSOLUTE = (

@@ -20,7 +20,7 @@ from sn40l_sim.config.profiles import load_platform
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.present.validation_row import ValidationRow
-from sn40l_sim.runner import run_scenario
+from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.studies.footprint import footprint
 from sn40l_sim.studies.paper_decomposition import paper_linear_costs, split_linear
 
@@ -46,10 +46,9 @@ class Batch1Result:
     switch_s: float  # mean model-switch (copy) time
 
 
-def _run(scenario: Scenario, source: Path, platform: str, out: Path) -> pd.DataFrame:
+def _run(scenario: Scenario, source: Path, platform: str, out: Path) -> RunResult:
     variant = scenario.model_copy(update={"platform": platform, "plots": "none"})
-    result = run_scenario(resolve(variant, source), output=out, plots=False)
-    return result
+    return run_scenario(resolve(variant, source), output=out, plots=False)
 
 
 @cache
@@ -148,7 +147,7 @@ def _sweep_rows() -> list[ValidationRow]:
     sweep = expert_sweep()
     steps = list(SWEEP_EXPERTS)
 
-    def within_step(value: int, reference: int) -> tuple[float, float]:
+    def within_step(value: float, reference: int) -> tuple[float, float]:
         k = min(range(len(steps)), key=lambda i: abs(steps[i] - reference))
         return steps[max(k - 1, 0)], steps[min(k + 1, len(steps) - 1)]
 
@@ -185,7 +184,9 @@ def _footprint_rows() -> list[ValidationRow]:
         nodes[platform] = (by["all_in_hbm"].n_nodes, by["backed"].n_nodes)
     rows = []
     for platform, tag in (("dgx_a100", "A100"), ("dgx_h100", "H100")):
-        ratio = nodes[platform][0] / nodes["sn40l_node"][1]
+        gpu_nodes, sn40l_nodes = nodes[platform][0], nodes["sn40l_node"][1]
+        assert gpu_nodes is not None and sn40l_nodes is not None  # a Llama-2-7B fits one group
+        ratio = gpu_nodes / sn40l_nodes
         rows.append(ValidationRow(f"T10-{tag}", f"DGX {tag} nodes to hold 850 experts in HBM / SN40L nodes",
                                   "19 (19x)", 19, ratio, 18, 20, "x"))
     return rows

@@ -19,6 +19,7 @@ from sn40l_sim.config.workload_config import (
     EmpiricalLength,
     FixedLength,
     GammaArrivals,
+    GeometricLength,
     LengthSpec,
     LognormalLength,
     OnOffArrivals,
@@ -144,6 +145,8 @@ class LengthSampler:
             drawn = np.rint(spec.median * np.exp(spec.sigma * self.rng.standard_normal(n)))
             upper = spec.max_tokens or MAX_TOKENS
             return np.clip(drawn, 1, upper).astype(np.int64)
+        if isinstance(spec, GeometricLength):
+            return self.rng.geometric(1.0 / spec.mean, n).astype(np.int64)
         if isinstance(spec, TextLength):
             assert texts is not None
             chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))

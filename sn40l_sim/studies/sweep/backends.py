@@ -19,14 +19,13 @@ import time
 from typing import Any, Protocol
 
 from sn40l_sim.errors import InputError
-from sn40l_sim.studies.sweep.task import run_point
+from sn40l_sim.studies.sweep.task import SweepPoint, run_point
 
-Point = dict[str, Any]
-Finished = tuple[Point, dict[str, Any] | None, BaseException | None]
+Finished = tuple[SweepPoint, dict[str, Any] | None, BaseException | None]
 
 
 class Backend(Protocol):
-    def submit(self, point: Point) -> None: ...
+    def submit(self, point: SweepPoint) -> None: ...
 
     def n_running(self) -> int: ...
 
@@ -83,9 +82,9 @@ class LocalBackend:
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                            initargs=(os.getpid(),),
                                            mp_context=multiprocessing.get_context("spawn"))
-        self.running: dict[cf.Future, Point] = {}
+        self.running: dict[cf.Future, SweepPoint] = {}
 
-    def submit(self, point: Point) -> None:
+    def submit(self, point: SweepPoint) -> None:
         self.running[self.pool.submit(run_point, point)] = point
 
     def n_running(self) -> int:
@@ -93,7 +92,7 @@ class LocalBackend:
 
     def wait_one(self) -> Finished:
         done, _ = cf.wait(list(self.running), return_when=cf.FIRST_COMPLETED)
-        future = min(done, key=lambda f: self.running[f]["order"])  # deterministic among ties
+        future = min(done, key=lambda f: self.running[f].order)  # deterministic among ties
         point = self.running.pop(future)
         exc = future.exception()
         return point, (None if exc else future.result()), exc
@@ -124,9 +123,9 @@ class RayBackend:
         if self.owns_ray:
             ray.init(address=address, log_to_driver=False, include_dashboard=False)
         self.task = ray.remote(num_cpus=1, max_retries=0)(run_point)
-        self.running: dict[Any, Point] = {}
+        self.running: dict[Any, SweepPoint] = {}
 
-    def submit(self, point: Point) -> None:
+    def submit(self, point: SweepPoint) -> None:
         self.running[self.task.remote(point)] = point
 
     def n_running(self) -> int:

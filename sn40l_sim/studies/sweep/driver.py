@@ -26,13 +26,14 @@ from sn40l_sim.config.load import read_yaml, validate
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.present.results_dir import write_json
-from sn40l_sim.studies.sweep.backends import Backend, Point, make_backend
+from sn40l_sim.studies.sweep.backends import Backend, make_backend
 from sn40l_sim.studies.sweep.fingerprint import fingerprint
 from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
 from sn40l_sim.studies.sweep.progress import SweepProgress
 from sn40l_sim.studies.sweep.search import Bisection
 from sn40l_sim.studies.sweep.spec import SweepSpec, load_sweep, located
 from sn40l_sim.studies.sweep.store import SEARCH_TABLE, PointStore, write_frame_atomic
+from sn40l_sim.studies.sweep.task import SweepPoint
 
 
 @dataclass
@@ -92,15 +93,15 @@ class _Planner:
         self.searches = [Bisection(spec.search) for _ in self.combos] if spec.search else []
         self.stalled: set[int] = set()  # searches whose last probe failed with an internal error
 
-    def point(self, overrides: Overrides, order: int, probe: int = 0) -> Point:
+    def point(self, overrides: Overrides, order: int, probe: int = 0) -> SweepPoint:
         pid = point_id(overrides)
         run_dir = str(self.out / "runs" / pid) if self.spec.keep_runs else None
-        return {"point_id": pid, "order": order, "probe": probe, "overrides": overrides,
-                "base": self.base, "source": str(self.source), "sweep_file": str(self.sweep_file),
-                "data_dir": str(self.options.data_dir) if self.options.data_dir else None,
-                "run_dir": run_dir}
+        return SweepPoint(point_id=pid, order=order, probe=probe, overrides=overrides, base=self.base,
+                          source=str(self.source), sweep_file=str(self.sweep_file),
+                          data_dir=str(self.options.data_dir) if self.options.data_dir else None,
+                          run_dir=run_dir)
 
-    def probe(self, order: int) -> Point | None:
+    def probe(self, order: int) -> SweepPoint | None:
         """The next probe of search ``order`` (None when that search is over)."""
         value = self.searches[order].next_value()
         if value is None:
@@ -115,7 +116,7 @@ class _Planner:
         s = self.searches[order]
         if s.outcome is not None or order in self.stalled:
             return 0
-        span = (s._hi0 - s._lo0) if s.discrete else (s._hi0 - s._lo0) / s.search.resolution
+        span = s.initial_steps()
         bound = 1 if span <= 0 else 2 + math.ceil(math.log2(max(span, 1)))
         return max(bound - len(s.probes), 1)
 
@@ -203,12 +204,13 @@ def _run(planner: _Planner, store: PointStore, done: set[str], backend: Backend,
     def feed(order: int) -> None:
         """Advance search ``order`` through probes already on disk; submit the first new one."""
         while (point := planner.probe(order)) is not None:
-            if point["point_id"] not in done:
+            if point.point_id not in done:
                 backend.submit(point)
                 return
-            row = store.read(point["point_id"]) or {}
-            planner.searches[order].record(point["overrides"][planner.spec.search.field],
-                                           planner.spec.search.slo.met(row))
+            row = store.read(point.point_id) or {}
+            search = planner.spec.search
+            assert search is not None  # probes exist only for a search
+            planner.searches[order].record(point.overrides[search.field], search.slo.met(row))
             stats["skipped"] += 1
             bar.advance(skipped=True)
 
@@ -217,7 +219,7 @@ def _run(planner: _Planner, store: PointStore, done: set[str], backend: Backend,
             feed(order)
             continue
         point = planner.point(overrides, order)
-        if point["point_id"] in done:
+        if point.point_id in done:
             stats["skipped"] += 1
             bar.advance(skipped=True)
         else:
@@ -225,20 +227,21 @@ def _run(planner: _Planner, store: PointStore, done: set[str], backend: Backend,
     while backend.n_running():
         point, row, exc = backend.wait_one()
         if exc is not None or row is None:
-            failures.append(f"point {point['point_id']} {point['overrides']}: "
+            failures.append(f"point {point.point_id} {point.overrides}: "
                             f"{type(exc).__name__}: {exc}")
-            planner.stalled.add(point["order"])
+            planner.stalled.add(point.order)
             bar.advance()
             continue
         store.add(row)
-        done.add(point["point_id"])
+        done.add(point.point_id)
         stats["ran"] += 1
         bar.advance()
         if planner.searches:
             search = planner.spec.search
-            planner.searches[point["order"]].record(point["overrides"][search.field],
+            assert search is not None
+            planner.searches[point.order].record(point.overrides[search.field],
                                                     search.slo.met(row))
-            feed(point["order"])
+            feed(point.order)
             bar.set_total(stats["ran"] + stats["skipped"] + len(failures)
                           + sum(planner.remaining(i) for i in range(len(planner.combos))))
 

@@ -113,8 +113,5 @@ def point_id(overrides: Overrides) -> str:
 def expand(fixed: Overrides, cases: list[Overrides], grid: dict[str, list[Any]]) -> list[Overrides]:
     """Every case crossed with every grid combination, in file order (the last axis fastest)."""
     axes = list(grid)
-    out = []
-    for case in cases or [{}]:
-        for values in itertools.product(*(grid[a] for a in axes)):
-            out.append({**fixed, **case, **dict(zip(axes, values, strict=True))})
-    return out
+    return [{**fixed, **case, **dict(zip(axes, values, strict=True))}
+            for case in cases or [{}] for values in itertools.product(*(grid[a] for a in axes))]

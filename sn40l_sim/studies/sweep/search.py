@@ -48,6 +48,14 @@ class Bisection:
         self._pending: float | None = None
         self.outcome: SearchOutcome | None = None
 
+    def initial_steps(self) -> float:
+        """The initial bracket's width in positions (discrete) or in ``resolution`` steps: how
+        many bisections the search may need, for progress estimates."""
+        span = self._hi0 - self._lo0
+        if self.discrete or self.search.resolution is None:
+            return span
+        return span / self.search.resolution
+
     def _value(self, position: float) -> float:
         if self.search.values is not None:
             return self.search.values[int(position)]

@@ -207,7 +207,7 @@ def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, h
         _check_columns(search, [sx, sy, *shue])
         # The other curves would mix points of different searched values: not drawn by default.
         return written + capacity_curve(search, sx, sy, shue, title, out_dir)
-    elif kind == "capacity":
+    if kind == "capacity":
         raise InputError("this sweep has no SLO search (no search.parquet)", file=str(sweep_dir))
     mx = x or next((a for a in axes if _numeric(points, a)), None)
     if mx is None:

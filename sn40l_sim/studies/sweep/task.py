@@ -1,10 +1,8 @@
 """The one task both backends run: simulate one point of a sweep and return its result row.
 
-A point is a plain dict (picklable, JSON-able) so a process pool and Ray ship it the same way:
-``{"point_id", "order", "probe", "overrides", "base", "source", "data_dir", "run_dir"}``, where
-``base`` is the scenario file's mapping and ``source`` its path (relative trace paths and profile
-paths resolve next to it). A user error in a point (an invalid value on an axis) is returned as an
-``error`` row, so one bad combination never stops the sweep.
+A point is a :class:`SweepPoint` of plain values (picklable), so a process pool and Ray ship it the
+same way. A user error in a point (an invalid value on an axis) is returned as an ``error`` row, so
+one bad combination never stops the sweep.
 """
 
 from __future__ import annotations
@@ -12,6 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +25,24 @@ _NESTED = ("workload",)
 _RENAMED = {"platform": "platform_name", "scenario": "scenario_name"}
 
 
-def _row_base(point: dict[str, Any]) -> dict[str, Any]:
-    return {"point_id": point["point_id"], "order": point["order"], "probe": point.get("probe", 0),
-            **point["overrides"]}
+@dataclass(frozen=True, kw_only=True)
+class SweepPoint:
+    """One scenario of a sweep: the base scenario with ``overrides`` applied."""
+
+    point_id: str  # the hash of the overrides (see grid.point_id): a rerun finds it on disk
+    order: int  # its grid combination, in planning order (SLO searches: the search it belongs to)
+    overrides: dict[str, Any]  # dotted scenario paths -> values
+    base: dict[str, Any]  # the base scenario file's mapping
+    source: str  # the base scenario's path: relative traces and profiles resolve next to it
+    probe: int = 0  # which probe of its SLO search (0 without a search)
+    sweep_file: str | None = None  # where errors point (default: the base scenario)
+    data_dir: str | None = None  # the data directory (default: as the CLI resolves it)
+    run_dir: str | None = None  # keep the run's folder here (``keep_runs``); else a temp folder
+
+
+def _row_base(point: SweepPoint) -> dict[str, Any]:
+    return {"point_id": point.point_id, "order": point.order, "probe": point.probe,
+            **point.overrides}
 
 
 def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
@@ -44,26 +58,27 @@ def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_point(point: dict[str, Any]) -> dict[str, Any]:
+def run_point(point: SweepPoint) -> dict[str, Any]:
     """Simulate one point; never raises for a user error (the row says ``status: error``)."""
     from sn40l_sim.runner import run_scenario  # the runner pulls in SimPy and matplotlib
 
     started = time.perf_counter()
     row = _row_base(point)
-    source = Path(point["source"])
-    where = f"{point.get('sweep_file', source)} (point {point['point_id']})"
-    keep = point.get("run_dir") is not None
-    run_dir = Path(point["run_dir"]) if keep else Path(tempfile.mkdtemp(prefix="sn40l-point-"))
+    source = Path(point.source)
+    where = f"{point.sweep_file or source} (point {point.point_id})"
+    keep = point.run_dir is not None
+    run_dir = Path(point.run_dir) if point.run_dir is not None else Path(
+        tempfile.mkdtemp(prefix="sn40l-point-"))
     try:
         try:
-            data = apply_overrides(point["base"], point["overrides"])
+            data = apply_overrides(point.base, point.overrides)
         except KeyError as exc:
             raise InputError(f"cannot apply override: {exc.args[0]}", file=where) from None
         scenario = validate(Scenario, data, None, where)
         resolved = resolve(scenario, source)
-        result = run_scenario(resolved, data_dir=Path(point["data_dir"]) if point.get("data_dir")
+        result = run_scenario(resolved, data_dir=Path(point.data_dir) if point.data_dir
                               else None, plots=False, progress=False, run_dir=run_dir)
-        row.update(_metrics(result.summary))
+        row.update(_metrics(result.summary.to_dict()))
         row.update(status="ok", error=None, n_devices=resolved.platform.n_devices,
                    n_devices_per_node=resolved.platform.n_devices_per_node)
     except InputError as exc:

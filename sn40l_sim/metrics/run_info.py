@@ -1,0 +1,78 @@
+"""What a run knows only while it runs, written to ``run_info.json`` so its summary can be recomputed.
+
+Most of a summary comes from ``requests.parquet`` and ``events.parquet``; a few figures exist only in
+live objects (the memory plan, peak HBM use, HBM hits, the workload reader's counts, wall time). The
+runner records them here, next to the Parquet files, and :class:`RunSummary` reads them back, so
+``sn40l-sim summarize RUN_DIR`` needs the folder and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sn40l_sim.errors import InputError
+
+RUN_INFO = "run_info.json"
+
+
+def doc(text: str) -> Any:
+    """A dataclass field's description (``docs/metrics.md`` is tested against these)."""
+    return field(metadata={"doc": text})
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemoryUse:
+    """Each memory's capacity and its peak use over the run (largest over groups), in bytes."""
+
+    hbm_capacity_bytes_per_group: float = doc("one group's HBM: per-device capacity x `tensor_parallel`")
+    router_bytes: float = doc("the router model's weights, always resident in each group's HBM")
+    kv_reservation_bytes: float = doc("HBM set aside for KV at start (the floor; also the cap "
+                                      "without `kv_growth`)")
+    peak_hbm_used_bytes: float = doc("the run's peak HBM use, largest over groups (never above the "
+                                     "capacity)")
+    peak_kv_bytes: float = doc("the run's peak KV cache in HBM, largest over groups")
+    backing_capacity_bytes_per_group: float = doc("one group's share of the backing store (DDR on "
+                                                  "SN40L, host DRAM on DGX)")
+    backing_used_bytes_max: float = doc("backing store the placed experts use, largest over groups")
+    n_expert_replicas: int = doc("copies placed beyond the primaries (`serving.replicas`)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunInfo:
+    """The live-object figures of one run (see the module docstring)."""
+
+    platform: str
+    n_experts: int
+    n_servable_experts: int
+    expert_cache_bytes: float
+    memory: MemoryUse
+    hbm_hits: int
+    hbm_misses: int
+    workload: dict[str, Any]
+    interrupted: bool
+    wall_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def read(cls, run_dir: Path) -> RunInfo:
+        """The run info of a results folder; a folder without one (older runs) is an input error."""
+        path = run_dir / RUN_INFO
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError("no such file: the folder is not a run of this version of sn40l-sim "
+                             "(rerun the scenario)", file=str(path)) from None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
+        names = {f.name for f in fields(cls)}
+        missing = sorted(names - set(data))
+        if missing:
+            raise InputError(f"missing {', '.join(missing)}", file=str(path))
+        values = {k: v for k, v in data.items() if k in names}
+        values["memory"] = MemoryUse(**{f.name: data["memory"][f.name] for f in fields(MemoryUse)})
+        return cls(**values)

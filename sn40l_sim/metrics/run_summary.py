@@ -1,0 +1,248 @@
+"""A run's headline figures as one typed record, computed from its results folder alone.
+
+:meth:`RunSummary.from_run_dir` reads ``requests.parquet`` and ``events.parquet`` one column at a
+time (a million requests cost a few 8 MB arrays, never a whole DataFrame), the scenario's name from
+``scenario.resolved.yaml`` and what only the live run knew from ``run_info.json``. The runner writes
+the result as ``summary.json``; ``sn40l-sim summarize RUN_DIR`` recomputes it. Every field carries
+its description, which ``docs/metrics.md`` is tested against.
+
+To add a figure: a field with ``doc(...)`` here, and its value in one of the ``_part`` functions
+(or a new one listed in :meth:`RunSummary.from_run_dir`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from sn40l_sim.errors import InputError
+from sn40l_sim.metrics.parquet_columns import ParquetColumns
+from sn40l_sim.metrics.run_info import MemoryUse, RunInfo, doc
+from sn40l_sim.workload.trace_columns import WorkloadStats
+
+LATENCY_METRICS = {
+    "ttft": "time to first token (`ttft_s`)",
+    "e2e_latency": "end-to-end latency (`e2e_latency_s`)",
+    "tpot": "time per output token after the first (`tpot_s`)",
+    "queue_wait": "wait in queue (`queue_wait_s`)",
+    "switch_wait": "wait for a model switch (`switch_wait_s`)",
+    "router": "routing time (`router_s`)",
+}
+STATS = {"mean": "mean", "p50": "median", "p90": "90th percentile", "p99": "99th percentile"}
+
+
+def _stat(metric: str, stat: str) -> Any:
+    return doc(f"{STATS[stat]} over completed requests of their {LATENCY_METRICS[metric]}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSummary:
+    """The headline figures of one run (``summary.json``); NaN where a figure has no data."""
+
+    scenario: str = doc("the scenario's `name`")
+    platform: str = doc("the platform profile's name")
+    n_experts: int = doc("experts in the composition")
+    n_servable_experts: int = doc("experts the backing store holds; the rest are out of memory")
+    out_of_memory_at_experts: int | None = doc(
+        "the expert count at which the platform ran out of memory (`n_servable_experts + 1`), or "
+        "null when all fit")
+    expert_cache_bytes: float = doc("the most HBM expert weights can hold in a group (HBM less "
+                                    "router and KV reservation)")
+    memory: MemoryUse = doc("capacities and peak use of each memory, fields below")
+    interrupted: bool = doc("the run was stopped (Ctrl-C, SIGTERM) before its workload ended")
+    complete: bool = doc("every result file is in place (true here, as this summary is computed from "
+                         "them); the `summary.json` a run writes when it starts says false, so a "
+                         "killed run keeps false, with its rows in `*.parquet.parts/`")
+    n_requests: int = doc("requests in `requests.parquet`")
+    n_completed: int = doc("requests that completed")
+    n_rejected: int = doc("requests rejected (see `rejection_reasons`)")
+    rejection_reasons: dict[str, int] = doc("number of rejected requests by `reason`")
+    makespan_s: float = doc("first arrival to last completion")
+    throughput_req_per_s: float = doc("completed requests / `makespan_s`")
+    output_tokens_per_s: float = doc("output tokens of completed requests / `makespan_s`")
+    ttft_mean_s: float = _stat("ttft", "mean")
+    ttft_p50_s: float = _stat("ttft", "p50")
+    ttft_p90_s: float = _stat("ttft", "p90")
+    ttft_p99_s: float = _stat("ttft", "p99")
+    e2e_latency_mean_s: float = _stat("e2e_latency", "mean")
+    e2e_latency_p50_s: float = _stat("e2e_latency", "p50")
+    e2e_latency_p90_s: float = _stat("e2e_latency", "p90")
+    e2e_latency_p99_s: float = _stat("e2e_latency", "p99")
+    tpot_mean_s: float = _stat("tpot", "mean")
+    tpot_p50_s: float = _stat("tpot", "p50")
+    tpot_p90_s: float = _stat("tpot", "p90")
+    tpot_p99_s: float = _stat("tpot", "p99")
+    queue_wait_mean_s: float = _stat("queue_wait", "mean")
+    queue_wait_p50_s: float = _stat("queue_wait", "p50")
+    queue_wait_p90_s: float = _stat("queue_wait", "p90")
+    queue_wait_p99_s: float = _stat("queue_wait", "p99")
+    switch_wait_mean_s: float = _stat("switch_wait", "mean")
+    switch_wait_p50_s: float = _stat("switch_wait", "p50")
+    switch_wait_p90_s: float = _stat("switch_wait", "p90")
+    switch_wait_p99_s: float = _stat("switch_wait", "p99")
+    router_mean_s: float = _stat("router", "mean")
+    router_p50_s: float = _stat("router", "p50")
+    router_p90_s: float = _stat("router", "p90")
+    router_p99_s: float = _stat("router", "p99")
+    n_switches: int = doc("model switches (weight copies into HBM)")
+    switch_bytes: float = doc("bytes all switches copied")
+    switch_time_s: float = doc("link-busy time of all switches")
+    switch_time_mean_s: float = doc("mean duration of one switch's copy")
+    switch_share_of_latency: float = doc("mean switch wait / mean end-to-end latency")
+    switch_share_mean: float = doc("mean over completed requests of their own `switch_share`")
+    switch_share_p90: float = doc("90th percentile over completed requests of their `switch_share`")
+    switch_bytes_by_link: dict[str, float] = doc("bytes each copy link moved (the sum of its "
+                                                 "switches)")
+    n_batches: int = doc("expert batch iterations (events of phase `iteration`)")
+    mean_batch_size: float = doc("mean sequences per expert batch iteration")
+    average_active_params: float = doc("mean over completed requests of `active_params` (router "
+                                       "model + expert)")
+    hbm_hit_rate: float | None = doc("share of expert batches whose expert was already in HBM "
+                                     "(null without any)")
+    workload: dict[str, Any] = doc(
+        "what the workload reader counted: `n_requests`, `n_bad_rows_skipped`, "
+        "`n_zero_prompt_clipped`, `n_zero_output_clipped`, `n_trace_passes`, `skipped_examples`")
+    wall_s: float = doc("wall-clock seconds the simulation took")
+    sim_requests_per_wall_s: float | None = doc("simulator speed: requests / `wall_s`")
+
+    @classmethod
+    def from_run_dir(cls, run_dir: Path) -> RunSummary:
+        """Recompute the summary of a results folder from its files alone."""
+        if not run_dir.is_dir():
+            raise InputError("no such results folder", file=str(run_dir))
+        info = RunInfo.read(run_dir)
+        requests = ParquetColumns(run_dir / "requests.parquet")
+        events = ParquetColumns(run_dir / "events.parquet")
+        values: dict[str, Any] = {"scenario": _scenario_name(run_dir)}
+        values.update(_identity_part(info))
+        values.update(_requests_part(requests))
+        values.update(_switch_part(events, requests))
+        values.update(_batch_part(events))
+        values.update(_run_part(info, requests.n_rows))
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``summary.json`` mapping (nested records as mappings)."""
+        return asdict(self)
+
+    def __getitem__(self, key: str) -> Any:
+        """A figure by its ``summary.json`` name, for code that names metrics in data (a sweep's
+        SLO ``metric``, a comparison's list of rows)."""
+        if key not in _FIELD_NAMES:
+            raise KeyError(key)
+        value = getattr(self, key)
+        return asdict(value) if key == "memory" else value
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(RunSummary))
+
+
+def _scenario_name(run_dir: Path) -> str:
+    path = run_dir / "scenario.resolved.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("no such file: not a results folder", file=str(path)) from None
+    if not isinstance(data, dict) or "name" not in data:
+        raise InputError("no scenario name in it", file=str(path))
+    return str(data["name"])
+
+
+def _mean(values: np.ndarray) -> float:
+    kept = values[~np.isnan(values)]
+    return float(kept.mean()) if len(kept) else math.nan
+
+
+def _pct(values: np.ndarray, q: float) -> float:
+    kept = values[~np.isnan(values)]
+    return float(np.percentile(kept, q)) if len(kept) else math.nan
+
+
+def _identity_part(info: RunInfo) -> dict[str, Any]:
+    n, n_ok = info.n_experts, info.n_servable_experts
+    return {"platform": info.platform, "n_experts": n, "n_servable_experts": n_ok,
+            "out_of_memory_at_experts": n_ok + 1 if n_ok < n else None,
+            "expert_cache_bytes": info.expert_cache_bytes, "memory": info.memory,
+            "interrupted": info.interrupted, "complete": True}
+
+
+def _requests_part(requests: ParquetColumns) -> dict[str, Any]:
+    """Counts, throughput and the latency distributions, over completed requests."""
+    done = requests.equals("outcome", "completed")
+    n_done = int(done.sum())
+    arrival = requests.floats("arrival_s")
+    first_arrival = float(arrival.min()) if len(arrival) else 0.0
+    del arrival
+    last_end = float(requests.floats("end_s")[done].max()) if n_done else first_arrival
+    makespan = max(last_end - first_arrival, 0.0)
+    output_tokens = int(requests.ints("output_tokens")[done].sum())
+    out: dict[str, Any] = {
+        "n_requests": requests.n_rows,
+        "n_completed": n_done,
+        "n_rejected": int(requests.equals("outcome", "rejected").sum()),
+        "rejection_reasons": requests.value_counts("reason"),
+        "makespan_s": makespan,
+        "throughput_req_per_s": n_done / makespan if makespan > 0 else math.nan,
+        "output_tokens_per_s": output_tokens / makespan if makespan > 0 else math.nan,
+    }
+    for metric in LATENCY_METRICS:
+        values = requests.floats(f"{metric}_s")[done]
+        out[f"{metric}_mean_s"] = _mean(values)
+        for q in (50, 90, 99):
+            out[f"{metric}_p{q}_s"] = _pct(values, q)
+    share = requests.floats("switch_share")[done]
+    out.update(switch_share_mean=_mean(share), switch_share_p90=_pct(share, 90),
+               average_active_params=_mean(requests.floats("active_params")[done]))
+    mean_e2e = out["e2e_latency_mean_s"]
+    out["switch_share_of_latency"] = (out["switch_wait_mean_s"] / mean_e2e
+                                      if mean_e2e and not math.isnan(mean_e2e) else math.nan)
+    return out
+
+
+def _switch_part(events: ParquetColumns, requests: ParquetColumns) -> dict[str, Any]:
+    """Model switches: how many, bytes, link time, and the bytes of each link."""
+    switch = events.equals("kind", "switch")
+    n_bytes = events.floats("bytes")[switch]
+    duration = events.floats("end_s")[switch] - events.floats("start_s")[switch]
+    links = events.strings("link", switch)
+    by_link = {str(link): float(n_bytes[links == link].sum()) for link in sorted(set(links.tolist()))}
+    return {"n_switches": int(switch.sum()), "switch_bytes": float(n_bytes.sum()),
+            "switch_time_s": float(duration.sum()), "switch_time_mean_s": _mean(duration),
+            "switch_bytes_by_link": by_link}
+
+
+def _batch_part(events: ParquetColumns) -> dict[str, Any]:
+    """Expert batch iterations (router batches left out)."""
+    iteration = events.equals("kind", "batch") & events.equals("phase", "iteration")
+    return {"n_batches": int(iteration.sum()),
+            "mean_batch_size": _mean(events.floats("n_batch")[iteration])}
+
+
+def _run_part(info: RunInfo, n_requests: int) -> dict[str, Any]:
+    n_access = info.hbm_hits + info.hbm_misses
+    workload = {f.name: info.workload.get(f.name) for f in fields(WorkloadStats)}
+    return {"hbm_hit_rate": info.hbm_hits / n_access if n_access else None,
+            "workload": workload, "wall_s": info.wall_s,
+            "sim_requests_per_wall_s": n_requests / info.wall_s if info.wall_s else None}
+
+
+def field_docs() -> list[tuple[str, str]]:
+    """``(summary.json key, description)`` of every figure, nested records as ``memory.<key>``."""
+    rows: list[tuple[str, str]] = []
+    for f in fields(RunSummary):
+        rows.append((f.name, f.metadata["doc"]))
+        if f.name == "memory":
+            rows += [(f"memory.{m.name}", m.metadata["doc"]) for m in fields(MemoryUse)]
+    return rows
+
+
+def glossary_markdown() -> str:
+    """The ``summary.json`` table of ``docs/metrics.md``, generated from the fields above."""
+    lines = ["| key | meaning |", "|---|---|"]
+    lines += [f"| `{name}` | {text} |" for name, text in field_docs()]
+    return "\n".join(lines) + "\n"
