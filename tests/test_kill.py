@@ -95,6 +95,9 @@ def test_sigkill_during_run_leaves_readable_marked_files(tmp_path):
     events = pq.read_table(run_dir / "events.parquet.parts")  # the parts as one dataset
     assert events.num_rows >= 50_000
     assert not (run_dir / "requests.parquet").exists(), "no file looks complete when it is not"
+    from sn40l_sim.cli import main
+
+    assert main(["summarize", str(run_dir)]) == 2  # says the run did not finish, no traceback
 
     # The next run in that folder (a sweep's kept run folder is reused) starts clean.
     resolved = resolve(Scenario.model_validate(small_scenario(name="long")))

@@ -115,6 +115,10 @@ class RunSummary:
         """Recompute the summary of a results folder from its files alone."""
         if not run_dir.is_dir():
             raise InputError("no such results folder", file=str(run_dir))
+        if (run_dir / "requests.parquet.parts").is_dir() or (run_dir / "events.parquet.parts").is_dir():
+            raise InputError("the run did not finish (it was killed, or is still running): its rows so "
+                             "far are the Parquet parts in requests.parquet.parts/ and "
+                             "events.parquet.parts/; rerun the scenario for a summary", file=str(run_dir))
         info = RunInfo.read(run_dir)
         requests = ParquetColumns(run_dir / "requests.parquet")
         events = ParquetColumns(run_dir / "events.parquet")
