@@ -431,6 +431,19 @@ def write_case(case: Case, folder: Path) -> Path:
     return folder / case.scenario
 
 
+def outcome(problems: list[str]) -> str:
+    """The first thing wrong with a case, as a category of the report (or "ok")."""
+    labels = [("crash: hang", "hang"), ("crash: worker died", "out of memory"),
+              ("crash", "traceback"), ("exit 0", "accepted (exit 0)"), ("exit", "other exit status"),
+              ("traceback", "traceback"), ("line(s) for", "wrong number of lines"),
+              ("not a located", "not located"), ("neither", "not located"),
+              ("names a file", "names another file"), ("lines (expected", "wrong number of lines"),
+              ("wrote", "left files behind")]
+    if not problems:
+        return "ok: exit 2, one located line per problem, nothing written"
+    return next((label for key, label in labels if problems[0].startswith(key)), problems[0][:40])
+
+
 if __name__ == "__main__":
     import collections
     import sys
@@ -445,6 +458,6 @@ if __name__ == "__main__":
         table: collections.Counter[tuple[str, str]] = collections.Counter()
         for case, result in zip(cases, results, strict=True):
             problems = judge(case, result, Path(tmp))
-            table[(case.category, "ok: exit 2, located" if not problems else problems[0][:60])] += 1
+            table[(case.category, outcome(problems))] += 1
     print(json.dumps({f"{c} | {o}": n for (c, o), n in sorted(table.items())}, indent=1))
     print(f"{len(cases)} cases")
