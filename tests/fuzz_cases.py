@@ -434,14 +434,14 @@ def write_case(case: Case, folder: Path) -> Path:
 def outcome(problems: list[str]) -> str:
     """The first thing wrong with a case, as a category of the report (or "ok")."""
     labels = [("crash: hang", "hang"), ("crash: worker died", "out of memory"),
-              ("crash", "traceback"), ("exit 0", "accepted (exit 0)"), ("exit", "other exit status"),
+              ("crash", "traceback"), ("exit 0 ", "accepted (exit 0)"), ("(expected 2)", "other exit status"),
               ("traceback", "traceback"), ("line(s) for", "wrong number of lines"),
               ("not a located", "not located"), ("neither", "not located"),
               ("names a file", "names another file"), ("lines (expected", "wrong number of lines"),
               ("wrote", "left files behind")]
     if not problems:
         return "ok: exit 2, one located line per problem, nothing written"
-    return next((label for key, label in labels if problems[0].startswith(key)), problems[0][:40])
+    return next((label for key, label in labels if key in problems[0]), problems[0][:40])
 
 
 if __name__ == "__main__":
