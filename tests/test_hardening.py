@@ -377,3 +377,20 @@ def test_missing_data_file_names_the_scenario_file_and_line(tmp_path, capsys, wo
     assert "scenario.yaml:" in lines[0] and "missing.csv" in lines[0]
     assert lines[0].split("scenario.yaml:")[1].split(":")[0].isdigit(), lines[0]
     _nothing_written(tmp_path)
+
+
+def test_failed_compare_leaves_no_results_folder(tmp_path, capsys):
+    trace = CSV_HEADER + GOOD_ROWS + "2023-11-16 18:15:09.5,many,10\n"
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "trace.csv").write_text(trace)
+    (case / "scenario.yaml").write_text(yaml.safe_dump(_trace_scenario("trace.csv")))
+    code = main(["compare", str(case / "scenario.yaml"), "--platforms", "sn40l_node,dgx_h100",
+                 "--no-plots", "--no-progress", "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "trace.csv:6: " in err and "Traceback" not in err, err
+    _nothing_written(tmp_path)
+    code = main(["compare", str(case / "scenario.yaml"), "--platforms", "sn40l_node,dgx-h100",
+                 "--no-plots", "--no-progress", "--output", str(tmp_path / "out")])
+    assert code == 2 and "did you mean 'dgx_h100'" in capsys.readouterr().err
+    _nothing_written(tmp_path)
