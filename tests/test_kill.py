@@ -163,3 +163,19 @@ def test_sweep_stopped_by_signal_keeps_points_and_stops_workers(tmp_path, signum
     assert "kept" in err and "Traceback" not in err
     assert (out / "tiny-grid" / "points.parquet").exists()
     _assert_gone(workers)
+
+
+def test_sweep_folder_leftovers_of_a_kill_are_cleared_on_rerun(tmp_path):
+    """A SIGKILL mid-write leaves temporary files (a point, or points.parquet being compacted);
+    the next sweep into that folder removes them before it writes."""
+    from sn40l_sim.studies.sweep.store import PointStore
+
+    store = PointStore(tmp_path)
+    store.points_dir.mkdir(parents=True)
+    stale = [store.points_dir / "abc.parquet.99.partial", tmp_path / "points.parquet.99.partial",
+             tmp_path / "search.parquet.7.partial"]
+    for path in stale:
+        path.write_bytes(b"PAR1 half a file")
+    store.open_for_writing()
+    assert not any(path.exists() for path in stale)
+    assert store.done_ids() == set()
