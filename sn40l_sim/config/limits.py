@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 
 # Hardware size. The engine keeps one serving group (a SimPy process, an HBM cache, a copy link)
-# per tensor-parallel group and one placement store per group: ~10 kB each, so 4,096 devices are a
-# few tens of MB. A profile's devices_per_node beyond 64 is no machine that exists.
+# and one placement store per tensor-parallel group. Measured at all the limits at once (4,096
+# devices at TP1, 20,000 experts x 50 replicas): 4 s and 304 MB peak for 2,000 requests.
+# A profile's devices_per_node beyond 64 is no machine that exists.
 MAX_NODES = 1024
 MAX_DEVICES_PER_NODE = 64
 MAX_DEVICES = 4096  # nodes x devices_per_node
