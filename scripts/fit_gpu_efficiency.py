@@ -127,18 +127,21 @@ def fit_attention(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float
 
 
 def fit_allreduce(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float]:
-    """Interconnect alpha (per step) and bandwidth of the profile's topology, launch included."""
+    """Interconnect alpha (per step), its growth per doubling of the GPU count (NCCL's
+    small-message protocols take log2(p) hops) and bandwidth of the profile's topology, launch
+    included."""
     measured = rows["measured_s"].to_numpy()
 
     def unpack(x: np.ndarray) -> dict[str, float]:
-        return {"latency_s": float(np.exp(x[0])), "bw_bytes_per_s": float(np.exp(x[1]))}
+        return {"latency_s": float(np.exp(x[0])), "bw_bytes_per_s": float(np.exp(x[1])),
+                "latency_per_doubling_s": float(np.exp(x[2]))}
 
     def loss(x: np.ndarray) -> float:
         v = unpack(x)
-        return _loss(m.predict_allreduce(m.with_interconnect(platform, v["latency_s"], v["bw_bytes_per_s"]),
-                                         rows), measured)
+        return _loss(m.predict_allreduce(m.with_interconnect(platform, **v), rows), measured)
 
-    return unpack(nelder_mead(loss, np.array([np.log(5e-6), np.log(3e11)])))
+    x = nelder_mead(loss, np.array([np.log(5e-6), np.log(3e11), np.log(5e-6)]), iters=800)
+    return unpack(nelder_mead(loss, x, iters=800))
 
 
 def report(platform: PlatformSpec, rows: pd.DataFrame, label: str) -> None:
@@ -186,6 +189,8 @@ def write_profile(values: dict[str, float], network: dict[str, float]) -> None:
     if network:
         net = _set_line(net, "  bandwidth", _yaml_value("bw_bytes_per_s", network["bw_bytes_per_s"]), stamp)
         net = _set_line(net, "  latency", _yaml_value("latency_s", network["latency_s"]), stamp)
+        net = _set_line(net, "  latency_per_doubling",
+                        _yaml_value("latency_s", network["latency_per_doubling_s"]), stamp)
     PROFILE.write_text(head[:net_start] + net + sep + execution)
     print(f"\nwrote {PROFILE.relative_to(REPO)}")
 
@@ -214,7 +219,7 @@ def main() -> int:
         platform = with_execution(platform, **values)
     network = fit_allreduce(platform, allreduce) if not allreduce.empty else {}
     if network:
-        platform = m.with_interconnect(platform, network["latency_s"], network["bw_bytes_per_s"])
+        platform = m.with_interconnect(platform, **network)
 
     print("fitted DGX A100 parameters:")
     for key, value in {**values, **network}.items():

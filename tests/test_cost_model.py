@@ -108,7 +108,9 @@ def test_launch_counts_llama7b_prefill():
 
 def test_sn40l_decode_is_hbm_bound_near_the_papers_utilisation():
     cost = decode_cost(SN40L, get_model("llama-2-70b"), n_batch=1, n_context_tokens=4096, tp=8)
-    assert 0.8 <= hbm_utilisation(SN40L, cost) <= 0.9
+    # 0.75, not 0.8: each layer's two all-reduces leave their latency exposed (issue 10), which
+    # PAPER.md's Table V reading needs (small-model decode well below the ~85 % big-model figure).
+    assert 0.75 <= hbm_utilisation(SN40L, cost) <= 0.9
 
 
 models = st.sampled_from(sorted(catalogue()))

@@ -9,7 +9,7 @@ unfused kernels). Adding an accelerator needs a YAML file, never a subclass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from sn40l_sim.catalogue.execution import ExecutionSpec
@@ -66,12 +66,60 @@ class WeightLoadSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class InNetworkReductionSpec:
+    """A switch that reduces in the network (NVSwitch 3 NVLink SHARP, NCCL's NVLS algorithm).
+
+    Each device sends its tensor to the switch once and receives the reduced tensor once, so the
+    bandwidth term is ``bytes / bw`` (no ``2(p-1)/p`` factor) and the latency is one round trip
+    through the switch, independent of the device count.
+    """
+
+    bw_bytes_per_s: float  # per device, one direction, achieved by the in-switch reduction
+    latency_s: float  # fixed cost of one in-network all-reduce (both hops and the launch path)
+
+
+@dataclass(frozen=True, slots=True)
 class InterconnectSpec:
-    """Device-to-device network for tensor-parallel collectives (alpha-beta model)."""
+    """Device-to-device network for tensor-parallel collectives (alpha-beta model).
+
+    ``latency_per_doubling_s`` adds to the latency of every all-reduce for each doubling of the
+    device count beyond two (NCCL's small-message tree/LL protocols take log2(p) hops). With
+    ``in_network`` set, an all-reduce takes the faster of the device algorithm and the
+    in-network reduction (NCCL picks the algorithm per message size).
+    """
 
     bw_bytes_per_s: float  # per device, one direction
     latency_s: float  # per message hop (alpha)
     topology: Topology
+    latency_per_doubling_s: float = 0.0  # added per doubling of the device count beyond 2
+    in_network: InNetworkReductionSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServingStackSpec:
+    """Costs of the serving software beyond the kernels (docs/cost_model.md, section 6).
+
+    ``prefill_s``: once per prefill iteration (a call's set-up: batching the new requests,
+    first-token synchronisation); ``iteration_s``: host work of one batch iteration (scheduling,
+    sampling launch, host<->device
+    synchronisation); ``prompt_token_s``: per prompt token at prefill (host-side input preparation:
+    positions, slot mappings); ``sequence_s``: per sequence per iteration (sampling, detokenisation);
+    ``request_s``: once per request (tokenisation, request set-up); ``host_layer_s``: host time to
+    issue one decoder layer's kernels: a step is never shorter than ``n_layers * host_layer_s``
+    (a launch-bound host, as in an eager-mode Python runtime; 0 with CUDA graphs or a compiled
+    runtime); ``program_load_s``: loading a model's program and arguments onto the devices when
+    a group switches from running one model to another (SN40L: P1 §IV-C program load -> argument
+    load -> execute; the router and the expert alternate in a CoE).
+    """
+
+    name: str = "none"
+    prefill_s: float = 0.0
+    iteration_s: float = 0.0
+    sequence_s: float = 0.0
+    request_s: float = 0.0
+    prompt_token_s: float = 0.0
+    host_layer_s: float = 0.0
+    program_load_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +135,16 @@ class PlatformSpec:
     interconnect: InterconnectSpec
     execution: ExecutionSpec
     n_nodes: int = 1
+    stack: ServingStackSpec = ServingStackSpec()  # the serving stack the profile's runs use
+    other_stacks: tuple[ServingStackSpec, ...] = ()  # alternatives, by name (measured data of them)
+
+    def with_stack(self, name: str) -> PlatformSpec:
+        """The same hardware under another of its serving stacks."""
+        for stack in (self.stack, *self.other_stacks):
+            if stack.name == name:
+                return replace(self, stack=stack)
+        known = ", ".join(s.name for s in (self.stack, *self.other_stacks))
+        raise KeyError(f"profile {self.name!r} has no serving stack {name!r} (known: {known})")
 
     @property
     def n_devices(self) -> int:

@@ -38,7 +38,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         sweep = expert_sweep()
         sweep.to_parquet(out / "expert_sweep.parquet", index=False)
         latency_vs_experts(sweep, out / "latency_vs_experts.png")
-        print(f"expert-count sweep: {out / 'expert_sweep.parquet'}, {out / 'latency_vs_experts.png'}")
+        # A message, not data: stderr, so `validate --json | jq` reads only the JSON on stdout.
+        print(f"expert-count sweep: {out / 'expert_sweep.parquet'}, {out / 'latency_vs_experts.png'}",
+              file=sys.stderr)
     failed = [r for r in rows if r.passed is False]
     return 1 if (failed and args.strict) else 0
 

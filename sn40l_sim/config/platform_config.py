@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from sn40l_sim.catalogue.execution import ExecutionSpec
 from sn40l_sim.catalogue.hardware import (
     DeviceSpec,
     HostSpec,
+    InNetworkReductionSpec,
     InterconnectSpec,
     MemoryTier,
     PlatformSpec,
+    ServingStackSpec,
     WeightLoadSpec,
 )
 from sn40l_sim.config.limits import MAX_DEVICES_PER_NODE, MAX_NODES
@@ -79,6 +81,19 @@ class WeightLoadConfig(BaseModel):
     link shared by the node."""
 
 
+class InNetworkReductionConfig(BaseModel):
+    """``interconnect.in_network_reduction``: a switch that reduces (NVLink SHARP / NCCL NVLS)."""
+
+    model_config = STRICT
+    bandwidth: BytesPerS
+    """Algorithm bandwidth of an all-reduce that the switch reduces."""
+    latency: Seconds
+    """Fixed latency of such an all-reduce (above the small-message path's)."""
+
+    def to_spec(self) -> InNetworkReductionSpec:
+        return InNetworkReductionSpec(bw_bytes_per_s=self.bandwidth, latency_s=self.latency)
+
+
 class InterconnectConfig(BaseModel):
     model_config = STRICT
     bandwidth: BytesPerS
@@ -87,6 +102,58 @@ class InterconnectConfig(BaseModel):
     """Latency of one collective step."""
     topology: Literal["ring", "tree", "switch"] = "ring"
     """Collective algorithm: ring, tree, or switch (reduction in the network, NVSwitch SHARP)."""
+    latency_per_doubling: Seconds = 0.0
+    """Extra all-reduce latency per doubling of the devices in a collective (NCCL's ring/tree depth)."""
+    in_network_reduction: InNetworkReductionConfig | None = None
+    """A switch that reduces in the network (NVLink SHARP / NCCL NVLS); None: it does not."""
+
+
+class ServingStackConfig(BaseModel):
+    """One serving stack's costs beyond the kernels (see ``ServingStackSpec``)."""
+
+    model_config = STRICT
+    prefill: Seconds = 0.0
+    """Once per prefill iteration: a call's set-up (batching the new requests, first-token sync)."""
+    iteration: Seconds = 0.0
+    """Host work of one batch iteration: scheduling, sampling launch, host<->device sync."""
+    sequence: Seconds = 0.0
+    """Per sequence per iteration: sampling, detokenisation."""
+    request: Seconds = 0.0
+    """Once per request: tokenisation, request set-up."""
+    prompt_token: Seconds = 0.0
+    """Per prompt token at prefill: host-side input preparation (positions, slot mappings)."""
+    host_layer: Seconds = 0.0
+    """Host time to issue one decoder layer's kernels: a step is never shorter than layers x this."""
+    program_load: Seconds = 0.0
+    """Loading a model's program onto the devices when a group switches between models."""
+
+    def to_spec(self, name: str) -> ServingStackSpec:
+        return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
+                                sequence_s=self.sequence,
+                                request_s=self.request,
+                                prompt_token_s=self.prompt_token, host_layer_s=self.host_layer,
+                                program_load_s=self.program_load)
+
+
+class ServingStacksConfig(BaseModel):
+    """``serving_stack:``: the stack runs use (``use``) and every stack the profile describes."""
+
+    model_config = STRICT
+    use: str
+    """The stack runs use (one of ``stacks``)."""
+    stacks: dict[str, ServingStackConfig]
+    """Every stack the profile describes, by name."""
+
+    @model_validator(mode="after")
+    def _known(self) -> ServingStacksConfig:
+        if self.use not in self.stacks:
+            raise ValueError(f"serving_stack.use: {self.use!r} is not one of the stacks "
+                             f"({', '.join(self.stacks)})")
+        return self
+
+    def specs(self) -> tuple[ServingStackSpec, tuple[ServingStackSpec, ...]]:
+        others = tuple(c.to_spec(n) for n, c in self.stacks.items() if n != self.use)
+        return self.stacks[self.use].to_spec(self.use), others
 
 
 class ExecutionConfig(BaseModel):
@@ -127,6 +194,8 @@ class ExecutionConfig(BaseModel):
     """Fill + drain per operator (pipeline stage) of a fused graph."""
     overlap_collectives: bool = False
     """Collectives stream inside the fused kernel, overlapping its compute."""
+    graph_sync: Seconds = 0.0
+    """Synchronisation paid once per fused graph (all sockets of the group agree it finished)."""
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
@@ -147,6 +216,7 @@ class ExecutionConfig(BaseModel):
             max_layers_per_graph=self.max_layers_per_graph,
             pipeline_stage_latency_s=self.pipeline_stage_latency,
             overlap_collectives=self.overlap_collectives,
+            graph_sync_s=self.graph_sync,
         )
 
 
@@ -172,8 +242,11 @@ class PlatformConfig(BaseModel):
     """The network tensor-parallel collectives use."""
     execution: ExecutionConfig
     """Parameters of the cost model (docs/cost_model.md)."""
+    serving_stack: ServingStacksConfig | None = None
+    """Costs of the serving software beyond kernels, per stack (docs/cost_model.md section 6)."""
 
     def to_spec(self) -> PlatformSpec:
+        stack, others = self.serving_stack.specs() if self.serving_stack else (ServingStackSpec(), ())
         return PlatformSpec(
             name=self.name,
             kind=self.kind,
@@ -191,6 +264,11 @@ class PlatformConfig(BaseModel):
                 bw_bytes_per_s=self.interconnect.bandwidth,
                 latency_s=self.interconnect.latency,
                 topology=self.interconnect.topology,
+                latency_per_doubling_s=self.interconnect.latency_per_doubling,
+                in_network=(self.interconnect.in_network_reduction.to_spec()
+                            if self.interconnect.in_network_reduction else None),
             ),
             execution=self.execution.to_spec(),
+            stack=stack,
+            other_stacks=others,
         )

@@ -2,7 +2,9 @@
 
 Step 1 finds a category: from the trace (an ``expert`` or ``category`` column), from a classifier of
 the prompt text, or by sampling the configured mix; the router's cost is a model run on the platform
-(``model``), a fixed ``latency``, or nothing. Optional noise (``accuracy`` or a ``confusion``
+(``model``: a prefill of the prompt and ``output_tokens`` generated tokens, 1 for a classifier
+head, more for a router that writes its answer; batched, its KV cache held in HBM), a fixed
+``latency``, or nothing. Optional noise (``accuracy`` or a ``confusion``
 matrix) makes step 1 wrong as often as a real router is. Step 2 maps the category to an expert.
 The behaviour lives in :mod:`sn40l_sim.policy.prompt_router`; this module only validates.
 """
@@ -48,6 +50,8 @@ class RouterConfig(BaseModel):
     model: str | None = None
     """A catalogue model that routes: its prefill (and output_tokens) is simulated on the group's devices. Not
     with latency."""
+    output_tokens: int = Field(default=1, ge=1)
+    """Tokens the router generates: 1 is a classifier head; more is a router that writes its answer."""
     latency: Seconds | None = None
     """A fixed routing delay that does not occupy the devices. Not with model."""
     categories: dict[str, float] | None = None
@@ -75,6 +79,8 @@ class RouterConfig(BaseModel):
         if self.model is not None and self.latency is not None:
             raise ValueError("give the router either a 'model' (its cost is simulated) or a fixed "
                              "'latency', not both")
+        if "output_tokens" in self.model_fields_set and self.model is None:
+            raise ValueError("'output_tokens' is the router model's answer length: it needs a 'model'")
         if self.categories is not None:
             _check_weights(self.categories, "categories")
         if "zipf_s" in self.model_fields_set and self.mapping != "zipf":

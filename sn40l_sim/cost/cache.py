@@ -1,4 +1,4 @@
-"""Memoised step-cost look-ups for the engine.
+"""Memoised step-cost look-ups for the engine (serving-stack costs included, ``cost/serving.py``).
 
 The engine asks for the same (batch, tokens) points over and over; one operator-level evaluation
 costs ~60 us, a memoised hit well under 10 us (``benchmarks/step_cost_lookup.py``). Keys are bucketed
@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
+from sn40l_sim.cost.serving import served_prefill_s, served_step_s
 from sn40l_sim.cost.step import decode_cost, prefill_cost
 
 CONTEXT_BUCKET = 16
@@ -49,17 +50,31 @@ class StepCostTable:
         return self._decode_cached(n_batch, bucket_context_tokens(n_context_tokens))
 
     def _prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
-        return prefill_cost(self.platform, self.model, n_batch=n_batch,
-                            n_prompt_tokens=n_prompt_tokens, tp=self.tp).total_s
+        device = prefill_cost(self.platform, self.model, n_batch=n_batch,
+                              n_prompt_tokens=n_prompt_tokens, tp=self.tp).total_s
+        return served_prefill_s(self.platform.stack, self.model, device, n_batch, n_prompt_tokens)
 
     def _decode_s(self, n_batch: int, n_context_tokens: int) -> float:
-        return decode_cost(self.platform, self.model, n_batch=n_batch, n_context_tokens=n_context_tokens,
-                           tp=self.tp).total_s
+        device = decode_cost(self.platform, self.model, n_batch=n_batch, n_context_tokens=n_context_tokens,
+                             tp=self.tp).total_s
+        return served_step_s(self.platform.stack, self.model, device, n_batch)
 
     def decode_run_s(self, n_batch: int, n_context_tokens: int, n_steps: int) -> float:
         """``n_steps`` decode steps, each costed at the run's mean context."""
         return n_steps * self.decode_s(n_batch, n_context_tokens + n_steps // 2)
 
+    def inference_s(self, n_batch: int, n_prompt_tokens: int, n_output_tokens: int) -> float:
+        """A whole batch inference: prefill, then ``n_output_tokens - 1`` decode steps (a router
+        that generates its answer; 1 output token is the prefill alone, a classifier head)."""
+        total = self.prefill_s(n_batch, n_prompt_tokens)
+        if n_output_tokens > 1:
+            total += self.decode_run_s(n_batch, n_prompt_tokens + 1, n_output_tokens - 1)
+        return total
+
+    @property
+    def program_load_s(self) -> float:
+        """Loading this model's program when the group last ran another model (serving stack)."""
+        return self.platform.stack.program_load_s
 
 StepCostFactory = Callable[[PlatformSpec, ModelSpec, int], StepCostTable]
 """Builds the step-cost table of one (platform, model, tp): :class:`StepCostTable` in every run;
@@ -87,3 +102,8 @@ class FixedStepCost(StepCostTable):
 
     def _decode_s(self, n_batch: int, n_context_tokens: int) -> float:
         return self.fixed_decode_step_s
+
+    @property
+    def program_load_s(self) -> float:
+        """No serving-stack program load either: the service time is the fixed steps alone."""
+        return 0.0

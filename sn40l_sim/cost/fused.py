@@ -4,7 +4,8 @@ Operators of a fused graph are pipeline stages on disjoint PCUs/PMUs, so they ov
 the KV cache stream from HBM once, intermediates pass stage to stage through on-chip SRAM and never
 touch HBM. A graph's time is
 
-    max(compute, HBM traffic [, collectives when they stream inside the kernel]) + fill/drain + launch
+    max(compute, HBM traffic [, collective bytes when they stream inside the kernel])
+        + collective latency (when streamed; else the whole collective) + fill/drain + launch + sync
 
 with fill/drain = stages x ``pipeline_stage_latency_s``. What fuses is decided by on-chip memory:
 every GEMM or attention stage holds its *stationary* operand (the smaller of weights and
@@ -20,7 +21,7 @@ from __future__ import annotations
 from sn40l_sim.catalogue.execution import LaunchMode
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.cost.breakdown import GroupCost
-from sn40l_sim.cost.network import allreduce_s
+from sn40l_sim.cost.network import allreduce_latency_s, allreduce_s
 from sn40l_sim.cost.operators import Operator
 from sn40l_sim.cost.unfused import compute_s, on_chip_bytes
 
@@ -56,18 +57,22 @@ def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: L
     ex = platform.execution
     budget = on_chip_bytes(platform)
     hbm_bytes = boundary_bytes(ops) if io_bytes is None else io_bytes
-    compute = network = 0.0
+    compute = network = exposed = 0.0
     for op in ops:
         if op.kind == "allreduce":
             network += allreduce_s(platform.interconnect, op.comm_bytes, op.n_devices)
+            exposed += allreduce_latency_s(platform.interconnect, op.n_devices)
             continue
         compute += compute_s(platform, op)
         hbm_bytes += op.weight_bytes + op.kv_read_bytes + op.kv_write_bytes + op.restream_bytes(budget)
     memory = hbm_bytes / (platform.device.hbm.bw_bytes_per_s * ex.hbm_efficiency)
     fill = len(ops) * ex.pipeline_stage_latency_s
-    launch = ex.launch_s(launch_mode)
+    launch = ex.launch_s(launch_mode) + ex.graph_sync_s
     if ex.overlap_collectives:
-        total = max(compute, memory, network) + fill + launch
+        # The bytes of a collective stream under the graph's compute, but the stage after it needs
+        # the reduced value: its latency (alpha terms) stays on the critical path.
+        exposed = min(exposed, network)
+        total = max(compute, memory, network - exposed) + exposed + fill + launch
     else:
         total = max(compute, memory) + network + fill + launch
     return GroupCost(compute, memory, network, launch, total, sum(op.flop for op in ops), hbm_bytes, 1)

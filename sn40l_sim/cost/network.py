@@ -39,9 +39,33 @@ def allreduce_bw_factor(topology: str, n_devices: int) -> float:
     return 2.0 * (n_devices - 1) / n_devices
 
 
+def allreduce_latency_s(net: InterconnectSpec, n_devices: int) -> float:
+    """The size-independent part of one all-reduce by the devices (alpha terms)."""
+    if n_devices <= 1:
+        return 0.0
+    doublings = max(0.0, math.log2(n_devices) - 1.0)
+    return allreduce_steps(net.topology, n_devices) * net.latency_s + doublings * net.latency_per_doubling_s
+
+
+def device_allreduce_s(net: InterconnectSpec, n_bytes: float, n_devices: int) -> float:
+    """All-reduce by the devices themselves (ring, tree or one-hop switch exchange)."""
+    return (allreduce_latency_s(net, n_devices)
+            + allreduce_bw_factor(net.topology, n_devices) * n_bytes / net.bw_bytes_per_s)
+
+
+def in_network_allreduce_s(net: InterconnectSpec, n_bytes: float) -> float:
+    """All-reduce reduced inside the switch (NVLS): send once, receive the sum once."""
+    assert net.in_network is not None
+    return net.in_network.latency_s + n_bytes / net.in_network.bw_bytes_per_s
+
+
 def allreduce_s(net: InterconnectSpec, n_bytes: float, n_devices: int) -> float:
-    """Seconds for one all-reduce of ``n_bytes`` (per device) across ``n_devices``."""
+    """Seconds for one all-reduce of ``n_bytes`` (per device) across ``n_devices``: the faster of
+    the device algorithm and, where the switch reduces in the network, the in-network one (NCCL
+    chooses per message size: small messages stay on the low-latency device protocols)."""
     if n_devices <= 1 or n_bytes <= 0:
         return 0.0
-    steps = allreduce_steps(net.topology, n_devices)
-    return steps * net.latency_s + allreduce_bw_factor(net.topology, n_devices) * n_bytes / net.bw_bytes_per_s
+    t = device_allreduce_s(net, n_bytes, n_devices)
+    if net.in_network is not None:
+        t = min(t, in_network_allreduce_s(net, n_bytes))
+    return t

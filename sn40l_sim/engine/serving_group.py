@@ -38,6 +38,7 @@ class GroupLimits:
     max_steps_per_iteration: int
     router_batch: int
     prefetch: str  # none | next | on_route (see ServingConfig.prefetch)
+    router_output_tokens: int = 1  # tokens the router model generates per prompt (1: classifier)
 
 
 class ServingGroup:
@@ -66,6 +67,7 @@ class ServingGroup:
         self._idle = False  # waiting for work: any arrival wakes the group
         self._cut_for: int | None = None  # decoding this expert with room: its newcomers cut the run
         self._admitted_at = -1.0  # when the running batch last took waiting requests in
+        self._program: int | None = None  # model whose program the devices hold (-1: the router)
         self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
         self.process = env.process(self.run())
 
@@ -111,11 +113,19 @@ class ServingGroup:
         batch = [self.unrouted.popleft() for _ in range(min(len(self.unrouted), self.limits.router_batch))]
         n_tokens = sum(int(b.prompt_tokens[i]) for b, i in batch) / len(batch)
         start = self.env.now
-        duration = self.router_table.prefill_s(len(batch), max(1, round(n_tokens)))
+        duration = self._load_program(-1, self.router_table) + self.router_table.inference_s(
+            len(batch), max(1, round(n_tokens)), self.limits.router_output_tokens)
         yield self.env.timeout(duration)
         self.recorder.batch(self.index, -1, "router", start, self.env.now, len(batch), 1)
         for handle in batch:
             self.submit_routed(handle)
+
+    def _load_program(self, model: int, table: StepCostTable) -> float:
+        """Seconds to load ``model``'s program when the devices last ran another (serving stack)."""
+        if self._program == model:
+            return 0.0
+        self._program = model
+        return table.program_load_s
 
     # --- switching ------------------------------------------------------------------------
     def _start_copy(self, expert: int) -> Process:
@@ -251,7 +261,8 @@ class ServingGroup:
             n_in_batch = len(members) + len(new)
             if new:
                 n_prompt = sum(int(b.prompt_tokens[i]) for b, i in new) / len(new)
-                yield env.timeout(table.prefill_s(len(new), max(1, round(n_prompt))))
+                yield env.timeout(self._load_program(expert, table)
+                                  + table.prefill_s(len(new), max(1, round(n_prompt))))
                 now = env.now
                 for block, i in new:
                     block.start_s[i] = start

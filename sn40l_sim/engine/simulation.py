@@ -44,6 +44,19 @@ def kv_reservation_bytes(resolved: ResolvedScenario) -> float:
         largest_kv_bytes_per_token=max(e.model.kv_bytes_per_token() for e in resolved.experts))
 
 
+def router_hbm_bytes(resolved: ResolvedScenario) -> float:
+    """The router's HBM: its weights, and for a router that generates its answer
+    (``output_tokens`` > 1) the KV cache of a full router batch at the longest context."""
+    model = resolved.router_model
+    if model is None:
+        return 0.0
+    kv = 0.0
+    if resolved.router.output_tokens > 1:
+        serving = resolved.serving
+        kv = serving.max_batch * serving.max_context_tokens * model.kv_bytes_per_token()
+    return model.weight_bytes + kv
+
+
 def place_experts(resolved: ResolvedScenario, n_groups: int) -> Placement:
     """Experts (and their replicas) on the groups' backing stores; see :mod:`engine.placement`."""
     serving = resolved.serving
@@ -57,7 +70,7 @@ def plan_memory(resolved: ResolvedScenario, placement: Placement) -> MemoryPlan:
     serving = resolved.serving
     return memory.plan_memory(
         resolved.platform, serving.tensor_parallel,
-        router_bytes=resolved.router_model.weight_bytes if resolved.router_model else 0.0,
+        router_bytes=router_hbm_bytes(resolved),
         kv_reservation_bytes=kv_reservation_bytes(resolved), kv_growth=serving.kv_growth,
         n_servable=placement.n_servable)
 
@@ -105,6 +118,7 @@ class Simulation:
             max_steps_per_iteration=serving.max_steps_per_iteration,
             router_batch=serving.max_batch,
             prefetch=serving.prefetch,
+            router_output_tokens=resolved.router.output_tokens,
         )
         scheduler_cls = SCHEDULERS.get(serving.scheduler)
         eviction_cls = EVICTION_POLICIES.get(serving.eviction)

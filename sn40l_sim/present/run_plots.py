@@ -105,7 +105,8 @@ def latency_vs_experts(sweep: pd.DataFrame, path: Path) -> None:
     ax.set_ylim(0, float(sweep["latency_mean_s"].max()) * 1e3 * 1.25)  # room for the notes
     ax.set_xlabel("number of Llama-2-7B experts (log scale)")
     ax.set_ylabel("mean request latency, batch 1 (ms)")
-    ax.set_title("CoE latency vs number of experts\n(router + switch + expert, TP8, 256+20 tokens)")
+    ax.set_title("CoE latency vs number of experts\n"
+                 "(router generating 20 tokens + switch + expert, TP8, 128+20 tokens)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="center left", fontsize=8)
     fig.tight_layout()

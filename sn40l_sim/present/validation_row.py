@@ -13,6 +13,8 @@ class ValidationRow:
     ``reference`` is the paper's or the measurement's value as text (it may be a range such as
     ``"2-13x"``); ``reference_value`` its number (the range's midpoint, or None when not numeric);
     ``low``/``high`` the accepted band (None: not judged); ``ratio`` = simulated / reference_value.
+    ``usage`` says whether any profile parameter was fitted on this row (``fit``, ``partly fit``
+    for an aggregate of which some rows were fitted) or whether the row is a ``prediction``.
     """
 
     id: str
@@ -24,6 +26,7 @@ class ValidationRow:
     high: float | None = None
     unit: str = ""
     note: str = ""
+    usage: str = "prediction"  # were profile parameters fitted on this row: fit | partly fit | prediction
 
     @property
     def ratio(self) -> float | None:

@@ -127,6 +127,46 @@ def mape(predicted: np.ndarray, measured: np.ndarray) -> float:
     return float(np.mean(np.abs(predicted - measured) / measured))
 
 
-def with_interconnect(platform: PlatformSpec, latency_s: float, bw_bytes_per_s: float) -> PlatformSpec:
-    return replace(platform, interconnect=replace(platform.interconnect, latency_s=latency_s,
-                                                  bw_bytes_per_s=bw_bytes_per_s))
+def with_interconnect(platform: PlatformSpec, latency_s: float, bw_bytes_per_s: float,
+                      latency_per_doubling_s: float | None = None) -> PlatformSpec:
+    net = replace(platform.interconnect, latency_s=latency_s, bw_bytes_per_s=bw_bytes_per_s)
+    if latency_per_doubling_s is not None:
+        net = replace(net, latency_per_doubling_s=latency_per_doubling_s)
+    return replace(platform, interconnect=net)
+
+
+NEMO_LLAMA2 = "nemo-llama2-inference/llama2_7b_a100_128in_20out.csv"
+SPLITWISE_A100 = "splitwise-perf-a100/perf_model_a100.csv"
+
+
+def nemo_rows(data_dir: Path) -> pd.DataFrame:
+    """NVIDIA NeMo's published Llama-2-7B latencies on A100 (TP1-8, batch 1-8, 128 in / 20 out)."""
+    raw = _read_measured(data_dir, NEMO_LLAMA2)
+    if raw is None:
+        return pd.DataFrame()
+    return pd.DataFrame({"tp": raw["tensor_parallel"].astype(int), "batch": raw["batch_size"].astype(int),
+                         "prompt": raw["input_tokens"].astype(int),
+                         "output": raw["output_tokens"].astype(int),
+                         "measured_s": raw["avg_latency_ms"] * MS})
+
+
+def splitwise_rows(data_dir: Path) -> pd.DataFrame:
+    """SplitwiseSim's DGX-A100 Llama-2-70B prefill and decode-iteration times, one row per
+    (TP, prompt, batch) with the median of repeated runs. The TP2 batch-64 prefill, flagged as
+    suspect by the dataset's README (8x shorter than batch 32), is left out of the prefill rows."""
+    raw = _read_measured(data_dir, SPLITWISE_A100)
+    if raw is None:
+        return pd.DataFrame()
+    raw = raw[raw["model"] == "llama2-70b"]
+    med = raw.groupby(["tensor_parallel", "prompt_size", "batch_size"], as_index=False)[
+        ["prompt_time", "token_time", "token_size"]].median()
+    rows = []
+    for r in med.itertuples():
+        tp, prompt, batch = int(r.tensor_parallel), int(r.prompt_size), int(r.batch_size)
+        if not (tp == 2 and batch == 64):
+            rows.append({"tp": tp, "prompt": prompt, "batch": batch, "phase": "prefill",
+                         "measured_s": r.prompt_time * MS, "prompt_size": prompt})
+        # mean context over the decode run (prompt + half the output tokens)
+        rows.append({"tp": tp, "prompt": prompt + int(r.token_size) // 2, "batch": batch, "phase": "decode",
+                     "measured_s": r.token_time * MS, "prompt_size": prompt})
+    return pd.DataFrame(rows)

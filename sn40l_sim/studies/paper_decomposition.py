@@ -48,3 +48,25 @@ def paper_expert_times(sn40l_switch_s: float) -> dict[str, tuple[float, float]]:
 def paper_linear_costs(sn40l_switch_s: float) -> dict[str, LinearExpertCost]:
     """Per-request and per-token expert costs per platform implied by P1."""
     return {p: split_linear(*e) for p, e in paper_expert_times(sn40l_switch_s).items()}
+
+
+# The corrected reading of Table V (PAPER.md, which supersedes the decomposition above: that one
+# ignored the router). P1's DGX expert time is NeMo's published Llama-2-7B latency (TP8, batch 1,
+# 128 in / 20 out, 136.5 ms on DGX A100); T5 then puts SN40L's at ~68 ms, T4/T6 its 200-token time
+# at ~354 ms, and the router costs about one 20-token expert inference on each platform. Per
+# platform: router, switch, expert(20), expert(200), in seconds (switches: T1/T2 on 13.5 ms).
+NEMO_A100_E20_S = 0.1365
+SN40L_E200_S = 0.354  # PAPER.md: T4 and T6 with the router counted
+SN40L_SWITCH_S = 0.0135
+
+
+def table_v_reading() -> dict[str, dict[str, float]]:
+    """PAPER.md's derived router / switch / expert(20) / expert(200) times per platform."""
+    sn_e20 = NEMO_A100_E20_S / EXPERT_SPEEDUP["dgx_a100"][20]
+    out = {"sn40l_node": {"router": sn_e20, "switch": SN40L_SWITCH_S, "expert20": sn_e20,
+                          "expert200": SN40L_E200_S}}
+    for gpu, ratio in (("dgx_a100", SWITCH_RATIO_A100), ("dgx_h100", 15.0)):
+        e20 = sn_e20 * EXPERT_SPEEDUP[gpu][20]
+        out[gpu] = {"router": e20, "switch": SN40L_SWITCH_S * ratio, "expert20": e20,
+                    "expert200": SN40L_E200_S * EXPERT_SPEEDUP[gpu][200]}
+    return out

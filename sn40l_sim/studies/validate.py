@@ -15,8 +15,9 @@ def _sources() -> list[Callable[[Path | None], list[ValidationRow]]]:
     from sn40l_sim.studies.validate_coe import coe_validation_rows
     from sn40l_sim.studies.validate_cost import cost_validation_rows
     from sn40l_sim.studies.validate_router import router_validation_rows
+    from sn40l_sim.studies.validate_serving import serving_validation_rows
 
-    return [coe_validation_rows, router_validation_rows, cost_validation_rows]
+    return [coe_validation_rows, router_validation_rows, cost_validation_rows, serving_validation_rows]
 
 
 def validation_rows(data_dir: Path | None, only: str | None = None) -> list[ValidationRow]:
@@ -40,22 +41,23 @@ def _num(value: float | None) -> str:
 
 def print_rows(rows: list[ValidationRow], console: Console | None = None) -> None:
     table = Table(title="sn40l-sim validate: paper targets and measured data vs the simulator")
-    for col in ("id", "quantity", "reference", "simulated", "ratio", "ok"):
+    for col in ("id", "quantity", "reference", "simulated", "ratio", "ok", "fit / prediction"):
         table.add_column(col, overflow="fold")
     for r in rows:
         ok = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[r.passed]
         table.add_row(r.id, r.quantity, r.reference, f"{_num(r.simulated)} {r.unit}".strip(),
-                      _num(r.ratio), ok)
+                      _num(r.ratio), ok, r.usage)
     (console or Console()).print(table)
 
 
 def markdown_rows(rows: list[ValidationRow]) -> str:
     """The table as Markdown (for README: ``sn40l-sim validate --markdown``)."""
-    lines = ["| id | quantity | reference | simulated | ratio | in band |", "|---|---|---|---|---|---|"]
+    lines = ["| id | quantity | reference | simulated | ratio | in band | fit / prediction |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         ok = {True: "yes", False: "**no**", None: "-"}[r.passed]
         quantity = r.quantity.replace("|", "/")
         lines.append(f"| {r.id} | {quantity} | {r.reference} | {_num(r.simulated)} {r.unit} | "
-                     f"{_num(r.ratio)} | {ok} |".replace("  |", " |"))
+                     f"{_num(r.ratio)} | {ok} | {r.usage} |".replace("  |", " |"))
     return "\n".join(lines)
 

@@ -22,7 +22,7 @@ from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.present.validation_row import ValidationRow
 from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.studies.footprint import footprint
-from sn40l_sim.studies.paper_decomposition import paper_linear_costs, split_linear
+from sn40l_sim.studies.paper_decomposition import table_v_reading
 
 PAPER_DIR = Path(__file__).resolve().parents[2] / "scenarios" / "paper"
 PLATFORMS = ("sn40l_node", "dgx_a100", "dgx_h100")
@@ -44,6 +44,7 @@ class Batch1Result:
     overall_s: float  # router + switch + expert
     expert_s: float  # expert only
     switch_s: float  # mean model-switch (copy) time
+    router_s: float = 0.0  # mean router step (step 1: the router model's inference)
 
 
 def _run(scenario: Scenario, source: Path, platform: str, out: Path) -> RunResult:
@@ -63,7 +64,8 @@ def batch1(output_tokens: int) -> dict[str, Batch1Result]:
             done = run.requests[run.requests["outcome"] == "completed"]
             expert = done["e2e_latency_s"] - done["router_s"] - done["switch_wait_s"] - done["queue_wait_s"]
             results[platform] = Batch1Result(float(done["e2e_latency_s"].mean()), float(expert.mean()),
-                                             float(run.summary["switch_time_mean_s"]))
+                                             float(run.summary["switch_time_mean_s"]),
+                                             float(done["router_s"].mean()))
     return results
 
 
@@ -91,9 +93,15 @@ def _band(reference: float) -> tuple[float, float]:
     return reference * (1 - TOLERANCE), reference * (1 + TOLERANCE)
 
 
+# Rows a profile parameter was fitted on (docs/cost_model.md §6): SN40L's program load on T5-A100,
+# the split of the A100 tensorrt-llm stack between per-call and per-iteration cost on T6-A100.
+FIT_ROWS = {"T5-A100": "fit (SN40L program_load)", "T6-A100": "fit (A100 stack prefill vs iteration)"}
+
+
 def _ratio_row(id_: str, quantity: str, reference: float, simulated: float) -> ValidationRow:
     lo, hi = _band(reference)
-    return ValidationRow(id_, quantity, f"{reference:g}x", reference, simulated, lo, hi, "x")
+    return ValidationRow(id_, quantity, f"{reference:g}x", reference, simulated, lo, hi, "x",
+                         usage=FIT_ROWS.get(id_, "prediction"))
 
 
 def _switch_and_latency_rows() -> list[ValidationRow]:
@@ -115,31 +123,34 @@ def _switch_and_latency_rows() -> list[ValidationRow]:
             sim = getattr(res[gpu], attr) / getattr(res[sn], attr)
             what = "overall" if kind == "overall" else "expert-only"
             rows.append(_ratio_row(f"{id_}-{tag}", f"{what} speedup vs {tag}, batch 1, {tokens}", ref, sim))
+    reading = table_v_reading()[sn]
     s_over_e = b20[sn].switch_s / b20[sn].expert_s
     e_ratio = b200[sn].expert_s / b20[sn].expert_s
     rows.append(ValidationRow("T3-note", "S/E: SN40L switch / expert time, batch 1, 20 tokens",
-                              "0.107 [derived]", 0.107, s_over_e))
-    rows.append(ValidationRow("T4-note", "E(200 tokens) / E(20 tokens) on SN40L", "4.14 [derived]",
-                              4.14, e_ratio))
-    return rows + _decomposition_rows(b20, b200)
+                              f"{reading['switch'] / reading['expert20']:.3g} [derived]",
+                              reading["switch"] / reading["expert20"],
+                              s_over_e))
+    rows.append(ValidationRow("T4-note", "E(200 tokens) / E(20 tokens) on SN40L",
+                              f"{reading['expert200'] / reading['expert20']:.3g} [derived]",
+                              reading["expert200"] / reading["expert20"], e_ratio))
+    return rows + _table_v_rows(b20, b200)
 
 
-def _decomposition_rows(b20: dict[str, Batch1Result], b200: dict[str, Batch1Result]) -> list[ValidationRow]:
-    """Per-token and per-request expert costs: what P1's ratios imply vs what the model gives
-    (not judged: they say where the T3-T6 gaps come from)."""
-    paper = paper_linear_costs(b20["sn40l_node"].switch_s)
+def _table_v_rows(b20: dict[str, Batch1Result], b200: dict[str, Batch1Result]) -> list[ValidationRow]:
+    """Router, switch, expert(20) and expert(200) per platform next to PAPER.md's reading of Table V
+    (not judged: derived from the T rows, which are)."""
+    paper = table_v_reading()
     rows = []
     for platform, tag in (("sn40l_node", "SN40L"), ("dgx_a100", "A100"), ("dgx_h100", "H100")):
-        sim = split_linear(b20[platform].expert_s, b200[platform].expert_s)
         ref = paper[platform]
-        rows.append(ValidationRow(
-            f"T5-d-{tag}", f"{tag} decode time per output token, batch 1 (P1-implied from T1, T3-T6)",
-            f"{ref.per_token_s * 1e3:.2f} ms [derived]", ref.per_token_s * 1e3, sim.per_token_s * 1e3,
-            unit="ms"))
-        rows.append(ValidationRow(
-            f"T5-F-{tag}", f"{tag} per-request part of expert time (prefill + fixed), batch 1",
-            f"{ref.per_request_s * 1e3:.1f} ms [derived]", ref.per_request_s * 1e3,
-            sim.per_request_s * 1e3, unit="ms"))
+        sim = {"router": b20[platform].router_s, "switch": b20[platform].switch_s,
+               "expert20": b20[platform].expert_s, "expert200": b200[platform].expert_s}
+        for key, what in (("router", "router step (a 128-in / 20-out inference)"), ("switch", "model switch"),
+                          ("expert20", "expert, 20 output tokens"),
+                          ("expert200", "expert, 200 output tokens")):
+            rows.append(ValidationRow(f"V-{tag}-{key}", f"{tag} {what}, batch 1, TP8",
+                                      f"{ref[key] * 1e3:.0f} ms [derived]", ref[key] * 1e3, sim[key] * 1e3,
+                                      unit="ms"))
     return rows
 
 

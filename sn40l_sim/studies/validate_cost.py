@@ -123,8 +123,9 @@ def _mape_row(id_: str, quantity: str, predicted: np.ndarray, rows: pd.DataFrame
               note: str = "") -> ValidationRow:
     error = measured.mape(predicted, rows["measured_s"].to_numpy())
     band = (0.0, MAPE_LIMIT) if judged else (None, None)
+    # Every M1-M3 row is one the A100 kernel parameters were fitted on (scripts/fit_gpu_efficiency.py).
     return ValidationRow(id_, f"{quantity} ({len(rows)} rows)", "MAPE <= 15 %", MAPE_LIMIT, error, band[0],
-                         band[1], "", note)
+                         band[1], "", note, usage="fit (A100 kernel parameters)")
 
 
 def _gpt3_layer_rows(platform: PlatformSpec, data_dir: Path) -> list[ValidationRow]:

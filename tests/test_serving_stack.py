@@ -1,0 +1,110 @@
+"""Serving-stack costs, all-reduce by GPU count / in-network reduction, the generating router (issue 10)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from sn40l_sim.catalogue.hardware import ServingStackSpec
+from sn40l_sim.catalogue.models import get_model
+from sn40l_sim.config.profiles import load_platform
+from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.cost.network import allreduce_s, device_allreduce_s, in_network_allreduce_s
+from sn40l_sim.cost.serving import inference_s, served_prefill_s, served_step_s
+
+A100, H100, SN40L = (load_platform(p) for p in ("dgx_a100", "dgx_h100", "sn40l_node"))
+LLAMA7 = get_model("llama-2-7b")
+
+
+def test_served_step_by_hand():
+    stack = ServingStackSpec("x", prefill_s=0.02, iteration_s=1e-3, sequence_s=2e-4, request_s=5e-4,
+                             host_layer_s=1e-4)
+    # device 1 ms, floor 32 x 0.1 ms = 3.2 ms: the host bounds the step
+    assert served_step_s(stack, LLAMA7, 1e-3, 4) == pytest.approx(3.2e-3 + 1e-3 + 4 * 2e-4)
+    assert served_step_s(stack, LLAMA7, 5e-3, 1) == pytest.approx(5e-3 + 1e-3 + 2e-4)
+    assert served_prefill_s(stack, LLAMA7, 5e-3, 2) == pytest.approx(5e-3 + 1e-3 + 4e-4 + 0.02 + 1e-3)
+    tokens = replace(stack, prompt_token_s=1e-5)
+    assert served_prefill_s(tokens, LLAMA7, 5e-3, 2, 100) == pytest.approx(
+        served_prefill_s(stack, LLAMA7, 5e-3, 2) + 2 * 100 * 1e-5)
+
+
+def test_inference_is_prefill_plus_decode_steps():
+    bare = replace(A100, stack=ServingStackSpec())
+    one = inference_s(bare, LLAMA7, tp=8, n_batch=1, n_prompt_tokens=128, n_output_tokens=1)
+    twenty = inference_s(A100, LLAMA7, tp=8, n_batch=1, n_prompt_tokens=128, n_output_tokens=20)
+    assert 0 < one < twenty
+    # NeMo's TP8 batch-1 row (136.5 ms) is one of the stack's fit rows
+    assert twenty == pytest.approx(0.1365, rel=0.05)
+
+
+def test_table_inference_matches_its_steps():
+    table = StepCostTable(SN40L, LLAMA7, 8)
+    assert table.inference_s(1, 128, 1) == pytest.approx(table.prefill_s(1, 128))
+    expected = table.prefill_s(2, 128) + table.decode_run_s(2, 129, 19)
+    assert table.inference_s(2, 128, 20) == pytest.approx(expected)
+    assert table.program_load_s == SN40L.stack.program_load_s > 0
+
+
+def test_allreduce_latency_grows_with_gpus_and_h100_reduces_in_network():
+    small = 8192.0
+    a = [allreduce_s(A100.interconnect, small, p) for p in (2, 4, 8)]
+    assert a[0] < a[1] < a[2]
+    assert A100.interconnect.in_network is None
+    big = 64e6
+    net = H100.interconnect
+    assert in_network_allreduce_s(net, big) < device_allreduce_s(net, big, 8)
+    assert allreduce_s(net, big, 8) == pytest.approx(in_network_allreduce_s(net, big))
+    # small messages stay on the device protocol (lower latency), as NCCL's tuner chooses
+    assert allreduce_s(net, small, 8) == pytest.approx(device_allreduce_s(net, small, 8))
+
+
+def test_router_output_tokens_needs_a_model():
+    assert RouterConfig(model="llama-2-7b", output_tokens=20).output_tokens == 20
+    assert RouterConfig().output_tokens == 1
+    with pytest.raises(ValueError, match="output_tokens"):
+        RouterConfig(latency=0.005, output_tokens=20)
+
+
+def test_other_stack_by_name():
+    assert A100.stack.name == "tensorrt-llm"
+    assert A100.with_stack("vllm-2023").stack.host_layer_s > 0
+    with pytest.raises(KeyError):
+        A100.with_stack("nope")
+
+
+def test_validate_json_is_only_json(tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, "-m", "sn40l_sim.cli", "validate", "--json", "--only", "T13",
+                          "--output", str(tmp_path)], capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert rows and rows[0]["id"] == "T13" and rows[0]["usage"] == "prediction"
+
+
+def test_engine_charges_the_generating_router_and_program_loads(write_scenario, tmp_path):
+    """Sparse batch-1 requests: each router step is a 20-token inference plus a program load (the
+    group last ran an expert), and the expert part pays one program load too."""
+    from conftest import small_scenario
+
+    from sn40l_sim.config.resolve import load_scenario
+    from sn40l_sim.runner import run_scenario
+
+    data = small_scenario(
+        router={"model": "llama-2-7b", "output_tokens": 20, "mapping": "zipf", "zipf_s": 0.5},
+        workload={"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 0.2}, "prompt_tokens": 128,
+                                "output_tokens": 20, "requests": 20}},
+        serving={"tensor_parallel": 8, "max_batch": 1, "scheduler": "paper_batch"})
+    result = run_scenario(load_scenario(write_scenario(data)), output=tmp_path / "out", plots=False)
+    done = result.requests[result.requests["outcome"] == "completed"]
+    table = StepCostTable(SN40L, LLAMA7, 8)
+    router = table.program_load_s + table.inference_s(1, 128, 20)
+    assert done["router_s"].iloc[1:].to_numpy() == pytest.approx(router, rel=1e-6)
+    expert = done["e2e_latency_s"] - done["router_s"] - done["switch_wait_s"] - done["queue_wait_s"]
+    assert expert.to_numpy() == pytest.approx(router, rel=1e-3)  # the same 128-in / 20-out inference
+    assert result.summary["memory"]["router_bytes"] > LLAMA7.weight_bytes  # its KV cache is reserved in HBM
