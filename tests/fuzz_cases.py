@@ -110,7 +110,9 @@ PROFILE_QUANTITIES = ["device.peak_bf16", "device.sram.capacity", "device.sram.b
                       "weight_load.latency", "interconnect.bandwidth", "interconnect.latency",
                       "execution.kernel_launch", "execution.hw_launch",
                       "execution.vector_kernel_launch", "execution.attention_kernel_launch",
-                      "execution.pipeline_stage_latency"]
+                      "execution.pipeline_stage_latency", "interconnect.latency_per_doubling",
+                      "serving_stack.stacks.samba.program_load", "serving_stack.stacks.samba.request",
+                      "serving_stack.stacks.samba.host_layer"]
 BARE = [5, 1.8, "5", "1.8", 0.001, "1e3"]
 
 
