@@ -394,3 +394,11 @@ def test_failed_compare_leaves_no_results_folder(tmp_path, capsys):
                  "--no-plots", "--no-progress", "--output", str(tmp_path / "out")])
     assert code == 2 and "did you mean 'dgx_h100'" in capsys.readouterr().err
     _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize("text", ["nodes: true", "seed: yes"])
+def test_a_boolean_is_not_a_count(tmp_path, capsys, text):
+    """pydantic read ``true`` (YAML 1.1 also ``yes``) as 1 for an int: ``count: yes`` ran 1 expert."""
+    body = yaml.safe_dump(tiny(), sort_keys=False) + text + "\n"
+    code, lines = run(tmp_path, capsys, body)
+    _one_error(code, lines, text.split(":")[0], "expected a whole number")

@@ -22,6 +22,7 @@ from sn40l_sim.config.quantities import (
     STRICT,
     Bytes,
     BytesPerS,
+    Count,
     FlopPerS,
     Fraction,
     PositiveSeconds,
@@ -188,7 +189,7 @@ class ExecutionConfig(BaseModel):
     """Fixed cost of an unfused attention kernel."""
     sram_usable_fraction: Fraction
     """Share of SRAM a fused graph may fill with stationary data."""
-    max_layers_per_graph: int = Field(default=1, ge=1, le=100_000)
+    max_layers_per_graph: Count = Field(default=1, ge=1, le=100_000)
     """Decoder layers one fused kernel may hold."""
     pipeline_stage_latency: Seconds = 0.0
     """Fill + drain per operator (pipeline stage) of a fused graph."""
@@ -228,9 +229,9 @@ class PlatformConfig(BaseModel):
     """The platform's display name."""
     kind: Literal["rdu", "gpu"]
     """rdu (SN40L) or gpu (DGX)."""
-    devices_per_node: int = Field(ge=1, le=MAX_DEVICES_PER_NODE)
+    devices_per_node: Count = Field(ge=1, le=MAX_DEVICES_PER_NODE)
     """Devices (sockets or GPUs) in one node."""
-    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    nodes: Count = Field(default=1, ge=1, le=MAX_NODES)
     """Nodes (a scenario's nodes overrides it)."""
     device: DeviceConfig
     """One device's compute and memories."""

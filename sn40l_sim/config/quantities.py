@@ -85,3 +85,13 @@ Seconds = Annotated[float, BeforeValidator(_parser("s")), AfterValidator(_non_ne
 PositiveSeconds = Annotated[float, BeforeValidator(_parser("s")), AfterValidator(_positive),
                             AfterValidator(_within(0.0, MAX_TIME_S, "s")), *_unit("s", "10 us")]
 Fraction = Annotated[float, AfterValidator(_fraction)]
+
+
+def _not_a_bool(value: object) -> object:
+    """pydantic reads ``true`` as 1 for an int; for a count (``count: yes``) that is a mistake."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_not_a_bool)]  # a whole number, never a boolean

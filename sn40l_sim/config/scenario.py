@@ -17,7 +17,7 @@ from sn40l_sim.config.limits import (
     MAX_TOKENS,
     check_name,
 )
-from sn40l_sim.config.quantities import STRICT, Bytes, Seconds
+from sn40l_sim.config.quantities import STRICT, Bytes, Count, Seconds
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 
@@ -28,7 +28,7 @@ class ExpertGroupConfig(BaseModel):
     model_config = STRICT
     model: str
     """Catalogue model of these experts (e.g. llama-2-7b); `sn40l-sim validate` lists them."""
-    count: int = Field(default=1, ge=1, le=MAX_EXPERTS)
+    count: Count = Field(default=1, ge=1, le=MAX_EXPERTS)
     """How many experts of this model."""
     name: str | None = None
     """The name of a single expert (only with count 1)."""
@@ -46,11 +46,11 @@ class ServingConfig(BaseModel):
     """How each serving group batches, schedules and caches experts."""
 
     model_config = STRICT
-    tensor_parallel: int = Field(default=8, ge=1, le=4096)
+    tensor_parallel: Count = Field(default=8, ge=1, le=4096)
     """Devices (SN40L sockets or GPUs) per serving group; each group serves its experts' batches."""
-    max_batch: int = Field(default=8, ge=1, le=MAX_BATCH)
+    max_batch: Count = Field(default=8, ge=1, le=MAX_BATCH)
     """Most requests in one expert batch (continuous batching) and in one router batch."""
-    max_context_tokens: int = Field(default=4096, ge=2, le=MAX_TOKENS)
+    max_context_tokens: Count = Field(default=4096, ge=2, le=MAX_TOKENS)
     """Longest prompt + output a request may have; longer ones are rejected."""
     kv_reservation: Bytes | None = None
     """HBM set aside for the KV cache up front. With kv_growth (default) a floor (default 0) the running
@@ -72,10 +72,10 @@ class ServingConfig(BaseModel):
     into free room or by evicting idle experts nobody waits for; true means next."""
     preload: bool = True
     """Start with HBM filled with the first experts that fit."""
-    replicas: Annotated[int, Field(ge=1, le=4096)] | Literal["auto"] = 1
+    replicas: Annotated[Count, Field(ge=1, le=4096)] | Literal["auto"] = 1
     """Copies of each expert on other groups (auto: as many as the groups allow); a request goes to the copy
     whose group has the fewest outstanding requests. 1 is P1's static placement."""
-    max_steps_per_iteration: int = Field(default=64, ge=1, le=MAX_TOKENS)
+    max_steps_per_iteration: Count = Field(default=64, ge=1, le=MAX_TOKENS)
     """Most decode steps one simulation event covers (a bound on how coarse an iteration is)."""
 
     @field_validator("prefetch", mode="before")
@@ -98,7 +98,7 @@ class Scenario(BaseModel):
     """Free text, kept with the results."""
     platform: str | dict[str, Any]
     """A hardware profile: a name in hw_profiles/, a YAML path, or an inline mapping."""
-    nodes: int = Field(default=1, ge=1, le=MAX_NODES)
+    nodes: Count = Field(default=1, ge=1, le=MAX_NODES)
     """Nodes of the platform (each with the profile's devices_per_node devices)."""
     experts: list[ExpertGroupConfig] = Field(min_length=1, max_length=MAX_EXPERTS)
     """The experts of the composition; the backing store fills in this order."""
@@ -108,7 +108,7 @@ class Scenario(BaseModel):
     """The requests: a trace file to replay, or a synthetic generator."""
     serving: ServingConfig = Field(default_factory=ServingConfig)
     """Batching, scheduling, HBM caching and placement of the serving groups."""
-    seed: int = Field(default=1, ge=0, lt=2**63)
+    seed: Count = Field(default=1, ge=0, lt=2**63)
     """Seed of every random draw (workload, router): the same seed gives the same results."""
     output: str = "results"
     """Folder for results (relative to where the command runs)."""

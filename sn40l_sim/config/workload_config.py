@@ -29,11 +29,11 @@ from sn40l_sim.config.limits import (
     MAX_TOKENS,
     MIN_RATE_PER_S,
 )
-from sn40l_sim.config.quantities import STRICT, PositiveSeconds, Seconds
+from sn40l_sim.config.quantities import STRICT, Count, PositiveSeconds, Seconds
 
 TraceFormat = Literal["auto", "azure", "vidur", "mooncake", "burstgpt", "generic"]
 ArrivalUnit = Literal["s", "ms", "us", "ns", "datetime"]
-Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
+Tokens = Annotated[Count, Field(ge=1, le=MAX_TOKENS)]
 # Requests per second, and a trace's rate multiplier: bounded so arrivals stay inside MAX_TIME_S.
 Rate = Annotated[float, Field(ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S, allow_inf_nan=False)]
 
@@ -202,7 +202,7 @@ class _Names(BaseModel):
     model_config = STRICT
     names: list[str] | None = Field(default=None, min_length=1)
     """The names to draw from."""
-    count: int | None = Field(default=None, ge=1)
+    count: Count | None = Field(default=None, ge=1)
     """Draw from count names <prefix>-0 .. <prefix>-(count-1)."""
     prefix: str | None = None
     """Prefix of the count names (default: the field's name)."""
@@ -333,7 +333,7 @@ def _mean_rate_per_s(arrivals: PoissonArrivals | GammaArrivals | ConstantArrival
 class GeneratorConfig(_Labels):
     """A synthetic workload: ``requests`` requests from an arrival process and length laws."""
 
-    requests: int = Field(ge=1, le=MAX_REQUESTS)
+    requests: Count = Field(ge=1, le=MAX_REQUESTS)
     """How many requests to generate."""
     arrivals: ArrivalConfig
     """The arrival process."""
@@ -401,7 +401,7 @@ class WorkloadConfig(_Labels):
     """Unit of the arrival column (default: the format's own; generic: seconds)."""
     rate_multiplier: Rate = 1.0
     """Divides every arrival time: 2.0 is twice the load."""
-    max_requests: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
+    max_requests: Count | None = Field(default=None, ge=1, le=MAX_REQUESTS)
     """Replay at most this many requests."""
     loop: bool = False
     """Repeat the trace (each pass starts one mean gap after the previous one ended) until max_requests."""
