@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sn40l_sim.config.load import read_yaml, with_lines
@@ -24,8 +25,10 @@ from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.metrics.recorder import PARTS_SUFFIX, Recorder
 from sn40l_sim.metrics.run_info import RUN_INFO, RunInfo
 from sn40l_sim.metrics.run_summary import RunSummary
+from sn40l_sim.metrics.warnings import default_limit_warnings
+from sn40l_sim.policy.expert_load import label_shares
+from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
-from sn40l_sim.present.run_plots import draw_run_plots
 from sn40l_sim.workload.data_dir import resolve_data_dir
 from sn40l_sim.workload.request_stream import RequestStream, count_hint, iter_request_chunks
 
@@ -147,6 +150,38 @@ def _in_scenario_file(exc: InputError, resolved: ResolvedScenario) -> InputError
     return with_lines(exc, node, source)
 
 
+def _economics_info(resolved: ResolvedScenario, requests: pd.DataFrame) -> dict[str, Any]:
+    """What the summary's energy, cost and goodput need (see :mod:`sn40l_sim.metrics.economics`),
+    and the warnings only the live scenario can give (which limits were left at their defaults)."""
+    platform, scenario = resolved.platform, resolved.scenario
+    power = platform.power
+    return {"n_nodes": platform.n_nodes, "n_devices_per_node": platform.n_devices_per_node,
+            "tensor_parallel": scenario.serving.tensor_parallel,
+            "power_w": ({"device_idle": power.device_idle_w, "device_busy": power.device_busy_w,
+                         "node_idle": power.node_idle_w, "node_busy": power.node_busy_w}
+                        if power else None),
+            "node_usd_per_hour": platform.price.node_usd_per_hour if platform.price else None,
+            "slo_ttft_s": scenario.slo.ttft, "slo_tbt_s": scenario.slo.time_between_tokens,
+            "warnings": default_limit_warnings(requests, scenario.serving)}
+
+
+def with_label_shares(resolved: ResolvedScenario, data_dir: Path) -> ResolvedScenario:
+    """For load-aware placement over a labelled trace: read it ahead and count where its requests
+    go (the same router and seed as the run), so copies follow the trace's own traffic."""
+    scenario = resolved.scenario
+    if scenario.serving.placement == "uniform" or scenario.workload.trace is None:
+        return resolved
+    chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data_dir,
+                                 base_dir=resolved.base_dir)
+    router = Router(resolved.router, [e.name for e in resolved.experts],
+                    seed=np.random.SeedSequence(resolved.seed).spawn(2)[1],
+                    group_shares=resolved.group_shares)
+    shares = label_shares(router, chunks)
+    if shares is None:
+        return resolved
+    return dataclasses.replace(resolved, planned_shares=tuple(float(x) for x in shares))
+
+
 def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                  data_dir: Path | None = None, plots: bool = True, progress: bool = False,
                  run_dir: Path | None = None, step_costs: StepCostFactory = StepCostTable) -> RunResult:
@@ -168,6 +203,7 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
                                  base_dir=resolved.base_dir)
+    resolved = with_label_shares(resolved, data)
     made: list[Path] = []  # folders this run creates, removed again if it fails on its input
     if run_dir is None:
         # A relative output folder is relative to where the user runs the command.
@@ -226,7 +262,8 @@ def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, da
                        expert_cache_bytes=sim.plan.expert_cache_bytes,
                        memory=sim.memory_summary(), hbm_hits=recorder.hbm_hits,
                        hbm_misses=recorder.hbm_misses, workload=dataclasses.asdict(chunks.stats),
-                       interrupted=interrupted, wall_s=wall_s)
+                       interrupted=interrupted, wall_s=wall_s,
+                       **_economics_info(resolved, requests))
         write_json(run_dir / RUN_INFO, info.to_dict())
         summary = RunSummary.from_run_dir(run_dir)  # complete: the result files are in place
         write_json(run_dir / "summary.json", summary.to_dict())
@@ -237,5 +274,8 @@ def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, da
         raise Interrupted(f"interrupted after the simulation ended: results in {run_dir}",
                           signum=signum)
     if plots and scenario.plots == "auto":
+        # matplotlib costs about half a CPU-second to import: only a run that draws pays it.
+        from sn40l_sim.present.run_plots import draw_run_plots
+
         draw_run_plots(requests, events, scenario.name, run_dir / "plots")
     return RunResult(run_dir, summary, requests, events, wall_s)

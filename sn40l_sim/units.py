@@ -12,7 +12,7 @@ import math
 import re
 from typing import Literal
 
-Dimension = Literal["bytes", "bytes_per_s", "flop", "flop_per_s", "s", "count"]
+Dimension = Literal["bytes", "bytes_per_s", "flop", "flop_per_s", "s", "count", "watts"]
 
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _BINARY = {"Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50}
@@ -52,6 +52,8 @@ def _scale(unit: str, dimension: Dimension) -> float | None:
         return None
     if dimension == "s":
         return _TIME.get(unit)
+    if dimension == "watts":
+        return _prefixed(unit, "W", allow_binary=False)
     if dimension == "count":
         return _DECIMAL.get(unit) if unit in ("", "k", "K", "M", "G", "T") else None
     raise ValueError(f"unknown dimension {dimension!r}")
@@ -64,12 +66,13 @@ _EXAMPLES: dict[str, str] = {
     "flop_per_s": "'638 TFLOP/s'",
     "s": "'10 us', '5 ms' or '1.5 s'",
     "count": "'150' or '1.5k'",
+    "watts": "'700 W' or '10.2 kW'",
 }
 
 
 _UNIT_NAMES: dict[str, str] = {
     "bytes": "bytes", "bytes_per_s": "bytes per second", "flop": "FLOP",
-    "flop_per_s": "FLOP per second", "s": "seconds", "count": "a count",
+    "flop_per_s": "FLOP per second", "s": "seconds", "count": "a count", "watts": "watts",
 }
 
 

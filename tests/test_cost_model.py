@@ -188,5 +188,9 @@ def test_cost_table_buckets_keys_before_the_lookup():
         table.prefill_s(1, n)
     for ctx in range(1000, 1009):
         table.decode_s(1, ctx)
-    assert table._prefill_cached.cache_info().currsize == 1
-    assert table._decode_cached.cache_info().currsize == 1
+    assert len(table._prefill_memo) == 1
+    assert len(table._decode_memo) == 1
+    # decode_run_s buckets inline: the same as n_steps decode_s look-ups at the run's mean context
+    for ctx in range(990, 1040, 3):
+        for steps in (1, 2, 7, 16):
+            assert table.decode_run_s(4, ctx, steps) == steps * table.decode_s(4, ctx + steps // 2)

@@ -28,6 +28,7 @@ scenarios = st.fixed_dictionaries({
     "output_tokens": st.integers(1, 80),
     "router": st.sampled_from([None, "llama-2-7b", "fixed"]),
     "replicas": st.sampled_from([1, 2, "auto"]),
+    "placement": st.sampled_from(["uniform", "load_aware"]),
     "seed": st.integers(0, 2**16),
 })
 
@@ -51,7 +52,8 @@ def _scenario(p: dict) -> Scenario:
                     "eviction": p["eviction"], "prefetch": p["prefetch"], "preload": p["preload"],
                     "pinned": pinned if p["eviction"] == "pinned" else [],
                     "kv_growth": p["kv_growth"], "kv_reservation": p["kv_reservation"],
-                    "max_steps_per_iteration": 16, "replicas": p["replicas"]},
+                    "max_steps_per_iteration": 16, "placement": p["placement"],
+                    "replicas": p["replicas"] if p["placement"] == "uniform" else 1},
         "seed": p["seed"], "plots": "none"})
 
 

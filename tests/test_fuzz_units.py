@@ -32,6 +32,7 @@ KNOWN: dict[Dimension, dict[str, float]] = {
                    **{p + "FLOPS": s for p, s in DECIMAL.items()}},
     "s": {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0},
     "count": {p: s for p, s in DECIMAL.items() if p in ("", "k", "K", "M", "G", "T")},
+    "watts": {p + "W": s for p, s in DECIMAL.items()},
 }
 
 UNIT_PARTS = st.sampled_from(["", "k", "K", "M", "G", "T", "P", "E", "Ki", "Mi", "Gi", "Ti", "Pi",

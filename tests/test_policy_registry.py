@@ -61,9 +61,11 @@ def test_blank_or_padded_names_are_refused(name: str) -> None:
 
 def test_config_names_every_registered_policy() -> None:
     """config/policy_names.py (below policy) and the registries list the same names."""
-    from sn40l_sim.config.policy_names import EVICTION_NAMES, SCHEDULER_NAMES
+    from sn40l_sim.config.policy_names import EVICTION_NAMES, PLACEMENT_NAMES, SCHEDULER_NAMES
     from sn40l_sim.policy.eviction import EVICTION_POLICIES
+    from sn40l_sim.policy.placement_rules import PLACEMENTS
     from sn40l_sim.policy.scheduler import SCHEDULERS
 
     assert list(SCHEDULER_NAMES) == SCHEDULERS.names()
     assert list(EVICTION_NAMES) == EVICTION_POLICIES.names()
+    assert list(PLACEMENT_NAMES) == PLACEMENTS.names()

@@ -47,3 +47,17 @@ def test_switch_time_ratios_follow_from_bandwidths():
 def test_unknown_profile_suggests():
     with pytest.raises(InputError, match="did you mean 'dgx_a100'"):
         load_platform("dgx-a100")
+
+
+@pytest.mark.parametrize("name", sorted(known_profiles()))
+def test_every_profile_has_power_and_price(name):
+    spec = load_platform(name)
+    assert spec.power is not None and spec.price is not None
+    assert spec.power.device_busy_w > spec.power.device_idle_w
+    assert spec.power.node_busy_w >= spec.power.node_idle_w
+    assert spec.price.node_usd_per_hour > 0
+
+
+def test_dgx_h100_power_adds_up_to_the_datasheet_maximum():
+    h100 = load_platform("dgx_h100")
+    assert h100.power is not None and h100.power.peak_node_w(8) == pytest.approx(10.2e3)

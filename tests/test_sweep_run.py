@@ -238,7 +238,8 @@ def test_example_capacity_sweeps_are_valid_and_their_scenario_runs(real_data):
     from sn40l_sim.studies.sweep.driver import check_paths
     from sn40l_sim.studies.sweep.task import SweepPoint, run_point
 
-    for name in ("capacity_azure_conv.yaml", "capacity_azure_conv_curve.yaml"):
+    for name in ("capacity_azure_conv.yaml", "capacity_azure_conv_curve.yaml",
+                 "capacity_azure_conv_uniform.yaml", "capacity_azure_conv_sn40l_ring.yaml"):
         spec, node = load_sweep(SWEEPS / name)
         check_paths(spec, SWEEPS / name, node)
         assert (SWEEPS / spec.scenario).resolve() == REPO / "scenarios" / "azure_conv_coe.yaml"

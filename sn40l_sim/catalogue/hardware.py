@@ -123,6 +123,31 @@ class ServingStackSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class PowerSpec:
+    """Electrical power of one node, split into its devices and the rest (host, switches, fans).
+
+    Idle is drawn the whole time a node is provisioned; busy while a device computes a batch. The
+    node's non-device part moves from idle to busy in proportion to its devices' busy share.
+    """
+
+    device_idle_w: float
+    device_busy_w: float
+    node_idle_w: float  # the node without its devices
+    node_busy_w: float
+
+    def peak_node_w(self, n_devices_per_node: int) -> float:
+        """A node with every device busy: what a data centre provisions for."""
+        return self.node_busy_w + n_devices_per_node * self.device_busy_w
+
+
+@dataclass(frozen=True, slots=True)
+class PriceSpec:
+    """What a node costs to hold for an hour (US dollars), whether busy or idle."""
+
+    node_usd_per_hour: float
+
+
+@dataclass(frozen=True, slots=True)
 class PlatformSpec:
     """A node type and how many of them: what a scenario runs on."""
 
@@ -135,6 +160,8 @@ class PlatformSpec:
     interconnect: InterconnectSpec
     execution: ExecutionSpec
     n_nodes: int = 1
+    power: PowerSpec | None = None  # None: the profile gives no power (energy metrics are NaN)
+    price: PriceSpec | None = None
     stack: ServingStackSpec = ServingStackSpec()  # the serving stack the profile's runs use
     other_stacks: tuple[ServingStackSpec, ...] = ()  # alternatives, by name (measured data of them)
 

@@ -28,6 +28,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         console.print(f"first input error: {first}", markup=False)
     if result.search is not None:
         _print_search(result.search, console)
+        capacity = result.out / "capacity.md"
+        if capacity.exists():
+            console.print(f"capacity table ({capacity}):")
+            console.print(capacity.read_text(), markup=False)
     for failure in result.failures:
         console.print(f"[red]internal error[/red] {failure} (not recorded; a rerun retries it)")
     return 1 if result.failures else 0

@@ -53,6 +53,7 @@ MAX_BYTES_PER_S = 1e18  # 1 EB/s
 MIN_BYTES_PER_S = 1e3  # 1 kB/s: below it one 7B-model copy alone would outlast MAX_TIME_S
 MAX_FLOP_PER_S = 1e21  # 1 ZFLOP/s
 MIN_FLOP_PER_S = 1e6  # 1 MFLOP/s: as MIN_BYTES_PER_S, a single decode step would outlast the run
+MAX_WATTS = 1e9  # 1 GW per device or node: a power plant; energy over MAX_TIME_S stays finite
 
 # Names that become folders (scenario and sweep names).
 MAX_NAME_CHARS = 100

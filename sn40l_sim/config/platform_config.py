@@ -14,6 +14,8 @@ from sn40l_sim.catalogue.hardware import (
     InterconnectSpec,
     MemoryTier,
     PlatformSpec,
+    PowerSpec,
+    PriceSpec,
     ServingStackSpec,
     WeightLoadSpec,
 )
@@ -27,6 +29,7 @@ from sn40l_sim.config.quantities import (
     Fraction,
     PositiveSeconds,
     Seconds,
+    Watts,
 )
 
 
@@ -221,6 +224,34 @@ class ExecutionConfig(BaseModel):
         )
 
 
+class PowerConfig(BaseModel):
+    """``power:`` of a profile: per device (socket or GPU) and the rest of the node, idle and busy."""
+
+    model_config = STRICT
+    device_idle: Watts
+    """One device (socket or GPU) powered but not computing, e.g. '75 W'."""
+    device_busy: Watts
+    """One device computing a batch, e.g. '700 W'."""
+    node_idle: Watts
+    """The rest of a node (host, switches, NICs, fans) while its devices idle."""
+    node_busy: Watts
+    """The rest of a node while all its devices compute."""
+
+    def to_spec(self) -> PowerSpec:
+        return PowerSpec(self.device_idle, self.device_busy, self.node_idle, self.node_busy)
+
+
+class PriceConfig(BaseModel):
+    """``price:`` of a profile: US dollars per node-hour."""
+
+    model_config = STRICT
+    node_usd_per_hour: float = Field(gt=0)
+    """US dollars to hold one node for an hour, busy or idle."""
+
+    def to_spec(self) -> PriceSpec:
+        return PriceSpec(self.node_usd_per_hour)
+
+
 class PlatformConfig(BaseModel):
     """One hardware profile file."""
 
@@ -243,6 +274,10 @@ class PlatformConfig(BaseModel):
     """The network tensor-parallel collectives use."""
     execution: ExecutionConfig
     """Parameters of the cost model (docs/cost_model.md)."""
+    power: PowerConfig | None = None
+    """Electrical power, idle and busy, per device and for the rest of a node (energy metrics)."""
+    price: PriceConfig | None = None
+    """What a node costs per hour (cost metrics)."""
     serving_stack: ServingStacksConfig | None = None
     """Costs of the serving software beyond kernels, per stack (docs/cost_model.md section 6)."""
 
@@ -270,6 +305,8 @@ class PlatformConfig(BaseModel):
                             if self.interconnect.in_network_reduction else None),
             ),
             execution=self.execution.to_spec(),
+            power=self.power.to_spec() if self.power else None,
+            price=self.price.to_spec() if self.price else None,
             stack=stack,
             other_stacks=others,
         )

@@ -1,4 +1,4 @@
-"""The scheduler and eviction names a scenario may give, checked while the scenario is resolved.
+"""The scheduler, eviction and placement names a scenario may give, checked while the scenario is resolved.
 
 Config sits below ``policy`` in the layers, so it holds the names as data rather than asking the
 policy registries; a test keeps this list and the registries equal, so a new policy that is
@@ -13,6 +13,7 @@ from sn40l_sim.errors import InputError
 
 SCHEDULER_NAMES: tuple[str, ...] = ("expert_affinity", "fcfs", "paper_batch")
 EVICTION_NAMES: tuple[str, ...] = ("lfu", "lru", "pinned")
+PLACEMENT_NAMES: tuple[str, ...] = ("load_aware", "uniform")
 
 
 def check_name(known: tuple[str, ...], value: object, kind: str) -> None:

@@ -1,11 +1,12 @@
 """Pydantic field types that read human units and hold SI floats.
 
-``Bytes``, ``BytesPerS``, ``FlopPerS``, ``Seconds`` accept ``"64 GiB"``-style strings only: a bare
-number is an error naming the expected unit (see :func:`sn40l_sim.units.parse_quantity`). Each
-type also bounds its value (:mod:`sn40l_sim.config.limits`), so no product the cost model forms
-can overflow. Positive variants reject zero and negatives at the field, so an error names the
-field's path. Dumped to JSON/YAML (``scenario.resolved.yaml``), a quantity keeps its SI unit, so
-the dump reads back as valid input.
+``Bytes``, ``BytesPerS``, ``FlopPerS``, ``Seconds``, ``Watts`` accept ``"64 GiB"``-style strings
+only: a bare number is an error naming the expected unit (see
+:func:`sn40l_sim.units.parse_quantity`). Each type also bounds its value
+(:mod:`sn40l_sim.config.limits`), so no product the cost model forms can overflow. Positive
+variants reject zero and negatives at the field, so an error names the field's path. Dumped to
+JSON/YAML (``scenario.resolved.yaml``), a quantity keeps its SI unit, so the dump reads back as
+valid input.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sn40l_sim.config.limits import (
     MAX_BYTES_PER_S,
     MAX_FLOP_PER_S,
     MAX_TIME_S,
+    MAX_WATTS,
     MIN_BYTES_PER_S,
     MIN_FLOP_PER_S,
 )
@@ -84,6 +86,8 @@ Seconds = Annotated[float, BeforeValidator(_parser("s")), AfterValidator(_non_ne
                     AfterValidator(_within(0.0, MAX_TIME_S, "s")), *_unit("s", "10 us")]
 PositiveSeconds = Annotated[float, BeforeValidator(_parser("s")), AfterValidator(_positive),
                             AfterValidator(_within(0.0, MAX_TIME_S, "s")), *_unit("s", "10 us")]
+Watts = Annotated[float, BeforeValidator(_parser("watts")), AfterValidator(_non_negative),
+                  AfterValidator(_within(0.0, MAX_WATTS, "W")), *_unit("W", "700 W")]
 Fraction = Annotated[float, AfterValidator(_fraction)]
 
 

@@ -8,14 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from sn40l_sim.catalogue.hardware import PlatformSpec
+from sn40l_sim.catalogue.hardware import PlatformSpec, PowerSpec, PriceSpec
 from sn40l_sim.catalogue.models import ModelSpec, get_model
 from sn40l_sim.config.limits import MAX_DEVICES, MAX_EXPERT_COPIES
 from sn40l_sim.config.load import read_yaml, validate, with_lines
-from sn40l_sim.config.policy_names import EVICTION_NAMES, SCHEDULER_NAMES, check_name
+from sn40l_sim.config.policy_names import (
+    EVICTION_NAMES,
+    PLACEMENT_NAMES,
+    SCHEDULER_NAMES,
+    check_name,
+)
 from sn40l_sim.config.profiles import load_platform, platform_from_mapping
 from sn40l_sim.config.router_config import RouterConfig
-from sn40l_sim.config.scenario import Scenario, ServingConfig
+from sn40l_sim.config.scenario import CostsConfig, Scenario, ServingConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 from sn40l_sim.errors import InputError, combine
 
@@ -40,6 +45,11 @@ class ResolvedScenario:
     platform: PlatformSpec
     experts: tuple[Expert, ...]
     router_model: ModelSpec | None
+    # (count, share of requests) per ``experts:`` entry when any entry sets a share, else None.
+    group_shares: tuple[tuple[int, float], ...] | None = None
+    # Each expert's share of requests as routed from a trace's own labels (read ahead by the
+    # runner for load-aware placement); None: placement derives shares from the configuration.
+    planned_shares: tuple[float, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -107,7 +117,8 @@ def _check_policy_names(scenario: Scenario, source: Path | None) -> list[InputEr
     problems: list[InputError] = []
     file = str(source) if source else None
     for known, value, field in ((SCHEDULER_NAMES, scenario.serving.scheduler, "serving.scheduler"),
-                                (EVICTION_NAMES, scenario.serving.eviction, "serving.eviction")):
+                                (EVICTION_NAMES, scenario.serving.eviction, "serving.eviction"),
+                                (PLACEMENT_NAMES, scenario.serving.placement, "serving.placement")):
         try:
             check_name(known, value, field.split(".")[-1])
         except InputError as exc:
@@ -124,6 +135,57 @@ def _check_pinned(scenario: Scenario, experts: tuple[Expert, ...], source: Path 
     if unknown:
         raise InputError(f"pinned experts {unknown} are not in the expert list",
                          file=str(source) if source else None, field="serving.pinned")
+
+
+SHARE_TOLERANCE = 1e-6  # given shares may sum to 1 within this
+
+
+def group_shares(scenario: Scenario, source: Path | None) -> tuple[tuple[int, float], ...] | None:
+    """Each expert group's share of requests; groups without one split the rest by their counts.
+
+    Shares need ``router.mapping: zipf`` (the router then draws a group by share and the expert
+    within it); given shares must not exceed 1, and must sum to 1 when every group has one.
+    """
+    given = [g.share for g in scenario.experts]
+    if all(s is None for s in given):
+        return None
+    where = str(source) if source else None
+    if scenario.router.mapping != "zipf":
+        raise InputError("'share' of an expert group needs 'router.mapping: zipf' (the router "
+                         "draws the group by share, then the expert within it)", file=where,
+                         field="experts")
+    total = sum(s for s in given if s is not None)
+    rest = [g.count for g, s in zip(scenario.experts, given, strict=True) if s is None]
+    if total > 1 + SHARE_TOLERANCE or (not rest and abs(total - 1) > SHARE_TOLERANCE):
+        raise InputError(f"expert group shares sum to {total:.6g}; they must sum to 1 (or to "
+                         "less, when some groups leave theirs to be split)", file=where,
+                         field="experts")
+    if rest and total >= 1 - SHARE_TOLERANCE:
+        raise InputError("expert group shares leave nothing for the groups without a share",
+                         file=where, field="experts")
+    left, n_rest = max(0.0, 1 - total), sum(rest)
+    return tuple((g.count, s if s is not None else left * g.count / n_rest)
+                 for g, s in zip(scenario.experts, given, strict=True))
+
+
+_POWER_FIELDS = ("device_idle", "device_busy", "node_idle", "node_busy")
+
+
+def apply_costs(platform: PlatformSpec, costs: CostsConfig, source: Path | None) -> PlatformSpec:
+    """The profile's power and price with the scenario's ``costs:`` overrides applied."""
+    power, price = platform.power, platform.price
+    given = {f: getattr(costs, f) for f in _POWER_FIELDS if getattr(costs, f) is not None}
+    if given:
+        if power is None and len(given) < len(_POWER_FIELDS):
+            fields = ", ".join(f"costs.{f}" for f in _POWER_FIELDS)
+            raise InputError(f"the profile has no 'power:'; give all of {fields}",
+                             file=str(source) if source else None, field="costs")
+        base = ({f: getattr(power, f"{f}_w") for f in _POWER_FIELDS} if power else {})
+        merged = {**base, **given}
+        power = PowerSpec(*(merged[f] for f in _POWER_FIELDS))
+    if costs.node_usd_per_hour is not None:
+        price = PriceSpec(costs.node_usd_per_hour)
+    return dataclasses.replace(platform, power=power, price=price)
 
 
 def _check_size(scenario: Scenario, platform: PlatformSpec, source: Path | None) -> None:
@@ -165,7 +227,7 @@ def _load_platform(scenario: Scenario, source: Path | None) -> PlatformSpec:
             platform = platform_from_mapping(scenario.platform, f"{source}: platform")
     except InputError as exc:
         raise _field_error(exc, source, "platform") from None
-    return dataclasses.replace(platform, n_nodes=scenario.nodes)
+    return apply_costs(dataclasses.replace(platform, n_nodes=scenario.nodes), scenario.costs, source)
 
 
 def _router_model(scenario: Scenario, source: Path | None) -> ModelSpec | None:
@@ -188,11 +250,12 @@ def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
     if experts is not None:
         _attempt(problems, lambda: _check_pinned(scenario, experts, source))
     router_model = _attempt(problems, lambda: _router_model(scenario, source))
+    shares = _attempt(problems, lambda: group_shares(scenario, source))
     if problems:
         raise combine(problems)
     assert platform is not None and experts is not None
     return ResolvedScenario(scenario=scenario, source=source, platform=platform, experts=experts,
-                            router_model=router_model)
+                            router_model=router_model, group_shares=shares)
 
 
 def load_scenario(path: Path) -> ResolvedScenario:

@@ -17,7 +17,7 @@ from sn40l_sim.config.limits import (
     MAX_TOKENS,
     check_name,
 )
-from sn40l_sim.config.quantities import STRICT, Bytes, Count, Seconds
+from sn40l_sim.config.quantities import STRICT, Bytes, Count, PositiveSeconds, Seconds, Watts
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 
@@ -34,6 +34,10 @@ class ExpertGroupConfig(BaseModel):
     """The name of a single expert (only with count 1)."""
     name_prefix: str | None = None
     """Experts are named <name_prefix>-0 .. <name_prefix>-(count-1) (default: the model name)."""
+    share: float | None = Field(default=None, gt=0.0, le=1.0)
+    """Share of all requests this group's experts receive (needs router.mapping zipf: the expert within
+    the group is drawn Zipf(zipf_s) over the group's own ranks). Groups without a share split what the
+    others leave in proportion to their counts."""
 
     @model_validator(mode="after")
     def _one_naming(self) -> ExpertGroupConfig:
@@ -75,8 +79,19 @@ class ServingConfig(BaseModel):
     replicas: Annotated[Count, Field(ge=1, le=4096)] | Literal["auto"] = 1
     """Copies of each expert on other groups (auto: as many as the groups allow); a request goes to the copy
     whose group has the fewest outstanding requests. 1 is P1's static placement."""
+    placement: str = "uniform"
+    """Which groups hold which experts: uniform (catalogue order, `replicas` copies of every expert) or
+    load_aware (copies in proportion to expected load, experts packed only when groups are fewer, see
+    sn40l_sim/policy/placement_rules.py; it chooses its own copies, so `replicas` must stay 1)."""
     max_steps_per_iteration: Count = Field(default=64, ge=1, le=MAX_TOKENS)
     """Most decode steps one simulation event covers (a bound on how coarse an iteration is)."""
+
+    @model_validator(mode="after")
+    def _replicas_with_uniform(self) -> ServingConfig:
+        if self.placement != "uniform" and self.replicas != 1:
+            raise ValueError(f"'replicas' applies to placement 'uniform'; placement "
+                             f"{self.placement!r} chooses each expert's copies itself")
+        return self
 
     @field_validator("prefetch", mode="before")
     @classmethod
@@ -85,6 +100,33 @@ class ServingConfig(BaseModel):
         if isinstance(value, bool):
             return "next" if value else "none"
         return value
+
+
+class SloConfig(BaseModel):
+    """The service-level objective a request must meet to count towards goodput."""
+
+    model_config = STRICT
+    ttft: PositiveSeconds = 1.0
+    """Longest time to first token that counts (default 1 s: an interactive chat, an assumption)."""
+    time_between_tokens: PositiveSeconds = 0.1
+    """Longest mean gap between output tokens that counts (default 100 ms: faster than reading)."""
+
+
+class CostsConfig(BaseModel):
+    """Overrides of the profile's ``power:`` and ``price:`` (so a sweep can vary them, e.g. the
+    SN40L's, which are not public): ``costs.node_usd_per_hour``, ``costs.device_busy``, ..."""
+
+    model_config = STRICT
+    node_usd_per_hour: float | None = Field(default=None, gt=0, le=1e9, allow_inf_nan=False)
+    """US dollars per node-hour (replaces the profile's price.node_usd_per_hour)."""
+    device_idle: Watts | None = None
+    """Replaces the profile's power.device_idle."""
+    device_busy: Watts | None = None
+    """Replaces the profile's power.device_busy."""
+    node_idle: Watts | None = None
+    """Replaces the profile's power.node_idle."""
+    node_busy: Watts | None = None
+    """Replaces the profile's power.node_busy."""
 
 
 class Scenario(BaseModel):
@@ -108,6 +150,10 @@ class Scenario(BaseModel):
     """The requests: a trace file to replay, or a synthetic generator."""
     serving: ServingConfig = Field(default_factory=ServingConfig)
     """Batching, scheduling, HBM caching and placement of the serving groups."""
+    slo: SloConfig = Field(default_factory=SloConfig)
+    """What a request must meet to count towards goodput."""
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    """Overrides of the profile's power and price (to sweep them)."""
     seed: Count = Field(default=1, ge=0, lt=2**63)
     """Seed of every random draw (workload, router): the same seed gives the same results."""
     output: str = "results"

@@ -11,7 +11,6 @@ contexts are rounded up to a multiple of ``CONTEXT_BUCKET`` tokens (a decode ste
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
@@ -38,12 +37,31 @@ class StepCostTable:
 
     def __init__(self, platform: PlatformSpec, model: ModelSpec, tp: int) -> None:
         self.platform, self.model, self.tp = platform, model, tp
-        self._prefill_cached = lru_cache(maxsize=65536)(self._prefill_s)
-        self._decode_cached = lru_cache(maxsize=65536)(self._decode_s)
+        # Plain dicts, not lru_cache: the keys are bounded by the buckets (batch x bucket, a few
+        # hundred thousand at most), and a dict hit skips lru_cache's recency bookkeeping.
+        self._prefill_memo: dict[tuple[int, int], float] = {}
+        self._decode_memo: dict[tuple[int, int], float] = {}
+
+    def _prefill_cached(self, n_batch: int, n_prompt_tokens: int) -> float:
+        key = (n_batch, n_prompt_tokens)
+        value = self._prefill_memo.get(key)
+        if value is None:
+            value = self._prefill_memo[key] = self._prefill_s(n_batch, n_prompt_tokens)
+        return value
+
+    def _decode_cached(self, n_batch: int, n_context_tokens: int) -> float:
+        key = (n_batch, n_context_tokens)
+        value = self._decode_memo.get(key)
+        if value is None:
+            value = self._decode_memo[key] = self._decode_s(n_batch, n_context_tokens)
+        return value
 
     def prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
-        """Seconds to prefill ``n_batch`` prompts of ``n_prompt_tokens`` (bucketed) each."""
-        return self._prefill_cached(n_batch, bucket_prompt_tokens(n_prompt_tokens))
+        """Seconds to prefill ``n_batch`` prompts of ``n_prompt_tokens`` (bucketed as in
+        :func:`bucket_prompt_tokens`, inlined: the engine calls this once per prefill)."""
+        n_tokens = int(n_prompt_tokens)
+        step = 1 << max(0, n_tokens.bit_length() - 7)
+        return self._prefill_cached(n_batch, -(-n_tokens // step) * step)
 
     def decode_s(self, n_batch: int, n_context_tokens: int) -> float:
         """Seconds of one decode step of ``n_batch`` sequences at ``n_context_tokens`` (bucketed)."""
@@ -60,8 +78,15 @@ class StepCostTable:
         return served_step_s(self.platform.stack, self.model, device, n_batch)
 
     def decode_run_s(self, n_batch: int, n_context_tokens: int, n_steps: int) -> float:
-        """``n_steps`` decode steps, each costed at the run's mean context."""
-        return n_steps * self.decode_s(n_batch, n_context_tokens + n_steps // 2)
+        """``n_steps`` decode steps, each costed at the run's mean context (bucketed as in
+        :func:`bucket_context_tokens`, inlined: the engine calls this once per iteration)."""
+        context = n_context_tokens + n_steps // 2
+        key = (n_batch, max(CONTEXT_BUCKET, -(-context // CONTEXT_BUCKET) * CONTEXT_BUCKET))
+        value = self._decode_memo.get(key)
+        if value is None:
+            value = self._decode_memo[key] = self._decode_s(*key)
+        return n_steps * value
+
 
     def inference_s(self, n_batch: int, n_prompt_tokens: int, n_output_tokens: int) -> float:
         """A whole batch inference: prefill, then ``n_output_tokens - 1`` decode steps (a router

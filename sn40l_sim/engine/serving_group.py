@@ -3,11 +3,16 @@
 One SimPy process per group. Its loop: run the router over routed-but-unclassified requests
 (when the router is a model on the platform), else ask the scheduler for an expert, make it
 resident (evict + copy over the contended link), and run iterations of its batch. An iteration
-is one event: the prefill of newly admitted requests, then decode steps until the first member
-finishes (at most ``max_steps_per_iteration``); newcomers join at iteration boundaries. A newcomer
-that could join the running batch, or that the router must classify, cuts the decode run short
-at the end of the step in progress, so it waits at most one decode step (as under continuous
-batching) at the price of one extra event per such arrival, never one per token.
+is at most two timeouts: the prefill of newly admitted requests, then one decode run until the
+first member finishes (at most ``max_steps_per_iteration`` steps); newcomers join at iteration
+boundaries. A newcomer that could join the running batch, or that the router must classify, cuts
+the decode run short at the end of the step in progress, so it waits at most one decode step (as
+under continuous batching) at the price of one timeout per such arrival, never one per token. A
+switch is one timeout too (the copy link is a next-free time, see :mod:`engine.links`).
+
+Events are the engine's cost: each SimPy event is about a microsecond of SimPy's own time, and the
+work around it is per-iteration Python, so nothing here walks the waiting requests (see
+:mod:`state.expert_queues`) or the batch (see :mod:`state.running_batch`).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from typing import Any
 import simpy
 
 from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.engine.clock import move_waiters, timeout_at
 from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.policy.scheduler import Scheduler
 from sn40l_sim.state.expert_queues import ExpertQueues, Handle
 from sn40l_sim.state.residency import HbmCache
+from sn40l_sim.state.running_batch import Member, RunningBatch
 
 Process = Generator[simpy.Event, Any, None]
 
@@ -39,6 +46,19 @@ class GroupLimits:
     router_batch: int
     prefetch: str  # none | next | on_route (see ServingConfig.prefetch)
     router_output_tokens: int = 1  # tokens the router model generates per prompt (1: classifier)
+
+
+class _DecodeRun:
+    """A multi-step decode in progress, which a newcomer may cut at a step boundary."""
+
+    __slots__ = ("cut_for", "end_s", "n_steps", "run_s", "start_s", "steps_done", "timer")
+
+    def __init__(self, start_s: float, run_s: float, n_steps: int, timer: simpy.Timeout,
+                 cut_for: int | None) -> None:
+        self.start_s, self.run_s, self.n_steps, self.timer = start_s, run_s, n_steps, timer
+        self.cut_for = cut_for  # the expert whose newcomers may cut it (None: the batch is full)
+        self.steps_done = n_steps  # fewer after a cut
+        self.end_s = start_s + run_s  # the time SimPy scheduled the timer at
 
 
 class ServingGroup:
@@ -62,11 +82,11 @@ class ServingGroup:
         self.queues = ExpertQueues()
         self.unrouted: deque[Handle] = deque()
         self.current: int | None = None
-        self.loads: dict[int, simpy.Event] = {}
-        self._wake: simpy.Event | None = None
-        self._idle = False  # waiting for work: any arrival wakes the group
-        self._cut_for: int | None = None  # decoding this expert with room: its newcomers cut the run
+        self.loads: dict[int, simpy.Timeout] = {}  # expert -> the end of its copy in flight
+        self._wake: simpy.Event | None = None  # set while idle: any arrival wakes the group
+        self._run: _DecodeRun | None = None  # the decode run a newcomer may cut (one cut per run)
         self._admitted_at = -1.0  # when the running batch last took waiting requests in
+        self._protect_current: frozenset[int] = frozenset()  # the expert being served, never evicted
         self._program: int | None = None  # model whose program the devices hold (-1: the router)
         self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
         self.process = env.process(self.run())
@@ -75,8 +95,11 @@ class ServingGroup:
     def _wake_for(self, can_use_it_now: bool) -> None:
         """Wake an idle group, or cut a running decode short when the newcomer can be served at
         the next step boundary (it joins the batch, or the router classifies it)."""
-        if self._wake is not None and not self._wake.triggered and (self._idle or can_use_it_now):
-            self._wake.succeed()
+        if self._wake is not None:
+            if not self._wake.triggered:
+                self._wake.succeed()
+        elif self._run is not None and can_use_it_now:
+            self._cut()
 
     def submit_unrouted(self, handle: Handle) -> None:
         """A request whose router step must still run on this group's devices."""
@@ -86,11 +109,12 @@ class ServingGroup:
     def submit_routed(self, handle: Handle) -> None:
         block, i = handle
         block.routed_s[i] = self.env.now
-        expert = int(block.expert[i])
+        expert = block.expert_list[i]
         self.queues.push(handle, expert)
         if self.limits.prefetch == "on_route":
             self._prefetch(expert)
-        self._wake_for(expert == self._cut_for and self._head_can_join(expert))
+        run = self._run
+        self._wake_for(run is not None and expert == run.cut_for and self._head_can_join(expert))
 
     # --- main loop ------------------------------------------------------------------------
     def run(self) -> Process:
@@ -101,17 +125,22 @@ class ServingGroup:
                 continue
             expert = self.scheduler.choose(self.queues, self.cache, self.current, env.now)
             if expert is None:
-                self._wake, self._idle = env.event(), True
+                self._wake = env.event()
                 yield self._wake
-                self._wake, self._idle = None, False
+                self._wake = None
                 continue
             yield from self._serve(expert)
 
     def _route_batch(self) -> Process:
         """Step 1 of routing: the router model classifies a batch of prompts on these devices."""
         assert self.router_table is not None
-        batch = [self.unrouted.popleft() for _ in range(min(len(self.unrouted), self.limits.router_batch))]
-        n_tokens = sum(int(b.prompt_tokens[i]) for b, i in batch) / len(batch)
+        unrouted = self.unrouted
+        if len(unrouted) <= self.limits.router_batch:  # the usual case: take them all
+            batch = list(unrouted)
+            unrouted.clear()
+        else:
+            batch = [unrouted.popleft() for _ in range(self.limits.router_batch)]
+        n_tokens = sum(b.prompt_list[i] for b, i in batch) / len(batch)
         start = self.env.now
         duration = self._load_program(-1, self.router_table) + self.router_table.inference_s(
             len(batch), max(1, round(n_tokens)), self.limits.router_output_tokens)
@@ -128,28 +157,28 @@ class ServingGroup:
         return table.program_load_s
 
     # --- switching ------------------------------------------------------------------------
-    def _start_copy(self, expert: int) -> Process:
+    def _start_copy(self, expert: int) -> simpy.Timeout:
         """Claim the expert's HBM room and its place in the link's queue now, and return the
-        process that does the copy (the caller made room). Claiming synchronously matters: a
-        second prefetch decided at the same instant must already see this copy."""
+        event that ends the copy (the caller made room). Claiming synchronously matters: a
+        second prefetch decided at the same instant must already see this copy. The copy is one
+        timeout whose first callback books it; whoever needs the expert waits on that event."""
+        env = self.env
         n_bytes = self.expert_bytes[expert]
-        done = self.env.event()
-        self.loads[expert] = done
+        queued = env.now
         self.cache.begin_load(expert, n_bytes)
-        return self._copy(expert, n_bytes, self.link.resource.request(), done)
+        start, end = self.link.reserve(queued, n_bytes)
+        done = timeout_at(env, end)
+        self.loads[expert] = done
 
-    def _copy(self, expert: int, n_bytes: float, request: simpy.resources.resource.Request,
-              done: simpy.Event) -> Process:
-        queued = self.env.now
-        yield request
-        start = self.env.now
-        yield self.env.timeout(self.link.copy_s(n_bytes))
-        self.link.resource.release(request)
-        self.link.bytes_moved += n_bytes
-        self.cache.end_load(expert, self.env.now)
-        self.recorder.switch(self.index, expert, n_bytes, self.link.name, queued, start, self.env.now)
-        del self.loads[expert]
-        done.succeed()
+        def booked(_: simpy.Event) -> None:
+            self.link.bytes_moved += n_bytes
+            self.cache.end_load(expert, env.now)
+            self.recorder.switch(self.index, expert, n_bytes, self.link.name, queued, start, env.now)
+            del self.loads[expert]
+
+        assert done.callbacks is not None
+        done.callbacks.append(booked)
+        return done
 
     def _make_resident(self, expert: int) -> Generator[simpy.Event, Any, bool]:
         """Wait for an in-flight copy, or evict and copy. False when no room can ever be made
@@ -167,7 +196,7 @@ class ServingGroup:
                 continue
             for victim in victims:
                 self.cache.evict(victim)
-            yield from self._start_copy(expert)
+            yield self._start_copy(expert)
         return True
 
     def _prefetch(self, expert: int | None) -> None:
@@ -183,28 +212,27 @@ class ServingGroup:
             return
         for victim in victims:
             self.cache.evict(victim)
-        self.env.process(self._start_copy(expert))
+        self._start_copy(expert)
 
     # --- serving --------------------------------------------------------------------------
-    def _admit(self, expert: int, members: list[list[Any]], limit: int,
-               join_before_s: float) -> list[Handle]:
+    def _admit(self, expert: int, n_members: int, limit: int, join_before_s: float) -> list[Member]:
         """Take waiting requests of ``expert`` into the batch while batch size and HBM allow.
 
         Each newcomer claims its whole KV cache (prompt + output tokens) up front, so a batch
         never runs out of KV mid-decode; the claim may evict idle experts (never this one).
         """
-        new: list[Handle] = []
+        new: list[Member] = []
         kv_per_token = self.kv_bytes_per_token[expert]
         queues, cache = self.queues, self.cache
-        protect = frozenset((expert,))
-        while len(members) + len(new) < limit:
+        protect = self._protect_current
+        while n_members + len(new) < limit:
             head = queues.peek(expert)
             if head is None:
                 break
             block, i = head
             if block.routed_s[i] > join_before_s:
                 break
-            need = float(block.prompt_tokens[i] + block.output_tokens[i]) * kv_per_token
+            need = float(block.prompt_list[i] + block.output_list[i]) * kv_per_token
             victims = cache.kv_victims(need, protect=protect)
             if victims is None:
                 break  # waits for members to finish, or (empty batch) see _admit_first
@@ -212,15 +240,15 @@ class ServingGroup:
                 cache.evict(victim)
             cache.claim_kv(need)
             queues.take(expert)
-            new.append(head)
+            new.append(Member(block, i, need))
         return new
 
-    def _admit_first(self, expert: int, limit: int) -> Generator[simpy.Event, Any, list[Handle]]:
+    def _admit_first(self, expert: int, limit: int) -> Generator[simpy.Event, Any, list[Member]]:
         """Admit into an empty batch. If even the head's KV does not fit next to the expert, copies
         in flight (prefetch) may be holding the room: wait for them; if none are, pinned experts
         hold it for good and the head is rejected with that reason."""
         while True:
-            new = self._admit(expert, [], limit, float("inf"))
+            new = self._admit(expert, 0, limit, float("inf"))
             if new or not self.queues.has_waiting(expert):
                 return new
             if self.loads:
@@ -232,6 +260,7 @@ class ServingGroup:
     def _serve(self, expert: int) -> Process:
         env = self.env
         self.current = expert
+        self._protect_current = frozenset((expert,))
         switch_start = env.now
         resident_before = self.cache.is_resident(expert)
         if not (yield from self._make_resident(expert)):
@@ -245,84 +274,87 @@ class ServingGroup:
         limit = self.limits.max_batch
         if self.scheduler.batch_limit is not None:
             limit = min(limit, self.scheduler.batch_limit)
-        members: list[list[Any]] = []  # [block, i, remaining_steps, context_tokens]
+        batch = RunningBatch()
         new = yield from self._admit_first(expert, limit)
         self._admitted_at = env.now
         switch_end = switch_start + switch_s
-        for block, i in new:
+        for m in new:
             # The part of the switch this request saw (it may have been routed mid-copy).
-            block.switch_wait_s[i] = max(0.0, min(switch_s, switch_end - block.routed_s[i]))
+            m.block.switch_wait_s[m.i] = max(0.0, min(switch_s, switch_end - m.block.routed_s[m.i]))
         self.recorder.hbm_access(hit=resident_before)
         if self.limits.prefetch == "next":
             self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
-        while new or members:
+        max_steps = self.limits.max_steps_per_iteration
+        queues = self.queues
+        while new or batch.size:
             start = env.now
             n_steps = 0
-            n_in_batch = len(members) + len(new)
+            n_in_batch = batch.size + len(new)
             if new:
-                n_prompt = sum(int(b.prompt_tokens[i]) for b, i in new) / len(new)
+                n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
                 yield env.timeout(self._load_program(expert, table)
                                   + table.prefill_s(len(new), max(1, round(n_prompt))))
                 now = env.now
-                for block, i in new:
+                for m in new:
+                    block, i = m.block, m.i
                     block.start_s[i] = start
                     block.first_token_s[i] = now
-                    remaining = int(block.output_tokens[i]) - 1
+                    remaining = block.output_list[i] - 1
                     if remaining <= 0:
-                        self.cache.release_kv(self._kv(block, i, expert))
+                        self.cache.release_kv(m.kv_bytes)
                         self._complete(block, i, now)
                     else:
-                        members.append([block, i, remaining, int(block.prompt_tokens[i]) + 1])
-            if members:
-                n_steps = min(min(m[2] for m in members), self.limits.max_steps_per_iteration)
-                context = sum(m[3] for m in members) / len(members)
-                run_s = table.decode_run_s(len(members), max(1, round(context)), n_steps)
-                n_steps = yield from self._decode_run(expert, run_s, n_steps, len(members) < limit)
+                        batch.join(m, remaining, block.prompt_list[i] + 1)
+            n_members = batch.size
+            if n_members:
+                n_steps = min(batch.steps_to_next_finish(), max_steps)
+                context = batch.total_context_tokens() / n_members
+                run_s = table.decode_run_s(n_members, max(1, round(context)), n_steps)
+                # The decode run: ``n_steps`` steps in ``run_s``, or fewer when a newcomer cuts
+                # it (see _cut). Inline, not a sub-generator: it is resumed once per iteration.
+                has_room = n_members < limit
+                if n_steps > 1 and self._newcomer_waiting(expert, has_room):
+                    run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or router step
+                timer = env.timeout(run_s)
+                if n_steps == 1:
+                    yield timer
+                else:
+                    run = self._run = _DecodeRun(env.now, run_s, n_steps, timer,
+                                                 expert if has_room else None)
+                    yield timer  # or, after a cut, the timeout at the step boundary
+                    self._run = None
+                    n_steps = run.steps_done
                 now = env.now
-                still: list[list[Any]] = []
-                for m in members:
-                    m[2] -= n_steps
-                    m[3] += n_steps
-                    if m[2] <= 0:
-                        self.cache.release_kv(self._kv(m[0], m[1], expert))
-                        self._complete(m[0], m[1], now)
-                    else:
-                        still.append(m)
-                members = still
+                for m in batch.advance(n_steps):
+                    self.cache.release_kv(m.kv_bytes)
+                    self._complete(m.block, m.i, now)
             self.recorder.batch(self.index, expert, "iteration", start, env.now, n_in_batch, n_steps)
             if self.unrouted and self.scheduler.router_between_iterations:
                 # Classify newcomers now rather than after the batch drains (the router's
                 # weights stay resident); those routed to this expert may join below.
                 yield from self._route_batch()
-            join_before = self.scheduler.join_before_s(self.queues, expert, env.now)
-            new = self._admit(expert, members, limit, join_before)
+            if batch.size < limit and queues.has_waiting(expert):  # else nothing can join
+                join_before = self.scheduler.join_before_s(queues, expert, env.now)
+                new = self._admit(expert, batch.size, limit, join_before)
+            else:
+                new = []
             self._admitted_at = env.now
         self.cache.release(expert)
 
-    def _decode_run(self, expert: int, run_s: float, n_steps: int, has_room: bool) -> Generator[
-            simpy.Event, Any, int]:
-        """Decode ``n_steps`` steps taking ``run_s``, or fewer when a newcomer cuts the run: then
-        it ends with the step in progress. Returns the steps done."""
-        env = self.env
-        if n_steps > 1 and self._newcomer_waiting(expert, has_room):
-            run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or the router step
-        start = env.now
-        timer = env.timeout(run_s)
-        if n_steps == 1:
-            yield timer
-            return 1
-        self._wake, self._cut_for = env.event(), expert if has_room else None
-        yield timer | self._wake
-        self._wake, self._cut_for = None, None
-        if timer.processed:
-            return n_steps
-        step_s = run_s / n_steps  # the steps of one run cost the same (context bucketed)
-        # The step in progress ends the run; a wake exactly on a step boundary ends it there.
-        done = min(n_steps, max(1, math.ceil((env.now - start) / step_s - 1e-9)))
-        rest_s = start + done * step_s - env.now
-        if rest_s > 0:
-            yield env.timeout(rest_s)
-        return done
+    def _cut(self) -> None:
+        """A newcomer cuts the running decode: the step in progress ends the run (a wake exactly
+        on a step boundary ends it there). One timeout at that boundary takes over the run's
+        waiters; a newcomer at the very end of the run changes nothing."""
+        run, env = self._run, self.env
+        assert run is not None
+        self._run = None  # one cut per run
+        if run.timer.processed or env.now >= run.end_s:
+            return  # the run ends now anyway, uncut
+        step_s = run.run_s / run.n_steps  # the steps of one run cost the same (context bucketed)
+        done = min(run.n_steps, max(1, math.ceil((env.now - run.start_s) / step_s - 1e-9)))
+        run.steps_done = done
+        rest_s = run.start_s + done * step_s - env.now
+        move_waiters(run.timer, env.timeout(max(0.0, rest_s)))
 
     def _newcomer_waiting(self, expert: int, has_room: bool) -> bool:
         """A request that came after the batch last admitted (so nothing but time kept it out) and
@@ -330,7 +362,7 @@ class ServingGroup:
         if self.unrouted and self.scheduler.router_between_iterations:
             return True
         head = self.queues.peek(expert) if has_room else None
-        return (head is not None and float(head[0].routed_s[head[1]]) > self._admitted_at and
+        return (head is not None and head[0].routed_s[head[1]] > self._admitted_at and
                 self._head_can_join(expert))
 
     def _head_can_join(self, expert: int) -> bool:
@@ -343,7 +375,8 @@ class ServingGroup:
         block, i = head
         if block.routed_s[i] > self.scheduler.join_before_s(self.queues, expert, self.env.now):
             return False
-        return self.cache.kv_victims(self._kv(block, i, expert), protect=frozenset((expert,))) is not None
+        protect = self._protect_current if expert == self.current else frozenset((expert,))
+        return self.cache.kv_victims(self._kv(block, i, expert), protect=protect) is not None
 
     def _complete(self, block: Any, i: int, now_s: float) -> None:
         self.n_outstanding -= 1
@@ -354,4 +387,4 @@ class ServingGroup:
         self.recorder.reject(block, i, self.env.now, reason)
 
     def _kv(self, block: Any, i: int, expert: int) -> float:
-        return float(block.prompt_tokens[i] + block.output_tokens[i]) * self.kv_bytes_per_token[expert]
+        return float(block.prompt_list[i] + block.output_list[i]) * self.kv_bytes_per_token[expert]

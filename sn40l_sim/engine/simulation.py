@@ -1,8 +1,9 @@
 """Build the SimPy model of one scenario and run it: arrivals -> router -> groups -> recorder.
 
 The only module that wires SimPy processes together. Experts are placed on serving groups
-statically (expert ``i`` on group ``i mod n_groups``, plus ``serving.replicas`` copies on other
-groups, see :mod:`sn40l_sim.state.placement`); each group's HBM holds the router weights,
+statically by the ``serving.placement`` rule (``uniform``: expert ``i`` on group ``i mod n_groups``
+plus ``serving.replicas`` copies; ``load_aware``: copies in proportion to expected load, see
+:mod:`sn40l_sim.policy.placement_rules`); each group's HBM holds the router weights,
 a KV-cache reservation and a cache of expert weights; every expert lives in the backing store
 (SN40L: the sockets' DDR; DGX: host DRAM), and experts beyond its capacity are out of memory:
 their requests are rejected with that reason.
@@ -28,9 +29,11 @@ from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.run_info import MemoryUse
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
+from sn40l_sim.policy.expert_load import expected_shares
+from sn40l_sim.policy.placement_rules import PLACEMENTS, PlacementInput
 from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.policy.scheduler import SCHEDULERS
-from sn40l_sim.state.placement import Placement, place, replica_count
+from sn40l_sim.state.placement import Placement
 from sn40l_sim.state.request_blocks import RequestBlock
 from sn40l_sim.state.residency import HbmCache
 
@@ -42,6 +45,15 @@ def kv_reservation_bytes(resolved: ResolvedScenario) -> float:
         configured_bytes=serving.kv_reservation, kv_growth=serving.kv_growth,
         max_batch=serving.max_batch, max_context_tokens=serving.max_context_tokens,
         largest_kv_bytes_per_token=max(e.model.kv_bytes_per_token() for e in resolved.experts))
+
+
+def expected_loads(resolved: ResolvedScenario) -> list[float]:
+    """Each expert's expected work: its share of requests x its weight bytes (decode streams the
+    weights once a step, so a 70B request costs about ten 7B ones)."""
+    shares = (np.array(resolved.planned_shares) if resolved.planned_shares is not None else
+              expected_shares(resolved.router, resolved.workload,
+                              [e.name for e in resolved.experts], resolved.group_shares))
+    return [float(p) * e.model.weight_bytes for p, e in zip(shares, resolved.experts, strict=True)]
 
 
 def router_hbm_bytes(resolved: ResolvedScenario) -> float:
@@ -58,11 +70,19 @@ def router_hbm_bytes(resolved: ResolvedScenario) -> float:
 
 
 def place_experts(resolved: ResolvedScenario, n_groups: int) -> Placement:
-    """Experts (and their replicas) on the groups' backing stores; see :mod:`engine.placement`."""
-    serving = resolved.serving
-    capacity = memory.backing_bytes_per_group(resolved.platform, serving.tensor_parallel)
-    replicas = replica_count(serving.replicas, len(resolved.experts), n_groups)
-    return place([e.model.weight_bytes for e in resolved.experts], n_groups, capacity, replicas)
+    """Experts (and their copies) on the groups' backing stores by the ``serving.placement`` rule."""
+    serving, tp = resolved.serving, resolved.serving.tensor_parallel
+    router_bytes = router_hbm_bytes(resolved)
+    spec = PlacementInput(
+        expert_bytes=[e.model.weight_bytes for e in resolved.experts],
+        loads=expected_loads(resolved) if serving.placement != "uniform" else
+        [1.0] * len(resolved.experts),
+        n_groups=n_groups,
+        backing_bytes=memory.backing_bytes_per_group(resolved.platform, tp),
+        hbm_cache_bytes=memory.expert_cache_bytes(resolved.platform, tp, router_bytes,
+                                                  kv_reservation_bytes(resolved)),
+        replicas=serving.replicas)
+    return PLACEMENTS.get(serving.placement)(spec)
 
 
 def plan_memory(resolved: ResolvedScenario, placement: Placement) -> MemoryPlan:
@@ -92,10 +112,15 @@ class Simulation:
         self.placement = place_experts(resolved, self.n_groups)
         self.backing = self.placement.stores
         self.plan = plan_memory(resolved, self.placement)
+        self._servable = np.array([bool(g) for g in self.placement.groups_of])
+        # A request's group before dispatch: the expert's primary (i mod n_groups when unservable).
+        self._primary = np.array([g[0] if g else i % self.n_groups
+                                  for i, g in enumerate(self.placement.groups_of)], dtype=np.int64)
         # Each random source gets its own stream spawned from the scenario seed: child 0 feeds
         # the workload generator, child 1 the router.
         router_seed = np.random.SeedSequence(resolved.seed).spawn(2)[1]
-        self.router = Router(resolved.router, [e.name for e in resolved.experts], seed=router_seed)
+        self.router = Router(resolved.router, [e.name for e in resolved.experts], seed=router_seed,
+                             group_shares=resolved.group_shares)
         self.router_latency_s = float(resolved.router.latency or 0.0)
         tables: dict[str, StepCostTable] = {}
         expert_tables: dict[int, StepCostTable] = {}
@@ -146,10 +171,9 @@ class Simulation:
         wl = platform.weight_load
         bw = platform.weight_load_bw_bytes_per_s(tp)  # the same bandwidth cost.memory.switch_s uses
         if wl.scope == "device":
-            return [CopyLink(f"{wl.source}->hbm group {g}", bw, wl.latency_s,
-                             simpy.Resource(self.env, capacity=1)) for g in range(self.n_groups)]
-        return [CopyLink(f"{wl.source}->hbm node {n}", bw, wl.latency_s,
-                         simpy.Resource(self.env, capacity=1)) for n in range(platform.n_nodes)]
+            return [CopyLink(f"{wl.source}->hbm group {g}", bw, wl.latency_s)
+                    for g in range(self.n_groups)]
+        return [CopyLink(f"{wl.source}->hbm node {n}", bw, wl.latency_s) for n in range(platform.n_nodes)]
 
     def _link_index(self, group: int) -> int:
         platform, tp = self.resolved.platform, self.resolved.serving.tensor_parallel
@@ -159,10 +183,14 @@ class Simulation:
 
     def _preload(self) -> None:
         """Warm start: fill each group's expert cache with its first experts that fit (primaries
-        in catalogue order, then replicas)."""
+        in catalogue order, then replicas; load-aware placement: the heaviest expected load first)."""
         groups_of = self.placement.groups_of
+        experts = list(self.resolved.experts)
+        if self.resolved.serving.placement != "uniform":
+            loads = expected_loads(self.resolved)
+            experts.sort(key=lambda e: (-loads[e.index], e.index))
         for k in range(max((len(g) for g in groups_of), default=0)):
-            for expert in self.resolved.experts[: self.plan.n_servable]:
+            for expert in experts:
                 if k < len(groups_of[expert.index]):
                     group = self.groups[groups_of[expert.index][k]]
                     group.cache.preload(expert.index, expert.model.weight_bytes)
@@ -186,7 +214,7 @@ class Simulation:
         """Reason codes for requests that can never be served (0 = servable); see ``_reason``."""
         serving, plan = self.resolved.serving, self.plan
         code = np.zeros(block.n, dtype=np.int8)
-        code[expert >= plan.n_servable] = 1
+        code[~self._servable[expert]] = 1
         tokens = block.prompt_tokens + block.output_tokens
         code[(code == 0) & (tokens > serving.max_context_tokens)] = 2
         kv_bytes = tokens * self._kv_per_token[expert]
@@ -216,22 +244,25 @@ class Simulation:
             routed = self.router.route(frame)
             expert = routed.expert.astype(np.int64)
             block = RequestBlock.from_chunk(next_id, frame, expert, routed.category, routed.fallback,
-                                 expert % self.n_groups)
+                                            self._primary[expert])
             next_id += block.n
             recorder.open_block(block)
-            codes = self._rejection(expert, block)
-            arrival = block.arrival_s + self.router_latency_s
+            codes = self._rejection(expert, block).tolist()
+            # Python floats and ints: a numpy scalar per request costs more than the event.
+            arrival = (block.arrival_s + self.router_latency_s).tolist()
             has_router_model = self.resolved.router_model is not None
-            for i in range(block.n):
+            groups_of = self.placement.groups_of
+            for i, expert_i in enumerate(expert.tolist()):
                 delay = arrival[i] - env.now
                 if delay > 0:
                     yield env.timeout(delay)
                 self.n_ingested += 1
                 if codes[i]:
                     block.routed_s[i] = env.now
-                    recorder.reject(block, i, env.now, self._reason(int(codes[i])))
+                    recorder.reject(block, i, env.now, self._reason(codes[i]))
                     continue
-                group = self._dispatch_group(block, i)
+                choices = groups_of[expert_i]
+                group = self.groups[choices[0]] if len(choices) == 1 else self._dispatch_group(block, i)
                 group.n_outstanding += 1
                 if has_router_model:
                     group.submit_unrouted((block, i))
@@ -242,7 +273,7 @@ class Simulation:
         """The expert's group; with replicas, the one with the fewest outstanding requests (ties:
         the first in placement order, so runs stay deterministic). Requests, not tokens, and not
         residency: a simple join-the-shortest-queue rule."""
-        choices = self.placement.groups_of[int(block.expert[i])]
+        choices = self.placement.groups_of[block.expert_list[i]]
         if len(choices) == 1:
             return self.groups[choices[0]]
         best = min(choices, key=lambda g: self.groups[g].n_outstanding)

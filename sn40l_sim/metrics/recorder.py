@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sn40l_sim.state.request_blocks import OUTCOMES, RequestBlock
+from sn40l_sim.state.request_blocks import COMPLETED, OUTCOMES, RequestBlock
 
 EVENT_FLUSH_ROWS = 50_000
 PARTS_SUFFIX = ".parts"  # <name>.parts/part-000000.parquet, ... while a run is writing
@@ -42,14 +42,19 @@ class _ParquetStream:
     def write(self, frame: pd.DataFrame) -> None:
         if frame.empty:
             return
+        self.write_table(pa.Table.from_pandas(frame, preserve_index=False))
+
+    def write_table(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
         if not self.parts:
             self.parts_dir.mkdir(exist_ok=True)
         part = self.parts_dir / f"part-{len(self.parts):06d}.parquet"
         tmp = part.with_name(part.name + ".partial")
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, part)  # a part is either absent or complete
         self.parts.append(part)
-        self.n_rows += len(frame)
+        self.n_rows += table.num_rows
 
     def close(self, empty_schema: pd.DataFrame) -> None:
         tmp = self.path.with_name(self.path.name + ".partial")
@@ -68,25 +73,57 @@ class _ParquetStream:
 class _EventBuffer:
     """Column lists for one event kind, flushed to a stream in row groups."""
 
-    def __init__(self, stream: _ParquetStream, columns: Sequence[str]) -> None:
+    def __init__(self, stream: _ParquetStream, columns: Sequence[str], expert_names: np.ndarray) -> None:
         self.stream = stream
         self.columns = list(columns)
         self.rows: list[tuple[Any, ...]] = []
+        # Rows hold expert indices (-1: the router); names are looked up in bulk at each flush.
+        self.names = np.append(expert_names, np.array(["router"], dtype=object))
+        self.schema: pa.Schema | None = None
 
     def append(self, row: tuple[Any, ...]) -> None:
         self.rows.append(row)
         if len(self.rows) >= EVENT_FLUSH_ROWS:
             self.flush()
 
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame.from_records(self.rows, columns=self.columns)
+    def frame(self, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+        """Rows as a DataFrame: numbers straight into typed arrays, text inferred column by column
+        (``from_records`` goes through a 2-D object array, several times slower)."""
+        data: dict[str, Any] = {}
+        for name, values in zip(self.columns, zip(*rows, strict=True), strict=True):
+            if name == "expert":
+                data[name] = self.names[np.array(values, dtype=np.int64)].tolist()
+            elif name in _NUMERIC:
+                data[name] = np.array(values, dtype=_NUMERIC[name])
+            else:
+                data[name] = list(values)
+        return pd.DataFrame(data, columns=self.columns)
+
+    def table(self) -> pa.Table:
+        """The buffered rows as an Arrow table with the schema (pandas metadata included) that the
+        DataFrame route gives, built column by column in Arrow; the schema is taken once, from the
+        DataFrame of the first row."""
+        if self.schema is None:
+            self.schema = pa.Table.from_pandas(self.frame(self.rows[:1]), preserve_index=False).schema
+        arrays = []
+        for name, values in zip(self.columns, zip(*self.rows, strict=True), strict=True):
+            kind = self.schema.field(name).type
+            if name == "expert":
+                arrays.append(pa.array(self.names[np.array(values, dtype=np.int64)], type=kind))
+            elif name in _NUMERIC:
+                arrays.append(pa.array(np.array(values, dtype=_NUMERIC[name]), type=kind))
+            else:
+                arrays.append(pa.array(values, type=kind))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def flush(self) -> None:
         if self.rows:
-            self.stream.write(self.frame())
+            self.stream.write_table(self.table())
             self.rows = []
 
 
+_NUMERIC = {"group": np.int64, "bytes": np.float64, "queued_s": np.float64, "start_s": np.float64,
+            "end_s": np.float64, "n_batch": np.int64, "n_steps": np.int64}
 EVENT_COLUMNS = ("kind", "group", "expert", "phase", "link", "bytes", "queued_s", "start_s",
                  "end_s", "n_batch", "n_steps")
 
@@ -101,7 +138,8 @@ class Recorder:
         self.expert_params = np.asarray(expert_params, dtype=np.float64)
         self.router_params = router_params
         self.requests = _ParquetStream(out_dir / "requests.parquet")
-        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), EVENT_COLUMNS)
+        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), EVENT_COLUMNS,
+                                   self.expert_names)
         self.on_progress = on_progress
         self.open_blocks: dict[int, RequestBlock] = {}
         self.n_done = 0
@@ -145,12 +183,14 @@ class Recorder:
 
     def block_frame(self, b: RequestBlock) -> pd.DataFrame:
         """The requests.parquet rows of one block (see docs/metrics.md for each column)."""
-        completed = b.outcome == 1
+        out = b.output_arrays()
+        end_s, first_token_s, routed_s = out["end_s"], out["first_token_s"], out["routed_s"]
+        completed = out["outcome"] == COMPLETED
         decode_steps = np.maximum(b.output_tokens - 1, 1)
-        tpot = np.where(completed & (b.output_tokens > 1), (b.end_s - b.first_token_s) / decode_steps,
+        tpot = np.where(completed & (b.output_tokens > 1), (end_s - first_token_s) / decode_steps,
                         np.nan)
-        e2e = np.where(completed, b.end_s - b.arrival_s, np.nan)
-        switch_wait = np.where(completed, b.switch_wait_s, np.nan)
+        e2e = np.where(completed, end_s - b.arrival_s, np.nan)
+        switch_wait = np.where(completed, out["switch_wait_s"], np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             switch_share = np.where(e2e > 0, switch_wait / e2e, np.nan)
         return pd.DataFrame({
@@ -162,16 +202,16 @@ class Recorder:
             "group": b.group,
             "prompt_tokens": b.prompt_tokens,
             "output_tokens": b.output_tokens,
-            "router_s": b.routed_s - b.arrival_s,
-            "queue_wait_s": b.start_s - b.routed_s - b.switch_wait_s,
+            "router_s": routed_s - b.arrival_s,
+            "queue_wait_s": out["start_s"] - routed_s - out["switch_wait_s"],
             "switch_wait_s": switch_wait,
             "switch_share": switch_share,
-            "ttft_s": b.first_token_s - b.arrival_s,
+            "ttft_s": first_token_s - b.arrival_s,
             "tpot_s": tpot,
             "e2e_latency_s": e2e,
-            "end_s": b.end_s,
+            "end_s": end_s,
             "active_params": self.expert_params[b.expert] + self.router_params,
-            "outcome": pd.array([OUTCOMES[int(o)] for o in b.outcome], dtype="string"),
+            "outcome": pd.array([OUTCOMES[o] for o in b.outcome], dtype="string"),
             "reason": pd.array(b.reason, dtype="string"),
         })
 
@@ -181,15 +221,15 @@ class Recorder:
         self.n_switches += 1
         self.switch_bytes += n_bytes
         self.switch_time_s += end_s - start_s
-        self.events.append(("switch", group, self.expert_names[expert], "copy", link, n_bytes,
-                            queued_s, start_s, end_s, 0, 0))
+        self.events.append(("switch", group, expert, "copy", link, n_bytes, queued_s, start_s, end_s, 0, 0))
 
     def batch(self, group: int, expert: int, phase: str, start_s: float, end_s: float,
               n_batch: int, n_steps: int) -> None:
         self.n_batches += 1
-        name = "router" if expert < 0 else self.expert_names[expert]
-        self.events.append(("batch", group, name, phase, "", 0.0, start_s, start_s, end_s,
-                            n_batch, n_steps))
+        rows = self.events.rows  # the hottest record: appended here, not through a second call
+        rows.append(("batch", group, expert, phase, "", 0.0, start_s, start_s, end_s, n_batch, n_steps))
+        if len(rows) >= EVENT_FLUSH_ROWS:
+            self.events.flush()
 
     def hbm_access(self, *, hit: bool) -> None:
         if hit:

@@ -9,7 +9,7 @@ runner records them here, next to the Parquet files, and :class:`RunSummary` rea
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,16 @@ class RunInfo:
     workload: dict[str, Any]
     interrupted: bool
     wall_s: float
+    # What the energy, cost and goodput figures need (metrics/economics.py); defaults for callers
+    # that do not model them.
+    n_nodes: int = 1
+    n_devices_per_node: int = 1
+    tensor_parallel: int = 1
+    power_w: dict[str, float] | None = None  # device_idle/device_busy/node_idle/node_busy, watts
+    node_usd_per_hour: float | None = None
+    slo_ttft_s: float = 1.0
+    slo_tbt_s: float = 0.1
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,7 +80,9 @@ class RunInfo:
         except json.JSONDecodeError as exc:
             raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
         names = {f.name for f in fields(cls)}
-        missing = sorted(names - set(data))
+        required = {f.name for f in fields(cls)
+                    if f.default is MISSING and f.default_factory is MISSING}
+        missing = sorted(required - set(data))
         if missing:
             raise InputError(f"missing {', '.join(missing)}", file=str(path))
         values = {k: v for k, v in data.items() if k in names}

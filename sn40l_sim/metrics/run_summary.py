@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from sn40l_sim.catalogue.hardware import PowerSpec, PriceSpec
 from sn40l_sim.errors import InputError
+from sn40l_sim.metrics.economics import Fleet, RequestColumns, Slo, economics
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
 from sn40l_sim.metrics.run_info import MemoryUse, RunInfo, doc
 from sn40l_sim.workload.trace_columns import WorkloadStats
@@ -109,6 +111,31 @@ class RunSummary:
         "`n_zero_prompt_clipped`, `n_zero_output_clipped`, `n_trace_passes`, `skipped_examples`")
     wall_s: float = doc("wall-clock seconds the simulation took")
     sim_requests_per_wall_s: float | None = doc("simulator speed: requests / `wall_s`")
+    window_s: float = doc("first arrival to the last completion or rejection: how long the fleet "
+                          "was held (energy and cost are over it)")
+    device_busy_s: float = doc("device-seconds computing: batch events (router batches included) x "
+                               "`tensor_parallel`")
+    energy_j: float = doc("every provisioned device and node at idle power for `window_s`, plus "
+                          "(busy - idle) power while a device computes; a node's non-device part "
+                          "rises from idle to busy with its devices' busy share; weight copies add "
+                          "nothing (NaN without a profile `power:`)")
+    mean_power_w: float = doc("`energy_j` / `window_s`")
+    peak_power_w: float = doc("every device busy at once: the power to provision")
+    energy_per_request_j: float = doc("`energy_j` per completed request")
+    tokens_per_j: float = doc("output tokens of completed requests per joule")
+    price_usd_per_hour: float = doc("nodes x the profile's (or `costs:`) price per node-hour")
+    cost_usd: float = doc("`price_usd_per_hour` x `window_s`")
+    cost_per_million_output_tokens_usd: float = doc("`cost_usd` per million output tokens of "
+                                                    "completed requests")
+    goodput_requests_per_s: float = doc(
+        "completed requests with `ttft_s` <= `slo.ttft` and `tpot_s` <= `slo.time_between_tokens` "
+        "(the request's mean gap between tokens; a one-token answer passes) per second of `window_s`")
+    goodput_share: float = doc("those requests over all requests (a rejection is a miss): an SLO "
+                               "target for sweep searches")
+    slo_ttft_s: float = doc("the TTFT bound goodput used (`slo.ttft`)")
+    slo_tbt_s: float = doc("the time-between-tokens bound goodput used (`slo.time_between_tokens`)")
+    warnings: list[str] = doc("one line per default limit (`max_context_tokens`, a default "
+                              "`kv_reservation`) that rejected requests, with the count")
 
     @classmethod
     def from_run_dir(cls, run_dir: Path) -> RunSummary:
@@ -128,6 +155,7 @@ class RunSummary:
         values.update(_switch_part(events, requests))
         values.update(_batch_part(events))
         values.update(_run_part(info, requests.n_rows))
+        values.update(_economics_part(info, requests, events))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,6 +261,25 @@ def _run_part(info: RunInfo, n_requests: int) -> dict[str, Any]:
     return {"hbm_hit_rate": info.hbm_hits / n_access if n_access else None,
             "workload": workload, "wall_s": info.wall_s,
             "sim_requests_per_wall_s": n_requests / info.wall_s if info.wall_s else None}
+
+
+def _economics_part(info: RunInfo, requests: ParquetColumns,
+                    events: ParquetColumns) -> dict[str, Any]:
+    """Energy, cost and goodput (``metrics/economics.py``), from the columns they need."""
+    batch = events.equals("kind", "batch")
+    busy = float((events.floats("end_s")[batch] - events.floats("start_s")[batch]).sum())
+    columns = RequestColumns(
+        arrival_s=requests.floats("arrival_s"), end_s=requests.floats("end_s"),
+        completed=requests.equals("outcome", "completed"),
+        output_tokens=requests.floats("output_tokens"), ttft_s=requests.floats("ttft_s"),
+        tpot_s=requests.floats("tpot_s"))
+    power = PowerSpec(**{f"{k}_w": v for k, v in info.power_w.items()}) if info.power_w else None
+    price = PriceSpec(info.node_usd_per_hour) if info.node_usd_per_hour else None
+    fleet = Fleet(info.n_nodes, info.n_devices_per_node, info.tensor_parallel)
+    out: dict[str, Any] = economics(columns, busy * info.tensor_parallel, fleet, power, price,
+                                    Slo(info.slo_ttft_s, info.slo_tbt_s))
+    out["warnings"] = list(info.warnings)
+    return out
 
 
 def field_docs() -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ popping stale or busy entries only.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Collection
 
 from sn40l_sim.errors import InputError
 from sn40l_sim.policy.registry import Registry
@@ -55,7 +55,7 @@ class EvictionPolicy:
         self._last_use_s.pop(expert, None)
         self._rank.pop(expert, None)
 
-    def victim(self, evictable: Sequence[int]) -> int | None:
+    def victim(self, evictable: Collection[int]) -> int | None:
         """The expert among ``evictable`` to evict first; None if none may go (empty or all pinned).
 
         ``evictable`` are resident experts that are neither running nor being loaded. An expert the

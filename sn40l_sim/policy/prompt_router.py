@@ -64,17 +64,42 @@ def _factorize(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     return codes.astype(np.int64), [str(u) for u in uniques]
 
 
+def zipf_pmf(n_experts: int, s: float,
+             group_shares: Sequence[tuple[int, float]] | None = None) -> np.ndarray:
+    """P(expert) under ``mapping: zipf``: Zipf(s) over the list, or, with expert-group shares,
+    each group's share spread Zipf(s) over the group's own ranks (rank 1 = its first expert)."""
+    if not group_shares:
+        weights = np.arange(1, n_experts + 1, dtype=np.float64) ** -s
+        single: np.ndarray = weights / weights.sum()
+        return single
+    parts = []
+    for count, share in group_shares:
+        weights = np.arange(1, count + 1, dtype=np.float64) ** -s
+        parts.append(share * weights / weights.sum())
+    pmf: np.ndarray = np.concatenate(parts)
+    out: np.ndarray = pmf / pmf.sum()
+    return out
+
+
 class Router:
-    """Routes chunks of requests to experts; see the module docstring for the rules."""
+    """Routes chunks of requests to experts; see the module docstring for the rules.
+
+    ``group_shares`` ((count, share) per expert group, in list order) makes ``mapping: zipf`` draw
+    a group by its share first (a scenario's ``experts: [{..., share: 0.3}]``).
+    """
 
     def __init__(self, config: RouterConfig, expert_names: Sequence[str], *,
-                 seed: int | np.random.SeedSequence) -> None:
+                 seed: int | np.random.SeedSequence,
+                 group_shares: Sequence[tuple[int, float]] | None = None) -> None:
         if not expert_names:
             raise InputError("a router needs at least one expert", field="experts")
         self.config = config
         self.expert_names = [str(n) for n in expert_names]
         self._expert_index = {name: i for i, name in enumerate(self.expert_names)}
         self._rng = np.random.default_rng(seed)
+        if group_shares and sum(c for c, _ in group_shares) != len(self.expert_names):
+            raise ValueError("group_shares must cover the expert list exactly")
+        self._group_shares = list(group_shares) if group_shares else None
         self._classifier: KeywordClassifier | None = (
             keyword_classifier() if config.classifier == "keyword" else None)
         self._categories: list[str] = []
@@ -114,6 +139,11 @@ class Router:
         return self._expert_index[name]
 
     def _make_zipf_cdf(self) -> np.ndarray:
+        if self._group_shares:
+            by_group: np.ndarray = np.cumsum(zipf_pmf(len(self.expert_names), self.config.zipf_s,
+                                                      self._group_shares))
+            out: np.ndarray = by_group / by_group[-1]
+            return out
         ranks = np.arange(1, len(self.expert_names) + 1, dtype=np.float64)
         weights = ranks ** -self.config.zipf_s
         cdf: np.ndarray = np.cumsum(weights) / weights.sum()

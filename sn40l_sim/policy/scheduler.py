@@ -35,7 +35,7 @@ SCHEDULERS: Registry[type] = Registry("scheduler")
 
 def _routed_s(handle: Handle) -> float:
     block, i = handle
-    return float(block.routed_s[i])
+    return block.routed_s[i]
 
 
 @SCHEDULERS.register("fcfs")
@@ -57,7 +57,7 @@ class Fcfs:
         if head is None:
             return None
         block, i = head
-        return int(block.expert[i])
+        return block.expert_list[i]
 
     def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
         other = queues.oldest_other(expert)
@@ -83,7 +83,7 @@ class ExpertAffinity:
         head = queues.oldest()
         if head is not None and now_s - _routed_s(head) > self.max_wait_s:
             block, i = head
-            return int(block.expert[i])
+            return block.expert_list[i]
         return None
 
     def choose(self, queues: ExpertQueues, cache: HbmCache, current: int | None, now_s: float) -> int | None:
@@ -92,19 +92,32 @@ class ExpertAffinity:
             return overdue
         if current is not None and queues.has_waiting(current):
             return current
-        best, best_s = None, math.inf
-        for expert in queues.experts_waiting():
-            if cache.is_resident(expert):
-                head = queues.peek(expert)
-                if head is not None and _routed_s(head) < best_s:
-                    best, best_s = expert, _routed_s(head)
+        best = self._oldest_resident(queues, cache)
         if best is not None:
             return best
         head = queues.oldest()
         if head is None:
             return None
         block, i = head
-        return int(block.expert[i])
+        return block.expert_list[i]
+
+    @staticmethod
+    def _oldest_resident(queues: ExpertQueues, cache: HbmCache) -> int | None:
+        """The resident expert whose waiting head was routed first (ties: the queue created
+        first). Scans the smaller of the resident set and the waiting experts, so the cost is
+        bounded by what HBM holds, never by the number of requests."""
+        waiting = queues.by_expert
+        resident = cache.resident
+        pool = resident if len(resident) < len(waiting) else waiting
+        best, best_key = None, (math.inf, 0)
+        for expert in pool:
+            if expert in waiting and cache.is_resident(expert):
+                head = queues.peek(expert)
+                assert head is not None
+                key = (_routed_s(head), queues.created[expert])
+                if key < best_key:
+                    best, best_key = expert, key
+        return best
 
     def join_before_s(self, queues: ExpertQueues, expert: int, now_s: float) -> float:
         head = queues.oldest_other(expert)

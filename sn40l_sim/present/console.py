@@ -25,6 +25,12 @@ _ROWS = (
     ("HBM hit rate", lambda s: f"{100 * s['hbm_hit_rate']:.1f} %"),
     ("average active parameters", lambda s: f"{s['average_active_params'] / 1e9:.2f} B"),
     ("experts servable / total", lambda s: f"{s['n_servable_experts']} / {s['n_experts']}"),
+    ("goodput (TTFT and TBT SLO)", lambda s: f"{s['goodput_requests_per_s']:.3g} req/s "
+                                            f"({100 * s['goodput_share']:.1f} % of requests)"),
+    ("energy", lambda s: f"{s['energy_per_request_j']:.4g} J/request, "
+                         f"{s['tokens_per_j']:.3g} tokens/J, mean {s['mean_power_w'] / 1e3:.3g} kW"),
+    ("cost", lambda s: f"${s['price_usd_per_hour']:.4g}/hour, "
+                       f"${s['cost_per_million_output_tokens_usd']:.4g} per million output tokens"),
 )
 
 
@@ -44,6 +50,8 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console | Non
     for label, fn in _ROWS:
         table.add_row(label, _safe(fn, summary))
     console.print(table)
+    for line in summary.get("warnings") or []:
+        console.print(f"[bold yellow]warning:[/] {line}")
     console.print(f"results: {run_dir}")
 
 

@@ -10,11 +10,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from sn40l_sim.units import format_seconds
-
-TIMELINE_MAX_BARS = 300  # a window a person can read bar by bar
 
 
 def latency_cdf(requests: pd.DataFrame, title: str, path: Path) -> None:
@@ -40,29 +38,68 @@ def latency_cdf(requests: pd.DataFrame, title: str, path: Path) -> None:
     plt.close(fig)
 
 
+TIMELINE_BINS = 200  # time bins over the whole run
+TIMELINE_MAX_GROUPS = 64  # rows of the per-group panel; more groups are merged into bands
+
+_KINDS = ((("switch", "copy"), "tab:red", "model switch (copy)"),
+          (("batch", "iteration"), "tab:blue", "expert compute"),
+          (("batch", "router"), "tab:green", "router"))
+
+
+def busy_per_bin(start_s: np.ndarray, end_s: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Seconds of the intervals ``[start, end)`` that fall in each bin between ``edges``.
+
+    Uses the running total B(t) = sum over intervals of clip(t - start, 0, end - start), evaluated
+    at the edges with sorted starts and ends (no loop over intervals)."""
+    s, e = np.sort(start_s), np.sort(end_s)
+    cs, ce = np.concatenate(([0.0], np.cumsum(s))), np.concatenate(([0.0], np.cumsum(e)))
+    ns, ne = np.searchsorted(s, edges, side="left"), np.searchsorted(e, edges, side="left")
+    total = (ns * edges - cs[ns]) - (ne * edges - ce[ne])
+    return np.diff(total)
+
+
 def timeline(events: pd.DataFrame, title: str, path: Path) -> None:
-    """Switches (copies) and compute per serving group over the first events of the run."""
-    ev = events.sort_values("start_s").head(TIMELINE_MAX_BARS)
-    groups = sorted(ev["group"].unique()) if len(ev) else [0]
-    fig, ax = plt.subplots(figsize=(10, 1.2 + 0.9 * len(groups)))
-    styles = {("switch", "copy"): ("tab:red", "model switch (copy)"),
-              ("batch", "iteration"): ("tab:blue", "expert compute"),
-              ("batch", "router"): ("tab:green", "router")}
-    for (kind, phase), (color, label) in styles.items():
+    """Over the whole run, binned: the share of groups switching, computing and routing (top),
+    and each group's compute share per bin (bottom; bands of groups when there are many)."""
+    ev = events[events["end_s"] > events["start_s"]] if len(events) else events
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [1, 2]})
+    if ev.empty:
+        top.set_title(f"{title}: no switches or batches")
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        return
+    t0, t1 = float(ev["start_s"].min()), float(ev["end_s"].max())
+    edges = np.linspace(t0, t1 if t1 > t0 else t0 + 1.0, TIMELINE_BINS + 1)
+    width = edges[1] - edges[0]
+    groups = np.sort(ev["group"].unique())
+    for (kind, phase), color, label in _KINDS:
         sel = ev[(ev["kind"] == kind) & (ev["phase"] == phase)]
-        for k, g in enumerate(groups):
-            rows = sel[sel["group"] == g]
-            if len(rows):
-                spans = list(zip(rows["start_s"], rows["end_s"] - rows["start_s"], strict=True))
-                offset = {"copy": 0.3, "iteration": 0.0, "router": -0.3}[phase]
-                ax.broken_barh(spans, (k + offset - 0.12, 0.24), color=color,
-                               label=label if k == 0 else None)
-    ax.set_yticks(range(len(groups)), [f"group {g}" for g in groups])
-    ax.set_xlabel("simulated time (s)")
-    shown = f"first {len(ev):,} events" if len(events) > len(ev) else "all events"
-    ax.set_title(f"{title}: switches and compute per serving group ({shown})")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=8)
+        share = busy_per_bin(sel["start_s"].to_numpy(float), sel["end_s"].to_numpy(float), edges)
+        top.plot(edges[:-1] + width / 2, share / (width * len(groups)), color=color, label=label)
+    top.set_ylabel("share of groups busy")
+    top.set_ylim(bottom=0)
+    top.legend(loc="upper right", fontsize=8)
+    top.grid(True, alpha=0.3)
+    compute = ev[(ev["kind"] == "batch")]
+    bands = np.array_split(groups, min(len(groups), TIMELINE_MAX_GROUPS))
+    grid = np.zeros((len(bands), TIMELINE_BINS))
+    for row, band in enumerate(bands):
+        sel = compute[compute["group"].isin(band)]
+        grid[row] = busy_per_bin(sel["start_s"].to_numpy(float), sel["end_s"].to_numpy(float),
+                                 edges) / (width * len(band))
+    # Scaled to the busiest cell, so a lightly loaded run still shows its pattern.
+    image = bottom.imshow(grid, aspect="auto", origin="lower", cmap="Blues", vmin=0,
+                          vmax=max(float(grid.max()), 1e-9),
+                          extent=(edges[0], edges[-1], -0.5, len(bands) - 0.5),
+                          interpolation="nearest")
+    fig.colorbar(image, ax=bottom, label="compute share of the bin", pad=0.01)
+    what = "group" if len(bands) == len(groups) else f"band of ~{len(groups) // len(bands)} groups"
+    bottom.set_ylabel(what)
+    bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom.set_xlabel("simulated time (s)")
+    top.set_title(f"{title}: the whole run in {TIMELINE_BINS} bins of {format_seconds(width)} "
+                  f"({len(ev):,} events, {len(groups)} groups)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

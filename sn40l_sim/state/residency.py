@@ -19,7 +19,7 @@ servable expert; HBM caches a subset of it (an inclusive cache, as P1 describes 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection
 from typing import Protocol
 
 
@@ -36,7 +36,7 @@ class EvictionPolicy(Protocol):
 
     def on_evict(self, expert: int) -> None: ...
 
-    def victim(self, evictable: Sequence[int]) -> int | None: ...
+    def victim(self, evictable: Collection[int]) -> int | None: ...
 
 _SLACK = 1 + 1e-12  # float sums of byte counts may round up by an ulp
 
@@ -105,17 +105,19 @@ class HbmCache:
     # --- expert cache -------------------------------------------------------------------------
     def victims_for(self, n_bytes: float, *, protect: frozenset[int] = frozenset()) -> list[int] | None:
         """Experts to evict so ``n_bytes`` fit, in the policy's order; None if it cannot be done."""
-        free = self.free_bytes
+        # free_bytes, inlined (the same sum in the same order): this runs for every admission
+        free = self.capacity_bytes - (self.router_bytes + max(self.kv_floor_bytes, self.kv_used_bytes)
+                                      + self.expert_bytes)
         if free >= n_bytes:
             return []
-        evictable = [e for e in self.resident
-                     if e not in self.loading and e not in self.in_use and e not in protect]
+        # A set built in C: a policy ranks candidates, so their order does not matter.
+        evictable = set(self.resident).difference(self.loading, self.in_use, protect)
         chosen: list[int] = []
         while free < n_bytes:
             victim = self.policy.victim(evictable)
             if victim is None:
                 return None
-            evictable.remove(victim)
+            evictable.discard(victim)
             chosen.append(victim)
             free += self.resident[victim]
         return chosen

@@ -1,13 +1,21 @@
-"""``sn40l-sim compare``: one request stream, several platforms, ratios against the first."""
+"""``sn40l-sim compare``: one request stream, several platforms, ratios against the first.
+
+Ratios of latencies are computed on the **same requests**: those every platform completed (a
+platform that rejects the long prompts would otherwise look faster for serving only short ones).
+Each platform's completed and rejected counts, and the reasons, are shown next to them. Switch
+time, throughput, energy and cost are properties of a whole run and are compared over all of it.
+"""
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -22,34 +30,63 @@ from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.units import format_seconds
 from sn40l_sim.workload.data_dir import resolve_data_dir
 
-# (summary key, label, True when larger is better)
+# (key, label, True when larger is better, computed on the common requests)
 COMPARED = (
-    ("switch_time_mean_s", "model switch time", False),
-    ("e2e_latency_mean_s", "mean latency", False),
-    ("e2e_latency_p99_s", "p99 latency", False),
-    ("ttft_p50_s", "p50 TTFT", False),
-    ("tpot_p50_s", "p50 time per output token", False),
-    ("throughput_req_per_s", "throughput", True),
+    ("e2e_latency_mean_s", "mean latency (common requests)", False, True),
+    ("e2e_latency_p99_s", "p99 latency (common requests)", False, True),
+    ("ttft_p50_s", "p50 TTFT (common requests)", False, True),
+    ("tpot_p50_s", "p50 time per output token (common requests)", False, True),
+    ("switch_time_mean_s", "model switch time (all)", False, False),
+    ("throughput_req_per_s", "throughput (all)", True, False),
+    ("tokens_per_j", "tokens per joule (all)", True, False),
+    ("cost_per_million_output_tokens_usd", "cost per million output tokens (all)", False, False),
 )
 
 
-def ratio_rows(summaries: dict[str, dict[str, Any]]) -> pd.DataFrame:
+def common_request_ids(requests: dict[str, pd.DataFrame]) -> np.ndarray:
+    """Request ids every platform completed (the same stream, so ids match across runs)."""
+    sets = [frame.loc[frame["outcome"] == "completed", "request_id"].to_numpy()
+            for frame in requests.values()]
+    common = sets[0]
+    for ids in sets[1:]:
+        common = np.intersect1d(common, ids)
+    return np.sort(common)
+
+
+def common_metrics(frame: pd.DataFrame, ids: np.ndarray) -> dict[str, float]:
+    """Latency figures of one platform over the given request ids only."""
+    rows = frame[frame["request_id"].isin(ids)]
+
+    def pct(column: str, q: float) -> float:
+        values = rows[column].dropna().to_numpy(dtype=float)
+        return float(np.percentile(values, q)) if len(values) else math.nan
+
+    return {"e2e_latency_mean_s": float(rows["e2e_latency_s"].mean()) if len(rows) else math.nan,
+            "e2e_latency_p99_s": pct("e2e_latency_s", 99), "ttft_p50_s": pct("ttft_s", 50),
+            "tpot_p50_s": pct("tpot_s", 50)}
+
+
+def ratio_rows(summaries: dict[str, dict[str, Any]],
+               requests: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """For every platform after the first: how many times better the first one is.
 
-    For times the ratio is other / first (31x = the first switches 31 times faster); for
-    throughput it is first / other, so a ratio above 1 always favours the first platform.
+    For times and costs the ratio is other / first (31x = the first switches 31 times faster); for
+    rates it is first / other, so a ratio above 1 always favours the first platform.
     """
     names = list(summaries)
-    base = summaries[names[0]]
+    ids = common_request_ids(requests)
+    common = {name: common_metrics(requests[name], ids) for name in names}
     rows = []
     for other in names[1:]:
-        for key, label, higher_better in COMPARED:
-            a, b = base.get(key), summaries[other].get(key)
+        for key, label, higher_better, on_common in COMPARED:
+            source = common if on_common else summaries
+            a, b = source[names[0]].get(key), source[other].get(key)
             value = None
             if a and b and a == a and b == b:
                 value = (a / b) if higher_better else (b / a)
             rows.append({"baseline": names[0], "other": other, "metric": label, "key": key,
-                         "baseline_value": a, "other_value": b, "advantage": value})
+                         "n_common_requests": len(ids), "baseline_value": a, "other_value": b,
+                         "advantage": value})
     return pd.DataFrame(rows)
 
 
@@ -86,7 +123,7 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
                 folder.rmdir()
         raise
     summaries = {label: result.summary.to_dict() for label, result in results.items()}
-    table = ratio_rows(summaries)
+    table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
     table.to_csv(root / "ratios.csv", index=False)
     write_json(root / "summaries.json", summaries)
     return Comparison(root, results, table)
@@ -98,22 +135,34 @@ def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path
     scenario = load_model(Scenario, scenario_path)
     comparison = run_comparison(scenario, scenario_path, platforms, output=output,
                                 data_dir=resolve_data_dir(data_dir), plots=plots, progress=progress)
-    _print_absolute({label: r.summary.to_dict() for label, r in comparison.results.items()})
-    _print(comparison.ratios, comparison.run_dir)
+    console = Console()
+    print_absolute({label: r.summary.to_dict() for label, r in comparison.results.items()}, console)
+    print_ratios(comparison.ratios, comparison.run_dir, console)
     return comparison.ratios
+
+
+def _reasons(s: dict[str, Any]) -> str:
+    reasons = s.get("rejection_reasons") or {}
+    return "; ".join(f"{n:,} {r}" for r, n in sorted(reasons.items(), key=lambda kv: -kv[1])) or "-"
 
 
 _ABSOLUTE = (
     ("requests completed / rejected", lambda s: f"{s['n_completed']:,} / {s['n_rejected']:,}"),
+    ("rejected because", _reasons),
     ("experts servable / total", lambda s: f"{s['n_servable_experts']} / {s['n_experts']}"),
     ("mean model switch", lambda s: format_seconds(s["switch_time_mean_s"])),
-    ("mean latency", lambda s: format_seconds(s["e2e_latency_mean_s"])),
-    ("p99 latency", lambda s: format_seconds(s["e2e_latency_p99_s"])),
+    ("mean latency (own completed)", lambda s: format_seconds(s["e2e_latency_mean_s"])),
+    ("p99 latency (own completed)", lambda s: format_seconds(s["e2e_latency_p99_s"])),
     ("HBM hit rate", lambda s: f"{100 * (s['hbm_hit_rate'] or 0):.1f} %"),
+    ("goodput", lambda s: f"{s['goodput_requests_per_s']:.3g} req/s"),
+    ("energy per request", lambda s: f"{s['energy_per_request_j']:.4g} J"),
+    ("tokens per joule", lambda s: f"{s['tokens_per_j']:.3g}"),
+    ("price", lambda s: f"${s['price_usd_per_hour']:.4g}/hour"),
+    ("cost per million output tokens", lambda s: f"${s['cost_per_million_output_tokens_usd']:.4g}"),
 )
 
 
-def _print_absolute(summaries: dict[str, dict[str, Any]]) -> None:
+def print_absolute(summaries: dict[str, dict[str, Any]], console: Console) -> None:
     view = Table(title="per platform")
     view.add_column("metric")
     for name in summaries:
@@ -122,19 +171,23 @@ def _print_absolute(summaries: dict[str, dict[str, Any]]) -> None:
         cells = []
         for summary in summaries.values():
             try:
-                cells.append(fn(summary))
+                cells.append(fn(summary).replace("nan", "n/a"))
             except (KeyError, TypeError, ValueError):
                 cells.append("n/a")
         view.add_row(label, *cells)
-    Console().print(view)
+    console.print(view)
+    for name, summary in summaries.items():
+        for line in summary.get("warnings") or []:
+            console.print(f"[bold yellow]warning ({name}):[/] {line}")
 
 
-def _print(table: pd.DataFrame, root: Path) -> None:
-    console = Console()
+def print_ratios(table: pd.DataFrame, root: Path, console: Console) -> None:
     if table.empty:
         console.print("only one platform: nothing to compare")
         return
-    view = Table(title=f"{table['baseline'].iloc[0]} advantage (other / baseline for times)")
+    n_common = int(table["n_common_requests"].iloc[0])
+    view = Table(title=f"{table['baseline'].iloc[0]} advantage (other / baseline for times); "
+                       f"common requests = the {n_common:,} every platform completed")
     view.add_column("metric")
     others = list(dict.fromkeys(table["other"]))
     for other in others:

@@ -12,8 +12,6 @@ import difflib
 import hashlib
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -125,6 +123,10 @@ def source_url(dataset: Dataset, entry: DatasetFile, base_url: str | None) -> st
 def download_verified(url: str, dest: Path, entry: DatasetFile,
                       progress: ProgressFn | None = None) -> None:
     """Download ``url`` to ``dest`` via a temporary file; raise FetchError on a bad checksum."""
+    # urllib pulls in http, ssl and email (~60 ms): only a fetch pays for it, not every command.
+    import urllib.error
+    import urllib.request
+
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)

@@ -27,6 +27,7 @@ from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.present.results_dir import write_json
 from sn40l_sim.studies.sweep.backends import Backend, make_backend
+from sn40l_sim.studies.sweep.capacity import ANSWER_KEYS, capacity_markdown, capacity_table
 from sn40l_sim.studies.sweep.fingerprint import fingerprint
 from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
 from sn40l_sim.studies.sweep.progress import SweepProgress
@@ -264,10 +265,20 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
             row.update(answer_n_devices=hit.get("n_devices"),
                        answer_metric=hit.get(search.slo.metric),
                        answer_platform_name=hit.get("platform_name"))
+            row.update({f"answer_{k}": hit.get(k) for k in ANSWER_KEYS})
+        elif state.probes:  # none: what the best end of the range reached
+            best = store.read(point_id({**combo, search.field: state.probes[0][0]})) or {}
+            row.update(best_end_n_devices=best.get("n_devices"),
+                       best_end_metric=best.get(search.slo.metric),
+                       answer_platform_name=best.get("platform_name"),
+                       answer_tensor_parallel=best.get("tensor_parallel"))
         rows.append(row)
     frame = pd.DataFrame(rows)
     from sn40l_sim.studies.sweep.store import _coerce_columns
 
     frame = _coerce_columns(frame.map(lambda v: str(v) if isinstance(v, dict | list) else v))
     write_frame_atomic(frame, out / SEARCH_TABLE)
+    table = capacity_table(frame, search.cheapest_over)
+    table.to_csv(out / "capacity.csv", index=False)
+    (out / "capacity.md").write_text(capacity_markdown(table, search.slo.describe()))
     return frame

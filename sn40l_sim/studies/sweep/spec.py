@@ -91,6 +91,9 @@ class SearchConfig(BaseModel):
     resolution: float | None = Field(default=None, gt=0)
     goal: Literal["min", "max"] = "min"
     slo: SloConfig
+    # Grid or case axes to choose over rather than report: per combination of the other axes the
+    # capacity table keeps the cheapest answer ($/hour, then fewest devices), e.g. TP 1/2/4/8.
+    cheapest_over: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _range(self) -> SearchConfig:
@@ -143,6 +146,11 @@ class SweepSpec(BaseModel):
                                         any(self.search.field in c for c in self.cases)):
             raise ValueError(f"{self.search.field!r} is searched; it cannot also be a grid or "
                              "case axis")
+        if self.search is not None:
+            axes = set(self.grid) | {k for case in self.cases for k in case}
+            stray = [a for a in self.search.cheapest_over if a not in axes]
+            if stray:
+                raise ValueError(f"cheapest_over names {stray}, which are not grid or case axes")
         return self
 
 

@@ -108,13 +108,28 @@ def _style_of(frame: pd.DataFrame, hue: list[str]) -> Any:
                            "linestyle": LINE_STYLES[last.index(key[-1])]}
 
 
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+
 def _lines(frame: pd.DataFrame, x: str, y: str, hue: list[str], ax: Any, marker: str = "o") -> None:
+    """One line per hue combination. No line may hide under another: each has its own marker,
+    later ones are drawn smaller and hollow on top, and a line whose points equal an earlier
+    one's says so in the legend ("= <the other>")."""
     groups = frame.groupby(hue, sort=False, dropna=False) if hue else [((), frame)]
     style = _style_of(frame, hue)
-    for key, part in groups:
+    drawn: dict[tuple[Any, ...], str] = {}
+    for n, (key, part) in enumerate(groups):
         key = key if isinstance(key, tuple) else (key,)
         part = part.sort_values(x)
-        ax.plot(part[x], part[y], marker=marker, label=_legend_name(frame, hue, key), **style(key))
+        name = _legend_name(frame, hue, key)
+        points = tuple(zip(part[x].tolist(), part[y].round(12).tolist(), strict=True))
+        same = drawn.get(points)
+        drawn.setdefault(points, name)
+        mark = MARKERS[n % len(MARKERS)] if len(groups) > 1 else marker
+        size = max(3.0, 8.0 - 0.6 * n)
+        ax.plot(part[x], part[y], marker=mark, markersize=size, zorder=2 + n,
+                markerfacecolor="none" if n else None,
+                label=f"{name} (= {same}, drawn over it)" if same else name, **style(key))
     if _numeric(frame, x) and frame[x].min() > 0 and frame[x].max() / frame[x].min() >= 8:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
@@ -169,13 +184,26 @@ def speedup_curve(points: pd.DataFrame, x: str, y: str, others: list[str], basel
 
 def capacity_curve(search: pd.DataFrame, x: str, y: str, hue: list[str], title: str,
                    out_dir: Path) -> list[Path]:
+    """Answers along a load axis; an answer at the bottom of the search range is marked as a
+    bound (the true answer may be lower), a search that failed everywhere as "none up to" at the
+    top of the range."""
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
     found = search[search["answer"].notna()]
     _lines(found, x, y, hue, ax, marker="s")
+    bound = found[found["status"] == "at_bound"] if "status" in found else found.iloc[:0]
+    if len(bound):
+        ax.scatter(bound[x], bound[y], marker="v", s=140, facecolors="none", edgecolors="black",
+                   zorder=50, label="at the bottom of the search range: the true answer may be lower")
     missing = search[search["answer"].isna()]
-    if len(missing):
+    if len(missing) and "best_end_n_devices" in missing and y == "answer_n_devices":
+        ax.scatter(missing[x], missing["best_end_n_devices"], marker="x", s=80, color="tab:red",
+                   zorder=50, label="none up to this (the top of the search range fails)")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    elif len(missing):
         ax.text(0.01, 0.01, f"{len(missing)} combination(s) meet the SLO nowhere in the searched range",
                 transform=ax.transAxes, fontsize=8, color="tab:red")
+    if len(bound):
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     slo = search["slo"].iloc[0] if len(search) else ""
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))

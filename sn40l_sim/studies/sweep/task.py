@@ -80,7 +80,8 @@ def run_point(point: SweepPoint) -> dict[str, Any]:
                               else None, plots=False, progress=False, run_dir=run_dir)
         row.update(_metrics(result.summary.to_dict()))
         row.update(status="ok", error=None, n_devices=resolved.platform.n_devices,
-                   n_devices_per_node=resolved.platform.n_devices_per_node)
+                   n_devices_per_node=resolved.platform.n_devices_per_node,
+                   tensor_parallel=resolved.serving.tensor_parallel)
     except InputError as exc:
         if exc.file == str(source):  # resolve blames the base file; the value came from the sweep
             exc = InputError(exc.message, file=where, field=exc.field)
