@@ -112,7 +112,7 @@ PROFILE_QUANTITIES = ["device.peak_bf16", "device.sram.capacity", "device.sram.b
                       "execution.vector_kernel_launch", "execution.attention_kernel_launch",
                       "execution.pipeline_stage_latency", "interconnect.latency_per_doubling",
                       "serving_stack.stacks.samba.program_load", "serving_stack.stacks.samba.request",
-                      "serving_stack.stacks.samba.host_layer"]
+                      "serving_stack.stacks.samba.host_layer", "power.device_idle", "power.node_busy"]
 BARE = [5, 1.8, "5", "1.8", 0.001, "1e3"]
 
 
@@ -191,6 +191,7 @@ def limits() -> Iterator[Case]:
                       ("device.hbm.bandwidth", "1.8 B/s"), ("device.hbm.bandwidth", "1e30 TB/s"),
                       ("device.peak_bf16", "1 FLOP/s"), ("device.hbm.capacity", "1e30 TiB"),
                       ("execution.gemm_half_dim", 1e300), ("execution.max_layers_per_graph", 10**9),
+                      ("power.device_busy", "1e30 W"), ("price.node_usd_per_hour", 1e300),
                       ("execution.kernel_launch", "1e12 s")]
     for i, (path, value) in enumerate(profile_limits):
         yield _profile_case("limits", f"profile-{path}-{i}", _set(PROFILE, path, value))

@@ -245,7 +245,7 @@ class PriceConfig(BaseModel):
     """``price:`` of a profile: US dollars per node-hour."""
 
     model_config = STRICT
-    node_usd_per_hour: float = Field(gt=0)
+    node_usd_per_hour: float = Field(gt=0, le=1e9, allow_inf_nan=False)  # a node-hour under $1e9
     """US dollars to hold one node for an hour, busy or idle."""
 
     def to_spec(self) -> PriceSpec:

@@ -231,7 +231,7 @@ class ZipfPopularity(_Names):
 
     kind: Literal["zipf"]
     """Selects this variant: zipf."""
-    s: float = Field(default=1.0, ge=0)
+    s: float = Field(default=1.0, ge=0, le=100)  # beyond, rank 1 takes every draw
     """Zipf exponent: P(rank k) is proportional to k**-s."""
 
 
@@ -241,7 +241,7 @@ class WeightsPopularity(BaseModel):
     model_config = STRICT
     kind: Literal["weights"]
     """Selects this variant: weights."""
-    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    weights: dict[str, Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]] = Field(min_length=1)
     """Relative weight of each name (normalised)."""
 
     @model_validator(mode="after")
