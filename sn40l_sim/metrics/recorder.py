@@ -51,7 +51,7 @@ class _ParquetStream:
             self.parts_dir.mkdir(exist_ok=True)
         part = self.parts_dir / f"part-{len(self.parts):06d}.parquet"
         tmp = part.with_name(part.name + ".partial")
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="none")  # encoded once, when joined
         os.replace(tmp, part)  # a part is either absent or complete
         self.parts.append(part)
         self.n_rows += table.num_rows
