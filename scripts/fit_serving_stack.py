@@ -72,14 +72,16 @@ def main() -> int:
               ("prefill_s", "iteration_s", "sequence_s"), (2e-2, 2e-4, 1e-4), "tensorrt-llm",
               fixed={"request_s": vs.TRT_REQUEST_S}, extra=t6)
     vllm = fit(split, lambda s, r: vs.predict_splitwise(replace(a100, stack=s), r),
-               ("prefill_s", "iteration_s", "sequence_s", "host_layer_s", "request_s", "prompt_token_s"),
-               (1e-2, 1e-3, 3e-4, 4e-4, 1e-2, 2e-5),
+               ("prefill_s", "iteration_s", "sequence_s", "host_layer_s", "request_s", "prompt_token_s",
+                "prompt_token_pair_s"),
+               (1e-2, 1e-3, 3e-4, 4e-4, 1e-2, 2e-5, 1e-9),
                "vllm-2023")
     for stack in (trt, vllm):
         print(f"{stack.name}: prefill {stack.prefill_s * 1e3:.2f} ms, "
               f"iteration {stack.iteration_s * 1e6:.0f} us, sequence {stack.sequence_s * 1e6:.0f} us, "
               f"request {stack.request_s * 1e3:.2f} ms, prompt token {stack.prompt_token_s * 1e6:.2f} us, "
-              f"host_layer {stack.host_layer_s * 1e6:.0f} us")
+              f"host_layer {stack.host_layer_s * 1e6:.0f} us, "
+              f"prompt token pair {stack.prompt_token_pair_s * 1e9:.3f} ns")
     pred = vs.predict_nemo(replace(a100, stack=trt), nemo)
     err = np.abs(pred / nemo["measured_s"].to_numpy() - 1)
     print(f"N1 MAPE {err.mean():.1%} (fit rows {err[nemo['fit']].mean():.1%}, predictions "

@@ -14,9 +14,9 @@ from sn40l_sim.catalogue.hardware import InterconnectSpec
 from sn40l_sim.catalogue.models import catalogue, get_model
 from sn40l_sim.config.profiles import load_platform
 from sn40l_sim.cost.cache import StepCostTable
-from sn40l_sim.cost.fused import fused_cost, partition
+from sn40l_sim.cost.fused import fused_cost, graph_cost, partition
 from sn40l_sim.cost.network import allreduce_s
-from sn40l_sim.cost.operators import decode_shape, layer_operators, prefill_shape
+from sn40l_sim.cost.operators import decode_shape, layer_operators, prefill_shape, step_operators
 from sn40l_sim.cost.step import decode_cost, hbm_utilisation, prefill_cost, step_cost
 from sn40l_sim.cost.unfused import gemm_efficiency, kernel_s, unfused_cost
 
@@ -104,6 +104,20 @@ def test_launch_counts_llama7b_prefill():
     unfused = prefill_cost(SN40L, model, n_batch=1, n_prompt_tokens=4096, tp=8, mode="unfused_kernels")
     assert fused.n_launches == 32 + 1  # one per decoder layer + the head graph
     assert unfused.n_launches == 32 * 13 + 3
+
+
+def test_graph_sync_only_where_no_collective_already_synchronises():
+    """A layer graph at TP8 ends in an all-reduce (itself a synchronisation): no extra sync; the
+    head graph (no collective) pays it at TP8 but not on one socket (issue 10b)."""
+    model = get_model("llama-2-7b")
+    synced = replace(SN40L, execution=replace(SN40L.execution, graph_sync_s=1e-3))
+    layer, head = step_operators(model, decode_shape(1, 2048, 8))
+    for ops, extra in ((layer, 0.0), (head, 1e-3)):
+        assert graph_cost(synced, ops, n_devices=8).total_s == pytest.approx(
+            graph_cost(SN40L, ops, n_devices=8).total_s + extra - SN40L.execution.graph_sync_s * (extra > 0))
+    _, head1 = step_operators(model, decode_shape(1, 2048, 1))
+    assert graph_cost(synced, head1, n_devices=1).total_s == pytest.approx(
+        graph_cost(SN40L, head1, n_devices=1).total_s)
 
 
 def test_sn40l_decode_is_hbm_bound_near_the_papers_utilisation():

@@ -32,6 +32,21 @@ def test_served_step_by_hand():
     tokens = replace(stack, prompt_token_s=1e-5)
     assert served_prefill_s(tokens, LLAMA7, 5e-3, 2, 100) == pytest.approx(
         served_prefill_s(stack, LLAMA7, 5e-3, 2) + 2 * 100 * 1e-5)
+    # the quadratic term counts the iteration's tokens (batch x prompt), not each prompt's
+    pairs = replace(stack, prompt_token_pair_s=1e-9)
+    assert served_prefill_s(pairs, LLAMA7, 5e-3, 4, 512) == pytest.approx(
+        served_prefill_s(stack, LLAMA7, 5e-3, 4, 512) + (4 * 512) ** 2 * 1e-9)
+
+
+def test_vllm_stack_quadratic_term_makes_long_prefills_grow_faster_than_tokens():
+    """The vllm-2023 stack's prefill host cost per token rises with the iteration's tokens (the
+    shape of Splitwise's long prefills); the tensorrt-llm stack has no such term."""
+    vllm = A100.with_stack("vllm-2023").stack
+    assert A100.stack.prompt_token_pair_s == 0.0
+    model = get_model("llama-2-70b")
+    host = [served_prefill_s(vllm, model, 1.0, 1, n) - served_prefill_s(vllm, model, 1.0, 1, 0)
+            for n in (2048, 8192)]
+    assert host[1] / 8192 > 1.5 * host[0] / 2048
 
 
 def test_inference_is_prefill_plus_decode_steps():

@@ -51,7 +51,7 @@ class ExecutionSpec:
     max_layers_per_graph: int = 1  # decoder layers one fused kernel may hold
     pipeline_stage_latency_s: float = 0.0  # fill + drain per operator (pipeline stage) of a graph
     overlap_collectives: bool = False  # collectives stream inside the fused kernel
-    graph_sync_s: float = 0.0  # fused: all devices of a TP group synchronise at each graph's end
+    graph_sync_s: float = 0.0  # fused: a TP group syncs at the end of a graph with no collective
 
     def launch_s(self, launch_mode: LaunchMode | None = None) -> float:
         """Cost of one fused-graph launch in the given (default: the profile's) orchestration."""

@@ -104,7 +104,10 @@ class ServingStackSpec:
     sampling launch, host<->device
     synchronisation); ``prompt_token_s``: per prompt token at prefill (host-side input preparation:
     positions, slot mappings); ``sequence_s``: per sequence per iteration (sampling, detokenisation);
-    ``request_s``: once per request (tokenisation, request set-up); ``host_layer_s``: host time to
+    ``request_s``: once per request (tokenisation, request set-up); ``prompt_token_pair_s``: per
+    pair of prompt tokens in one prefill iteration, i.e. ``(n_batch * n_prompt_tokens)**2`` times
+    it (a cost quadratic in the iteration's tokens, seen in the vLLM-era stack's long prefills,
+    docs/cost_model.md section 6); ``host_layer_s``: host time to
     issue one decoder layer's kernels: a step is never shorter than ``n_layers * host_layer_s``
     (a launch-bound host, as in an eager-mode Python runtime; 0 with CUDA graphs or a compiled
     runtime); ``program_load_s``: loading a model's program and arguments onto the devices when
@@ -118,6 +121,7 @@ class ServingStackSpec:
     sequence_s: float = 0.0
     request_s: float = 0.0
     prompt_token_s: float = 0.0
+    prompt_token_pair_s: float = 0.0
     host_layer_s: float = 0.0
     program_load_s: float = 0.0
 

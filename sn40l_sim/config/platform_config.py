@@ -126,6 +126,8 @@ class ServingStackConfig(BaseModel):
     """Once per request: tokenisation, request set-up."""
     prompt_token: Seconds = 0.0
     """Per prompt token at prefill: host-side input preparation (positions, slot mappings)."""
+    prompt_token_pair: Seconds = 0.0
+    """Per pair of prompt tokens in one prefill iteration: (batch x prompt tokens)^2 times this."""
     host_layer: Seconds = 0.0
     """Host time to issue one decoder layer's kernels: a step is never shorter than layers x this."""
     program_load: Seconds = 0.0
@@ -135,7 +137,8 @@ class ServingStackConfig(BaseModel):
         return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
                                 sequence_s=self.sequence,
                                 request_s=self.request,
-                                prompt_token_s=self.prompt_token, host_layer_s=self.host_layer,
+                                prompt_token_s=self.prompt_token,
+                                prompt_token_pair_s=self.prompt_token_pair, host_layer_s=self.host_layer,
                                 program_load_s=self.program_load)
 
 
@@ -199,7 +202,7 @@ class ExecutionConfig(BaseModel):
     overlap_collectives: bool = False
     """Collectives stream inside the fused kernel, overlapping its compute."""
     graph_sync: Seconds = 0.0
-    """Synchronisation paid once per fused graph (all sockets of the group agree it finished)."""
+    """Synchronisation of a fused graph on several devices that has no collective (one already syncs)."""
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(

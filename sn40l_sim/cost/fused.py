@@ -7,7 +7,10 @@ touch HBM. A graph's time is
     max(compute, HBM traffic [, collective bytes when they stream inside the kernel])
         + collective latency (when streamed; else the whole collective) + fill/drain + launch + sync
 
-with fill/drain = stages x ``pipeline_stage_latency_s``. What fuses is decided by on-chip memory:
+with fill/drain = stages x ``pipeline_stage_latency_s`` (collectives excepted: their latency is the
+exposed term) and sync = ``graph_sync_s`` for a graph on several devices that has no collective (a
+collective already makes every device wait for all the others, so a graph ending in an all-reduce
+is synchronised by it; one device has no one to wait for). What fuses is decided by on-chip memory:
 every GEMM or attention stage holds its *stationary* operand (the smaller of weights and
 activations, or of Q and K/V) in SRAM while the other streams. Stages are added to a graph in
 execution order until the stationary bytes would exceed ``sram_usable_fraction`` of the SRAM; then
@@ -50,10 +53,17 @@ def boundary_bytes(ops: tuple[Operator, ...]) -> float:
     return first.act_in_bytes + last.act_out_bytes
 
 
+def sync_s(platform: PlatformSpec, ops: tuple[Operator, ...], n_devices: int) -> float:
+    """Synchronisation of a graph's devices at its end, unless a collective in it already did it."""
+    if n_devices <= 1 or any(op.kind == "allreduce" for op in ops):
+        return 0.0
+    return platform.execution.graph_sync_s
+
+
 def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: LaunchMode | None = None,
-               io_bytes: float | None = None) -> GroupCost:
-    """One fused kernel over ``ops``; ``io_bytes`` is its activation traffic in and out of HBM
-    (default: its first input and last output)."""
+               io_bytes: float | None = None, n_devices: int = 1) -> GroupCost:
+    """One fused kernel over ``ops`` run by ``n_devices`` devices (a TP group); ``io_bytes`` is its
+    activation traffic in and out of HBM (default: its first input and last output)."""
     ex = platform.execution
     budget = on_chip_bytes(platform)
     hbm_bytes = boundary_bytes(ops) if io_bytes is None else io_bytes
@@ -66,8 +76,8 @@ def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: L
         compute += compute_s(platform, op)
         hbm_bytes += op.weight_bytes + op.kv_read_bytes + op.kv_write_bytes + op.restream_bytes(budget)
     memory = hbm_bytes / (platform.device.hbm.bw_bytes_per_s * ex.hbm_efficiency)
-    fill = len(ops) * ex.pipeline_stage_latency_s
-    launch = ex.launch_s(launch_mode) + ex.graph_sync_s
+    fill = sum(op.kind != "allreduce" for op in ops) * ex.pipeline_stage_latency_s
+    launch = ex.launch_s(launch_mode) + sync_s(platform, ops, n_devices)
     if ex.overlap_collectives:
         # The bytes of a collective stream under the graph's compute, but the stage after it needs
         # the reduced value: its latency (alpha terms) stays on the critical path.
@@ -79,12 +89,12 @@ def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: L
 
 
 def fused_cost(platform: PlatformSpec, ops: tuple[Operator, ...],
-               launch_mode: LaunchMode | None = None) -> GroupCost:
-    """``ops`` as few fused graphs as the SRAM budget allows, one after another."""
+               launch_mode: LaunchMode | None = None, n_devices: int = 1) -> GroupCost:
+    """``ops`` as few fused graphs as the SRAM budget allows, one after another, on ``n_devices``."""
     graphs = partition(ops, on_chip_bytes(platform))
     total = None
     for graph in graphs:
-        cost = graph_cost(platform, graph, launch_mode)
+        cost = graph_cost(platform, graph, launch_mode, n_devices=n_devices)
         total = cost if total is None else total + cost
     assert total is not None
     return total

@@ -35,9 +35,11 @@ def served_step_s(stack: ServingStackSpec, model: ModelSpec, device_s: float, n_
 def served_prefill_s(stack: ServingStackSpec, model: ModelSpec, device_s: float, n_batch: int,
                      n_prompt_tokens: int = 0) -> float:
     """A prefill iteration that admits ``n_batch`` new requests of ``n_prompt_tokens`` each: a step
-    plus its set-up and theirs."""
+    plus its set-up and theirs, and the part that grows with the square of the iteration's tokens."""
+    n_tokens = n_batch * n_prompt_tokens
     return (served_step_s(stack, model, device_s, n_batch) + stack.prefill_s
-            + n_batch * (stack.request_s + n_prompt_tokens * stack.prompt_token_s))
+            + n_batch * (stack.request_s + n_prompt_tokens * stack.prompt_token_s)
+            + n_tokens * n_tokens * stack.prompt_token_pair_s)
 
 
 def inference_s(platform: PlatformSpec, model: ModelSpec, *, tp: int, n_batch: int, n_prompt_tokens: int,

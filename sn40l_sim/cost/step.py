@@ -22,9 +22,9 @@ StepCost = GroupCost  # a step's breakdown is that of the group of all its opera
 
 
 def _group(platform: PlatformSpec, ops: tuple[Operator, ...], mode: ExecutionMode,
-           launch_mode: LaunchMode | None) -> GroupCost:
+           launch_mode: LaunchMode | None, tp: int) -> GroupCost:
     if mode == "fused_dataflow":
-        return fused_cost(platform, ops, launch_mode)
+        return fused_cost(platform, ops, launch_mode, n_devices=tp)
     return unfused_cost(platform, ops)
 
 
@@ -35,10 +35,10 @@ def step_cost(platform: PlatformSpec, model: ModelSpec, shape: StepShape, *,
     layer, head = step_operators(model, shape)
     per_graph = platform.execution.max_layers_per_graph if mode == "fused_dataflow" else 1
     n_full, rest = divmod(model.n_layers, per_graph)
-    total = _group(platform, layer * per_graph, mode, launch_mode).times(n_full)
+    total = _group(platform, layer * per_graph, mode, launch_mode, shape.tp).times(n_full)
     if rest:
-        total = total + _group(platform, layer * rest, mode, launch_mode)
-    return total + (_group(platform, head, mode, launch_mode) if head else ZERO)
+        total = total + _group(platform, layer * rest, mode, launch_mode, shape.tp)
+    return total + (_group(platform, head, mode, launch_mode, shape.tp) if head else ZERO)
 
 
 def prefill_cost(platform: PlatformSpec, model: ModelSpec, *, n_batch: int, n_prompt_tokens: int, tp: int,

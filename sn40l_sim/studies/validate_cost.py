@@ -109,13 +109,24 @@ def llama31_rows(platform: PlatformSpec) -> list[ValidationRow]:
 
 
 def utilisation_rows(platform: PlatformSpec) -> list[ValidationRow]:
-    """Share of peak HBM bandwidth SN40L decode sustains (P1: ~85 %)."""
+    """Share of peak HBM bandwidth SN40L decode sustains (P1: ~85 %, its figure for big models).
+
+    Only the big model is judged against it: PAPER.md reads P1's small-model decode as well below
+    85 % (Table V: ~1.6 ms a token for Llama-2-7B at TP8), and P1's own T15 rate for Llama-3.1-8B on
+    16 sockets implies the share shown in that row's note."""
     rows = []
     for model, tp in (("llama-2-7b", 8), ("llama-2-70b", 8), ("llama-3.1-8b", 16)):
         step = decode_cost(platform, get_model(model), n_batch=1, n_context_tokens=CONTEXT_TOKENS, tp=tp)
+        judged = model == "llama-2-70b"
+        note = "" if judged else "not judged: P1's ~85 % is its big-model figure (PAPER.md)"
+        if model in T15_TARGETS:
+            t15 = decode_cost(platform, get_model(model), n_batch=1, n_context_tokens=T15_CONTEXT_TOKENS,
+                              tp=tp)
+            implied = t15.hbm_bytes * T15_TARGETS[model] / platform.device.hbm.bw_bytes_per_s
+            note += f"; P1's T15 rate ({T15_TARGETS[model]:g} tok/s at 8K) implies {implied:.2f}"
         rows.append(ValidationRow(f"HBM.{model}-tp{tp}", f"SN40L decode HBM utilisation, {model}, batch 1, "
                                   f"context 4096, TP{tp}", "~0.85", 0.85, hbm_utilisation(platform, step),
-                                  0.80, 0.90))
+                                  0.80 if judged else None, 0.90 if judged else None, note=note))
     return rows
 
 
