@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sn40l_sim.config.load import read_yaml, with_lines
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
 from sn40l_sim.engine.simulation import Simulation, StopRequest
+from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
-from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.metrics.recorder import PARTS_SUFFIX, Recorder
 from sn40l_sim.metrics.run_info import RUN_INFO, RunInfo
 from sn40l_sim.metrics.run_summary import RunSummary
 from sn40l_sim.metrics.warnings import default_limit_warnings
@@ -27,7 +31,7 @@ from sn40l_sim.policy.expert_load import label_shares
 from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.workload.data_dir import resolve_data_dir
-from sn40l_sim.workload.request_stream import count_hint, iter_request_chunks
+from sn40l_sim.workload.request_stream import RequestStream, count_hint, iter_request_chunks
 
 
 @dataclass
@@ -87,28 +91,59 @@ class _Progress:
             self.bar.stop()
 
 
-@contextmanager
-def _sigint_stops(stop: StopRequest) -> Iterator[None]:
-    """While a run simulates and writes its results, Ctrl-C sets ``stop`` instead of raising.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    A KeyboardInterrupt raised mid-write could leave a ``.partial`` file or a block written
-    twice; the flag stops the run between two events instead, and further presses are ignored
-    until the files are complete. Only the main thread's default handler is replaced (a caller
-    that installed its own, or ignores SIGINT, keeps it).
+
+@contextmanager
+def _signals_stop(stop: StopRequest, received: list[int]) -> Iterator[None]:
+    """While a run simulates and writes its results, SIGINT (Ctrl-C) and SIGTERM (``timeout``,
+    batch schedulers) set ``stop`` instead of raising or killing the process.
+
+    A KeyboardInterrupt raised mid-write could leave a half-written file or a block written
+    twice; the flag stops the run between two events instead, and further signals are ignored
+    until the files are complete. ``received`` collects the signal numbers (the exit status is
+    128 + the first). Only the main thread's default handlers are replaced (a caller that
+    installed its own, or ignores a signal, keeps it).
     """
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
+    defaults: dict[signal.Signals, Any] = {signal.SIGINT: signal.default_int_handler,
+                                           signal.SIGTERM: signal.SIG_DFL}
+    mine = [s for s in STOP_SIGNALS if signal.getsignal(s) is defaults[s]]
 
     def request_stop(signum: int, frame: Any) -> None:
+        received.append(signum)
         stop.requested = True
 
-    signal.signal(signal.SIGINT, request_stop)
+    for signum in mine:
+        signal.signal(signum, request_stop)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in mine:
+            signal.signal(signum, defaults[signum])
+
+
+def _prepare_run_dir(run_dir: Path) -> None:
+    """Clear what a killed earlier run left in a reused folder (a sweep's ``runs/<point>``), so
+    the new run never mixes with, or trips over, its leftovers."""
+    for name in ("requests.parquet", "events.parquet", "summary.json", "scenario.resolved.yaml",
+                 RUN_INFO):
+        for leftover in (run_dir / name, run_dir / (name + ".partial")):
+            leftover.unlink(missing_ok=True)
+    for parts in run_dir.glob("*" + PARTS_SUFFIX):
+        shutil.rmtree(parts, ignore_errors=True)
+    shutil.rmtree(run_dir / "plots", ignore_errors=True)
+
+
+def _remove_failed_run(run_dir: Path, made: list[Path]) -> None:
+    """A run that stopped on an input error (a bad trace row) leaves no results folder, nor the
+    empty ``<output>`` and ``<output>/<scenario>`` folders that only it had created."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for folder in made:  # deepest first
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def _kept_message(requests: ParquetColumns, n_events: int, now_s: float, run_dir: Path) -> str:
@@ -118,6 +153,20 @@ def _kept_message(requests: ParquetColumns, n_events: int, now_s: float, run_dir
             f"({int(counts.get('completed', 0)):,} completed, {int(counts.get('rejected', 0)):,} "
             f"rejected, {int(counts.get('pending', 0)):,} unfinished) and {n_events:,} events "
             f"in {run_dir}")
+
+
+def _in_scenario_file(exc: InputError, resolved: ResolvedScenario) -> InputError:
+    """A workload problem found while running (a missing trace, arrivals past the time limit)
+    names its field; give it the scenario file and the field's line there."""
+    if resolved.source is None:
+        return exc
+    source = str(resolved.source)
+    exc = exc.located(file=source)
+    try:
+        _, node = read_yaml(resolved.source)
+    except InputError:
+        return exc
+    return with_lines(exc, node, source)
 
 
 def _economics_info(resolved: ResolvedScenario, requests: ParquetColumns) -> dict[str, Any]:
@@ -159,16 +208,51 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
 
     ``step_costs`` is the engine's cost hook (see :class:`sn40l_sim.cost.cache.FixedStepCost`).
     """
+    try:
+        return _run_scenario(resolved, output=output, data_dir=data_dir, plots=plots,
+                             progress=progress, run_dir=run_dir, step_costs=step_costs)
+    except InputError as exc:
+        raise _in_scenario_file(exc, resolved) from None
+
+
+def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: Path | None,
+                  plots: bool, progress: bool, run_dir: Path | None,
+                  step_costs: StepCostFactory) -> RunResult:
     scenario = resolved.scenario
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
                                  base_dir=resolved.base_dir)
     resolved = with_label_shares(resolved, data)
+    made: list[Path] = []  # folders this run creates, removed again if it fails on its input
     if run_dir is None:
         # A relative output folder is relative to where the user runs the command.
         out = output if output is not None else Path(scenario.output)
+        made = [p for p in (out / scenario.name, out) if not p.exists()]
         run_dir = new_run_dir(out, scenario.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        created = True
+    else:
+        created = not run_dir.exists()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _prepare_run_dir(run_dir)
+    try:
+        return _run_in(resolved, run_dir, chunks, data, plots=plots, progress=progress,
+                       step_costs=step_costs)
+    except InputError:
+        if created:
+            _remove_failed_run(run_dir, made)
+        raise
+
+
+def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, data: Path, *,
+            plots: bool, progress: bool, step_costs: StepCostFactory) -> RunResult:
+    """Simulate into ``run_dir``: ``summary.json`` says ``"complete": false`` from the start and
+    is replaced by the full summary (``"complete": true``) once every file is in place."""
+    scenario = resolved.scenario
+    write_json(run_dir / "summary.json", {
+        "scenario": scenario.name, "complete": False,
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "note": "the run has not finished (or was killed): requests.parquet.parts/ and "
+                "events.parquet.parts/ hold the rows written so far, each part a complete file"})
     write_yaml(run_dir / "scenario.resolved.yaml", scenario.model_dump(mode="json"))
     bar = _Progress(count_hint(scenario.workload, data_dir=data, base_dir=resolved.base_dir),
                     progress)
@@ -178,7 +262,8 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                         on_progress=bar.update)
     started = time.perf_counter()
     stop = StopRequest()
-    with _sigint_stops(stop):
+    received: list[int] = []
+    with _signals_stop(stop, received):
         sim = Simulation(resolved, recorder, chunks, step_costs=step_costs)
         interrupted = True  # until the run is known to have reached its end
         try:
@@ -200,12 +285,14 @@ def run_scenario(resolved: ResolvedScenario, *, output: Path | None = None,
                        interrupted=interrupted, wall_s=wall_s,
                        **_economics_info(resolved, requests))
         write_json(run_dir / RUN_INFO, info.to_dict())
-        summary = RunSummary.from_run_dir(run_dir)
+        summary = RunSummary.from_run_dir(run_dir)  # complete: the result files are in place
         write_json(run_dir / "summary.json", summary.to_dict())
+    signum = received[0] if received else signal.SIGINT
     if interrupted:
-        raise KeyboardInterrupt(_kept_message(requests, events.n_rows, sim.env.now, run_dir))
+        raise Interrupted(_kept_message(requests, events.n_rows, sim.env.now, run_dir), signum=signum)
     if stop.requested:
-        raise KeyboardInterrupt(f"interrupted after the simulation ended: results in {run_dir}")
+        raise Interrupted(f"interrupted after the simulation ended: results in {run_dir}",
+                          signum=signum)
     if plots and scenario.plots == "auto":
         # matplotlib costs about half a CPU-second to import: only a run that draws pays it.
         from sn40l_sim.present.run_plots import draw_run_plots

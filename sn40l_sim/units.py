@@ -3,6 +3,7 @@
 One place parses ``"64 GiB"``, ``"1.8 TB/s"``, ``"638 TFLOP/s"``, ``"10 us"``. Decimal prefixes are
 powers of 10 (GB = 1e9 bytes), binary prefixes powers of 2 (GiB = 2**30 bytes), exactly; an unknown
 unit is an error, never a guess (gem5's lesson: GB silently read as GiB corrupts every result).
+A bare number is an error too, except for a count: it names no unit, so it is a guess as well.
 """
 
 from __future__ import annotations
@@ -69,15 +70,32 @@ _EXAMPLES: dict[str, str] = {
 }
 
 
-def parse_quantity(value: object, dimension: Dimension) -> float:
-    """Parse a number with a unit (or a bare number, taken as SI) into an SI float.
+_UNIT_NAMES: dict[str, str] = {
+    "bytes": "bytes", "bytes_per_s": "bytes per second", "flop": "FLOP",
+    "flop_per_s": "FLOP per second", "s": "seconds", "count": "a count", "watts": "watts",
+}
 
-    Raises ``ValueError`` with the accepted forms when the value cannot be read; pydantic turns
-    that into a field error with the field's path.
+
+def _bare_number(value: object, dimension: Dimension) -> ValueError:
+    """A number without its unit: 1.8 could be B/s or TB/s, 5 could be s or ms, so it is refused."""
+    shown = value if isinstance(value, str) else repr(value)
+    return ValueError(f"missing unit: {shown} has no unit; write the {_UNIT_NAMES[dimension]} "
+                      f"with one, e.g. {_EXAMPLES[dimension]}")
+
+
+def parse_quantity(value: object, dimension: Dimension) -> float:
+    """Parse a number with its unit into an SI float (a ``count`` may be a bare number).
+
+    A bare number for a quantity with a dimension is an error that names the expected unit:
+    ``bandwidth: 1.8`` silently read as 1.8 B/s, or ``latency: 5`` as 5 s, gave answers off by
+    10^12. Raises ``ValueError`` with the accepted forms; pydantic turns that into a field error
+    with the field's path.
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a quantity such as {_EXAMPLES[dimension]}, got {value!r}")
     if isinstance(value, (int, float)):
+        if dimension != "count":
+            raise _bare_number(value, dimension)
         try:
             number = float(value)
         except OverflowError:  # an integer beyond the float range
@@ -86,6 +104,8 @@ def parse_quantity(value: object, dimension: Dimension) -> float:
         match = _QUANTITY.match(value)
         if not match:
             raise ValueError(f"expected a quantity such as {_EXAMPLES[dimension]}, got {value!r}")
+        if not match.group(2) and dimension != "count":
+            raise _bare_number(value.strip(), dimension)
         scale = _scale(match.group(2), dimension)
         if scale is None:
             raise ValueError(

@@ -2,10 +2,11 @@
 
 Random YAML documents and random mutations of ``scenarios/quickstart.yaml`` (deleted keys,
 misspelt keys, wrong types, negative numbers, garbage unit strings, damaged text) must each end
-with exit status 0 or 2. Exit 2 must come with one line on stderr that names the file and a line
-or field, never a traceback; any other exception escaping ``main`` fails the test, and so does a
-run that does not end within a time limit. The quickstart's request count is cut to a handful
-before other fields are fuzzed, so every case that is still valid simulates in milliseconds.
+with exit status 0 or 2. Exit 2 must come with one line on stderr per problem, each naming the
+file and a line or field, never a traceback; any other exception escaping ``main`` fails the
+test, and so does a run that does not end within a time limit. The quickstart's request count is
+cut to a handful before other fields are fuzzed, so every case that is still valid simulates in
+milliseconds.
 Set SN40L_FUZZ_SCALE (e.g. 20) to run that many times more examples when hunting for bugs.
 """
 
@@ -78,19 +79,21 @@ WHOLE_FILE_PROBLEMS = (": the file is empty", ": cannot read file: ", ": invalid
 
 
 def check_outcome(code: int, err: str, scenario: Path) -> None:
-    """Exit 0, or exit 2 with one located message (file, and a line or a field)."""
+    """Exit 0, or exit 2 with one located line per problem (file, and a line or a field)."""
     assert code in (0, 2), f"exit status {code}: {err}"
     if code == 0:
         return
     assert "Traceback" not in err, err
-    assert err.count("\n") == 1, f"expected one line on stderr, got:\n{err}"
-    match = _LOCATED.match(err)
-    assert match, f"the error names no YAML file: {err}"
-    whole_file = any(problem in err for problem in WHOLE_FILE_PROBLEMS)
-    assert match["line"] or match["field"] or whole_file, \
-        f"the error names neither a line nor a field: {err}"
-    named = Path(match["file"])
-    assert named == scenario or named.is_file(), f"the error names a file that is not there: {err}"
+    lines = err.splitlines(keepends=True)
+    assert 1 <= len(lines) <= 20 and err.endswith("\n"), f"expected 1 to 20 lines, got:\n{err}"
+    for line in lines:
+        match = _LOCATED.match(line)
+        assert match, f"the error names no YAML file: {line}"
+        whole_file = any(problem in line for problem in WHOLE_FILE_PROBLEMS)
+        assert match["line"] or match["field"] or whole_file, \
+            f"the error names neither a line nor a field: {line}"
+        named = Path(match["file"])
+        assert named == scenario or named.is_file(), f"the error names a file that is not there: {line}"
 
 
 # --- random documents ----------------------------------------------------------------------------

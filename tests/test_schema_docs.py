@@ -65,3 +65,19 @@ def test_descriptions_match_what_pydantic_would_extract():
                 expected.update(extract_docstrings_from_cls(cls, use_inspect=True))
         assert attribute_docstrings(model) == expected, model.__name__
         assert set(expected) <= set(model.model_fields), model.__name__
+
+
+@pytest.mark.parametrize("model", [Scenario, PlatformConfig])
+def test_each_property_shows_its_own_docstring(model):
+    """A field's docstring wins over the generic description its type brings (a quantity's
+    "a quantity with its unit, e.g. ..."), as with pydantic's ``use_attribute_docstrings``."""
+    schema = model.model_json_schema()
+    by_name = {cls.__name__: cls for cls in _config_models()}
+    checked = 0
+    for name, spec in [(model.__name__, schema), *schema.get("$defs", {}).items()]:
+        docs = attribute_docstrings(by_name[name])
+        for field, prop in spec.get("properties", {}).items():
+            if field in docs:
+                assert prop["description"] == docs[field], f"{name}.{field}"
+                checked += 1
+    assert checked >= 40

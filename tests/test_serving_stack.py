@@ -83,7 +83,7 @@ def test_router_output_tokens_needs_a_model():
     assert RouterConfig(model="llama-2-7b", output_tokens=20).output_tokens == 20
     assert RouterConfig().output_tokens == 1
     with pytest.raises(ValueError, match="output_tokens"):
-        RouterConfig(latency=0.005, output_tokens=20)
+        RouterConfig(latency="5 ms", output_tokens=20)
 
 
 def test_other_stack_by_name():

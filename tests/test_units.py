@@ -23,7 +23,7 @@ from sn40l_sim.units import format_bytes, parse_quantity
         ("10 us", "s", 10e-6),
         ("5 ms", "s", 5e-3),
         ("2 s", "s", 2.0),
-        (3, "s", 3.0),
+        (3, "count", 3.0),
         ("1.5k", "count", 1500.0),
     ],
 )
@@ -39,6 +39,15 @@ def test_parse_known_units(text, dimension, expected):
 def test_parse_rejects_bad_input(text, dimension):
     with pytest.raises(ValueError):
         parse_quantity(text, dimension)
+
+
+@pytest.mark.parametrize("dimension", ["bytes", "bytes_per_s", "flop", "flop_per_s", "s"])
+@pytest.mark.parametrize("value", [5, 1.8, 0, "5", " 1.8 ", "1e3"])
+def test_bare_number_is_an_error_naming_the_unit(value, dimension):
+    """Issue 13: ``bandwidth: 1.8`` was 1.8 B/s and ``latency: 5`` five seconds, silently."""
+    with pytest.raises(ValueError, match="missing unit") as caught:
+        parse_quantity(value, dimension)
+    assert "e.g." in str(caught.value)  # the message shows the accepted form
 
 
 @given(st.floats(min_value=1e-3, max_value=1e6, allow_nan=False))

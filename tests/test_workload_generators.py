@@ -173,8 +173,8 @@ def test_real_prompt_sets(real_data, name, n_labels):
 # --- determinism ---------------------------------------------------------------------------------
 
 
-FULL = {"arrivals": {"kind": "on_off", "rate_per_s": 9.0, "on_duration": 1.5,
-                     "off_duration": 0.5, "random_durations": True},
+FULL = {"arrivals": {"kind": "on_off", "rate_per_s": 9.0, "on_duration": "1.5 s",
+                     "off_duration": "0.5 s", "random_durations": True},
         "prompt_tokens": {"kind": "lognormal", "median": 300, "sigma": 1.0},
         "output_tokens": {"kind": "uniform", "low": 1, "high": 50},
         "category": {"kind": "zipf", "s": 0.8, "names": ["a", "b", "c"]},

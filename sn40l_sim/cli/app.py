@@ -21,7 +21,7 @@ from sn40l_sim.cli import (
     cmd_validate,
 )
 from sn40l_sim.cli.common import EXIT_INPUT, EXIT_INTERRUPTED
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, Interrupted
 
 # Every command, in the order ``--help`` lists them. A command module imports only argparse and what
 # its parser needs at import time; the heavy work is imported inside its command function.
@@ -40,16 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; an input error is one line on stderr and exit 2, Ctrl-C exit 130."""
+    """Run one command; each input problem is one line on stderr and exit 2; Ctrl-C exit 130,
+    SIGTERM exit 143."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"sn40l-sim: error: {exc}", file=sys.stderr)
+    except InputError as exc:  # one line per problem (CombinedInputError holds several)
+        for line in str(exc).splitlines() or ["invalid input"]:
+            print(f"sn40l-sim: error: {line}", file=sys.stderr)
         return EXIT_INPUT
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:  # Ctrl-C (130) or SIGTERM (143), after the files are complete
         message = str(exc) or "interrupted"
         print(f"sn40l-sim: {message}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exc.exit_status if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
 

@@ -19,10 +19,12 @@ from sn40l_sim.catalogue.hardware import (
     ServingStackSpec,
     WeightLoadSpec,
 )
+from sn40l_sim.config.limits import MAX_DEVICES_PER_NODE, MAX_NODES
 from sn40l_sim.config.quantities import (
     STRICT,
     Bytes,
     BytesPerS,
+    Count,
     FlopPerS,
     Fraction,
     PositiveSeconds,
@@ -176,9 +178,9 @@ class ExecutionConfig(BaseModel):
     """Achievable share of peak HBM bandwidth when streaming GEMM/attention operands."""
     flop_efficiency: Fraction
     """Achievable share of peak FLOP/s on large GEMMs."""
-    gemm_half_dim: float = Field(gt=0)
+    gemm_half_dim: float = Field(gt=0, le=1e9)
     """GEMM m or n at which that dimension's efficiency factor is one half."""
-    gemm_half_k: float = Field(gt=0)
+    gemm_half_k: float = Field(gt=0, le=1e9)
     """GEMM reduction depth k at which its efficiency factor is one half. Required, like every efficiency
     here: a hardware number needs a source in its profile, so a missing one is an error, not a silent
     default."""
@@ -186,7 +188,7 @@ class ExecutionConfig(BaseModel):
     """Share of HBM bandwidth a stand-alone vector kernel (norm, add, activation) gets."""
     attention_flop_efficiency: Fraction
     """Share of peak FLOP/s of an attention kernel over many keys."""
-    attention_half_keys: float = Field(gt=0)
+    attention_half_keys: float = Field(gt=0, le=1e9)
     """Attended keys per query at which attention's FLOP/s is one half."""
     vector_kernel_launch: PositiveSeconds
     """Fixed cost of an unfused vector kernel."""
@@ -194,7 +196,7 @@ class ExecutionConfig(BaseModel):
     """Fixed cost of an unfused attention kernel."""
     sram_usable_fraction: Fraction
     """Share of SRAM a fused graph may fill with stationary data."""
-    max_layers_per_graph: int = Field(default=1, ge=1)
+    max_layers_per_graph: Count = Field(default=1, ge=1, le=100_000)
     """Decoder layers one fused kernel may hold."""
     pipeline_stage_latency: Seconds = 0.0
     """Fill + drain per operator (pipeline stage) of a fused graph."""
@@ -247,7 +249,7 @@ class PriceConfig(BaseModel):
     """``price:`` of a profile: US dollars per node-hour."""
 
     model_config = STRICT
-    node_usd_per_hour: float = Field(gt=0)
+    node_usd_per_hour: float = Field(gt=0, le=1e9, allow_inf_nan=False)  # a node-hour under $1e9
     """US dollars to hold one node for an hour, busy or idle."""
 
     def to_spec(self) -> PriceSpec:
@@ -262,9 +264,9 @@ class PlatformConfig(DocumentedModel):
     """The platform's display name."""
     kind: Literal["rdu", "gpu"]
     """rdu (SN40L) or gpu (DGX)."""
-    devices_per_node: int = Field(ge=1)
+    devices_per_node: Count = Field(ge=1, le=MAX_DEVICES_PER_NODE)
     """Devices (sockets or GPUs) in one node."""
-    nodes: int = Field(default=1, ge=1)
+    nodes: Count = Field(default=1, ge=1, le=MAX_NODES)
     """Nodes (a scenario's nodes overrides it)."""
     device: DeviceConfig
     """One device's compute and memories."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from sn40l_sim.catalogue.hardware import PlatformSpec, PowerSpec, PriceSpec
 from sn40l_sim.catalogue.models import ModelSpec, get_model
-from sn40l_sim.config.load import load_model
+from sn40l_sim.config.limits import MAX_DEVICES, MAX_EXPERT_COPIES
+from sn40l_sim.config.load import read_yaml, validate, with_lines
 from sn40l_sim.config.policy_names import (
     EVICTION_NAMES,
     PLACEMENT_NAMES,
@@ -19,7 +22,9 @@ from sn40l_sim.config.profiles import load_platform, platform_from_mapping
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.scenario import CostsConfig, Scenario, ServingConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, combine
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +87,16 @@ def expand_experts(scenario: Scenario, source: Path | None) -> tuple[Expert, ...
     """Expand ``count``/``name_prefix`` groups into named experts; names must be unique."""
     experts: list[Expert] = []
     seen: set[str] = set()
+    models: list[ModelSpec] = []
+    problems: list[InputError] = []
     for g_index, group in enumerate(scenario.experts):
         try:
-            model = get_model(group.model)
+            models.append(get_model(group.model))
         except InputError as exc:
-            raise _field_error(exc, source, f"experts[{g_index}].model") from None
+            problems.append(_field_error(exc, source, f"experts[{g_index}].model"))
+    if problems:
+        raise combine(problems)
+    for g_index, (group, model) in enumerate(zip(scenario.experts, models, strict=True)):
         prefix = group.name_prefix or group.model
         for i in range(group.count):
             name = group.name or (prefix if group.count == 1 else f"{prefix}-{i}")
@@ -98,23 +108,29 @@ def expand_experts(scenario: Scenario, source: Path | None) -> tuple[Expert, ...
     return tuple(experts)
 
 
-def _check_policy_names(scenario: Scenario, source: Path | None) -> None:
-    """Unknown scheduler/eviction names fail here, with the field they came from.
+def _check_policy_names(scenario: Scenario, source: Path | None) -> list[InputError]:
+    """Unknown scheduler/eviction names and pinned experts, each with the field it came from.
 
     The names are declared in :mod:`sn40l_sim.config.policy_names` (config sits below policy, so it
     cannot ask the registries); ``tests/test_policy_registry.py`` keeps the two lists equal.
     """
+    problems: list[InputError] = []
+    file = str(source) if source else None
     for known, value, field in ((SCHEDULER_NAMES, scenario.serving.scheduler, "serving.scheduler"),
                                 (EVICTION_NAMES, scenario.serving.eviction, "serving.eviction"),
                                 (PLACEMENT_NAMES, scenario.serving.placement, "serving.placement")):
         try:
             check_name(known, value, field.split(".")[-1])
         except InputError as exc:
-            raise _field_error(exc, source, field) from None
+            problems.append(_field_error(exc, source, field))
     if scenario.serving.eviction == "pinned" and not scenario.serving.pinned:
-        raise InputError("eviction 'pinned' needs a non-empty 'serving.pinned' list of experts",
-                         file=str(source) if source else None, field="serving.pinned")
-    names = {e.name for e in expand_experts(scenario, source)}
+        problems.append(InputError("eviction 'pinned' needs a non-empty 'serving.pinned' list of "
+                                   "experts", file=file, field="serving.pinned"))
+    return problems
+
+
+def _check_pinned(scenario: Scenario, experts: tuple[Expert, ...], source: Path | None) -> None:
+    names = {e.name for e in experts}
     unknown = [n for n in scenario.serving.pinned if n not in names]
     if unknown:
         raise InputError(f"pinned experts {unknown} are not in the expert list",
@@ -172,8 +188,37 @@ def apply_costs(platform: PlatformSpec, costs: CostsConfig, source: Path | None)
     return dataclasses.replace(platform, power=power, price=price)
 
 
-def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
-    """Resolve names (platform profile, catalogue models) into specs."""
+def _check_size(scenario: Scenario, platform: PlatformSpec, source: Path | None) -> None:
+    """Devices and expert copies within the simulator's limits, before anything is allocated."""
+    file = str(source) if source else None
+    n_devices = scenario.nodes * platform.n_devices_per_node
+    if n_devices > MAX_DEVICES:
+        raise InputError(f"{scenario.nodes:,} nodes x {platform.n_devices_per_node} devices = "
+                         f"{n_devices:,} devices; the simulator's limit is {MAX_DEVICES:,} "
+                         "(see docs/limits.md)", file=file, field="nodes")
+    tp = scenario.serving.tensor_parallel
+    if tp > n_devices:
+        raise InputError(f"tensor_parallel {tp} exceeds the {n_devices} devices of "
+                         f"{scenario.nodes} {platform.name} node(s)", file=file,
+                         field="serving.tensor_parallel")
+    replicas = scenario.serving.replicas
+    n_experts = sum(g.count for g in scenario.experts)
+    if isinstance(replicas, int) and n_experts * min(replicas, n_devices // tp) > MAX_EXPERT_COPIES:
+        raise InputError(f"{n_experts:,} experts x {replicas} replicas exceed the simulator's limit "
+                         f"of {MAX_EXPERT_COPIES:,} expert copies (see docs/limits.md)", file=file,
+                         field="serving.replicas")
+
+
+def _attempt(problems: list[InputError], make: Callable[[], T]) -> T | None:
+    """Run one independent check; its InputError joins ``problems`` so all are reported at once."""
+    try:
+        return make()
+    except InputError as exc:
+        problems.append(exc)
+        return None
+
+
+def _load_platform(scenario: Scenario, source: Path | None) -> PlatformSpec:
     base = source.parent if source is not None else None
     try:
         if isinstance(scenario.platform, str):
@@ -182,31 +227,43 @@ def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
             platform = platform_from_mapping(scenario.platform, f"{source}: platform")
     except InputError as exc:
         raise _field_error(exc, source, "platform") from None
-    platform = apply_costs(dataclasses.replace(platform, n_nodes=scenario.nodes), scenario.costs,
-                           source)
-    tp = scenario.serving.tensor_parallel
-    if tp > platform.n_devices:
-        raise InputError(
-            f"tensor_parallel {tp} exceeds the {platform.n_devices} devices of {scenario.nodes} "
-            f"{platform.name} node(s)", file=str(source) if source else None,
-            field="serving.tensor_parallel")
-    _check_policy_names(scenario, source)
-    router_model = None
-    if scenario.router.model is not None:
-        try:
-            router_model = get_model(scenario.router.model)
-        except InputError as exc:
-            raise _field_error(exc, source, "router.model") from None
-    return ResolvedScenario(
-        scenario=scenario,
-        source=source,
-        platform=platform,
-        experts=expand_experts(scenario, source),
-        router_model=router_model,
-        group_shares=group_shares(scenario, source),
-    )
+    return apply_costs(dataclasses.replace(platform, n_nodes=scenario.nodes), scenario.costs, source)
+
+
+def _router_model(scenario: Scenario, source: Path | None) -> ModelSpec | None:
+    if scenario.router.model is None:
+        return None
+    try:
+        return get_model(scenario.router.model)
+    except InputError as exc:
+        raise _field_error(exc, source, "router.model") from None
+
+
+def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
+    """Resolve names (platform profile, catalogue models) into specs; every problem at once."""
+    problems: list[InputError] = []
+    platform = _attempt(problems, lambda: _load_platform(scenario, source))
+    if platform is not None:
+        _attempt(problems, lambda: _check_size(scenario, platform, source))
+    problems.extend(_check_policy_names(scenario, source))
+    experts = _attempt(problems, lambda: expand_experts(scenario, source))
+    if experts is not None:
+        _attempt(problems, lambda: _check_pinned(scenario, experts, source))
+    router_model = _attempt(problems, lambda: _router_model(scenario, source))
+    shares = _attempt(problems, lambda: group_shares(scenario, source))
+    if problems:
+        raise combine(problems)
+    assert platform is not None and experts is not None
+    return ResolvedScenario(scenario=scenario, source=source, platform=platform, experts=experts,
+                            router_model=router_model, group_shares=shares)
 
 
 def load_scenario(path: Path) -> ResolvedScenario:
-    """Read, validate and resolve a scenario file."""
-    return resolve(load_model(Scenario, path), path)
+    """Read, validate and resolve a scenario file; every problem located at its line."""
+    data, node = read_yaml(path)
+    if data is None:
+        raise InputError("the file is empty", file=str(path))
+    try:
+        return resolve(validate(Scenario, data, node, str(path)), path)
+    except InputError as exc:
+        raise with_lines(exc, node, str(path)) from None

@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from sn40l_sim.config.quantities import STRICT, Seconds
+from sn40l_sim.config.limits import MAX_TOKENS
+from sn40l_sim.config.quantities import STRICT, Count, Seconds
 
 ROW_SUM_TOLERANCE = 1e-3  # a confusion row's probabilities must sum to 1 within this
 
@@ -50,7 +51,7 @@ class RouterConfig(BaseModel):
     model: str | None = None
     """A catalogue model that routes: its prefill (and output_tokens) is simulated on the group's devices. Not
     with latency."""
-    output_tokens: int = Field(default=1, ge=1)
+    output_tokens: Count = Field(default=1, ge=1, le=MAX_TOKENS)
     """Tokens the router generates: 1 is a classifier head; more is a router that writes its answer."""
     latency: Seconds | None = None
     """A fixed routing delay that does not occupy the devices. Not with model."""

@@ -8,9 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
-from sn40l_sim.config.quantities import STRICT, Bytes, PositiveSeconds, Seconds, Watts
+from sn40l_sim.config.limits import (
+    MAX_BATCH,
+    MAX_EXPERTS,
+    MAX_NODES,
+    MAX_TOKENS,
+    check_name,
+)
+from sn40l_sim.config.quantities import STRICT, Bytes, Count, PositiveSeconds, Seconds, Watts
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.schema_docs import DocumentedModel
 from sn40l_sim.config.workload_config import WorkloadConfig
@@ -22,7 +29,7 @@ class ExpertGroupConfig(BaseModel):
     model_config = STRICT
     model: str
     """Catalogue model of these experts (e.g. llama-2-7b); `sn40l-sim validate` lists them."""
-    count: int = Field(default=1, ge=1, le=1_000_000)
+    count: Count = Field(default=1, ge=1, le=MAX_EXPERTS)
     """How many experts of this model."""
     name: str | None = None
     """The name of a single expert (only with count 1)."""
@@ -44,11 +51,11 @@ class ServingConfig(BaseModel):
     """How each serving group batches, schedules and caches experts."""
 
     model_config = STRICT
-    tensor_parallel: int = Field(default=8, ge=1)
+    tensor_parallel: Count = Field(default=8, ge=1, le=4096)
     """Devices (SN40L sockets or GPUs) per serving group; each group serves its experts' batches."""
-    max_batch: int = Field(default=8, ge=1)
+    max_batch: Count = Field(default=8, ge=1, le=MAX_BATCH)
     """Most requests in one expert batch (continuous batching) and in one router batch."""
-    max_context_tokens: int = Field(default=4096, ge=2)
+    max_context_tokens: Count = Field(default=4096, ge=2, le=MAX_TOKENS)
     """Longest prompt + output a request may have; longer ones are rejected."""
     kv_reservation: Bytes | None = None
     """HBM set aside for the KV cache up front. With kv_growth (default) a floor (default 0) the running
@@ -70,14 +77,14 @@ class ServingConfig(BaseModel):
     into free room or by evicting idle experts nobody waits for; true means next."""
     preload: bool = True
     """Start with HBM filled with the first experts that fit."""
-    replicas: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
+    replicas: Annotated[Count, Field(ge=1, le=4096)] | Literal["auto"] = 1
     """Copies of each expert on other groups (auto: as many as the groups allow); a request goes to the copy
     whose group has the fewest outstanding requests. 1 is P1's static placement."""
     placement: str = "uniform"
     """Which groups hold which experts: uniform (catalogue order, `replicas` copies of every expert) or
     load_aware (copies in proportion to expected load, experts packed only when groups are fewer, see
     sn40l_sim/policy/placement_rules.py; it chooses its own copies, so `replicas` must stay 1)."""
-    max_steps_per_iteration: int = Field(default=64, ge=1)
+    max_steps_per_iteration: Count = Field(default=64, ge=1, le=MAX_TOKENS)
     """Most decode steps one simulation event covers (a bound on how coarse an iteration is)."""
 
     @model_validator(mode="after")
@@ -111,7 +118,7 @@ class CostsConfig(BaseModel):
     SN40L's, which are not public): ``costs.node_usd_per_hour``, ``costs.device_busy``, ..."""
 
     model_config = STRICT
-    node_usd_per_hour: float | None = Field(default=None, gt=0)
+    node_usd_per_hour: float | None = Field(default=None, gt=0, le=1e9, allow_inf_nan=False)
     """US dollars per node-hour (replaces the profile's price.node_usd_per_hour)."""
     device_idle: Watts | None = None
     """Replaces the profile's power.device_idle."""
@@ -127,15 +134,16 @@ class Scenario(DocumentedModel):
     """One scenario file."""
 
     model_config = STRICT
-    name: str = Field(min_length=1)
-    """The scenario's name: its results go to <output>/<name>/<UTC stamp>/."""
+    name: Annotated[str, AfterValidator(check_name)]
+    """The scenario's name, a slug (letters, digits, -_., at most 100): its results go to
+    <output>/<name>/<UTC stamp>/."""
     description: str = ""
     """Free text, kept with the results."""
     platform: str | dict[str, Any]
     """A hardware profile: a name in hw_profiles/, a YAML path, or an inline mapping."""
-    nodes: int = Field(default=1, ge=1)
+    nodes: Count = Field(default=1, ge=1, le=MAX_NODES)
     """Nodes of the platform (each with the profile's devices_per_node devices)."""
-    experts: list[ExpertGroupConfig] = Field(min_length=1)
+    experts: list[ExpertGroupConfig] = Field(min_length=1, max_length=MAX_EXPERTS)
     """The experts of the composition; the backing store fills in this order."""
     router: RouterConfig = Field(default_factory=RouterConfig)
     """How requests find their expert, and what routing costs."""
@@ -147,9 +155,17 @@ class Scenario(DocumentedModel):
     """What a request must meet to count towards goodput."""
     costs: CostsConfig = Field(default_factory=CostsConfig)
     """Overrides of the profile's power and price (to sweep them)."""
-    seed: int = Field(default=1, ge=0)
+    seed: Count = Field(default=1, ge=0, lt=2**63)
     """Seed of every random draw (workload, router): the same seed gives the same results."""
     output: str = "results"
     """Folder for results (relative to where the command runs)."""
     plots: Literal["auto", "none"] = "auto"
     """Draw the run's plots (auto) or not (none)."""
+
+    @model_validator(mode="after")
+    def _expert_total(self) -> Scenario:
+        n_experts = sum(group.count for group in self.experts)
+        if n_experts > MAX_EXPERTS:
+            raise ValueError(f"{n_experts:,} experts in all; the simulator's limit is "
+                             f"{MAX_EXPERTS:,} (see docs/limits.md)")
+        return self

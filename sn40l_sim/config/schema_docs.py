@@ -51,14 +51,19 @@ def attribute_docstrings(model: type[BaseModel]) -> dict[str, str]:
 
 
 class DocumentedSchema(GenerateJsonSchema):
-    """pydantic's JSON Schema with each property's ``description`` from its attribute docstring
-    (a description set on the field itself wins)."""
+    """pydantic's JSON Schema with each property's ``description`` from its attribute docstring,
+    as ``use_attribute_docstrings`` gives it: over the generic one a type brings (a quantity's
+    "a quantity with its unit"), under one set on the field itself (``Field(description=...)``)."""
 
     def model_schema(self, schema: core_schema.ModelSchema) -> JsonSchemaValue:
         out = super().model_schema(schema)
-        docs = attribute_docstrings(schema["cls"])
+        model = schema["cls"]
+        docs = attribute_docstrings(model)
+        fields = model.model_fields
         for name, spec in out.get("properties", {}).items():
-            if name in docs and isinstance(spec, dict) and "description" not in spec:
+            field = fields.get(name)
+            if (name in docs and isinstance(spec, dict)
+                    and (field is None or field.description is None)):
                 spec["description"] = docs[name]
         return out
 

@@ -22,12 +22,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
 
-from sn40l_sim.config.quantities import STRICT, PositiveSeconds, Seconds
+from sn40l_sim.config.limits import (
+    MAX_RATE_PER_S,
+    MAX_REQUESTS,
+    MAX_TIME_S,
+    MAX_TOKENS,
+    MIN_RATE_PER_S,
+)
+from sn40l_sim.config.quantities import STRICT, Count, PositiveSeconds, Seconds
 
 TraceFormat = Literal["auto", "azure", "vidur", "mooncake", "burstgpt", "generic"]
 ArrivalUnit = Literal["s", "ms", "us", "ns", "datetime"]
-PositiveFloat = Annotated[float, Field(gt=0)]
-Tokens = Annotated[int, Field(ge=1)]
+Tokens = Annotated[Count, Field(ge=1, le=MAX_TOKENS)]
+# Requests per second, and a trace's rate multiplier: bounded so arrivals stay inside MAX_TIME_S.
+Rate = Annotated[float, Field(ge=MIN_RATE_PER_S, le=MAX_RATE_PER_S, allow_inf_nan=False)]
 
 # --- arrival processes ---------------------------------------------------------------------------
 
@@ -38,7 +46,7 @@ class PoissonArrivals(BaseModel):
     model_config = STRICT
     kind: Literal["poisson"]
     """Selects this variant: poisson."""
-    rate_per_s: PositiveFloat
+    rate_per_s: Rate
     """Mean arrivals per second."""
 
 
@@ -48,9 +56,9 @@ class GammaArrivals(BaseModel):
     model_config = STRICT
     kind: Literal["gamma"]
     """Selects this variant: gamma."""
-    rate_per_s: PositiveFloat
+    rate_per_s: Rate
     """Mean arrivals per second."""
-    cv: PositiveFloat
+    cv: float = Field(gt=0, le=100)  # beyond 100 a few gaps hold almost all of the time
     """Coefficient of variation of the gaps (1 is Poisson; above 1 bursty)."""
 
 
@@ -60,7 +68,7 @@ class ConstantArrivals(BaseModel):
     model_config = STRICT
     kind: Literal["constant"]
     """Selects this variant: constant."""
-    rate_per_s: PositiveFloat
+    rate_per_s: Rate
     """Arrivals per second, evenly spaced."""
 
 
@@ -73,7 +81,7 @@ class OnOffArrivals(BaseModel):
     model_config = STRICT
     kind: Literal["on_off"]
     """Selects this variant: on_off."""
-    rate_per_s: PositiveFloat
+    rate_per_s: Rate
     """Poisson rate while on."""
     on_duration: PositiveSeconds
     """Length of an on period (its mean with random_durations)."""
@@ -122,9 +130,9 @@ class LognormalLength(BaseModel):
     model_config = STRICT
     kind: Literal["lognormal"]
     """Selects this variant: lognormal."""
-    median: PositiveFloat
+    median: float = Field(gt=0, le=MAX_TOKENS)
     """Median tokens."""
-    sigma: float = Field(ge=0)
+    sigma: float = Field(ge=0, le=10)  # exp(10 N) already spans 10^8; clipped to max_tokens
     """Standard deviation of the log."""
     max_tokens: Tokens | None = None
     """Longer draws are clipped to it."""
@@ -140,7 +148,7 @@ class GeometricLength(BaseModel):
     model_config = STRICT
     kind: Literal["geometric"]
     """Selects this variant: geometric."""
-    mean: float = Field(ge=1)
+    mean: float = Field(ge=1, le=MAX_TOKENS)
     """Mean tokens (the success probability is 1 / mean)."""
 
 
@@ -171,7 +179,7 @@ class TextLength(BaseModel):
     model_config = STRICT
     kind: Literal["text"]
     """Selects this variant: text."""
-    chars_per_token: PositiveFloat = 4.0
+    chars_per_token: float = Field(default=4.0, ge=0.01, le=1e6)
     """Characters per token of the prompt text (assumption: about 4 for English BPE)."""
 
 
@@ -194,7 +202,7 @@ class _Names(BaseModel):
     model_config = STRICT
     names: list[str] | None = Field(default=None, min_length=1)
     """The names to draw from."""
-    count: int | None = Field(default=None, ge=1)
+    count: Count | None = Field(default=None, ge=1)
     """Draw from count names <prefix>-0 .. <prefix>-(count-1)."""
     prefix: str | None = None
     """Prefix of the count names (default: the field's name)."""
@@ -223,7 +231,7 @@ class ZipfPopularity(_Names):
 
     kind: Literal["zipf"]
     """Selects this variant: zipf."""
-    s: float = Field(default=1.0, ge=0)
+    s: float = Field(default=1.0, ge=0, le=100)  # beyond, rank 1 takes every draw
     """Zipf exponent: P(rank k) is proportional to k**-s."""
 
 
@@ -233,7 +241,7 @@ class WeightsPopularity(BaseModel):
     model_config = STRICT
     kind: Literal["weights"]
     """Selects this variant: weights."""
-    weights: dict[str, Annotated[float, Field(ge=0)]] = Field(min_length=1)
+    weights: dict[str, Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)]] = Field(min_length=1)
     """Relative weight of each name (normalised)."""
 
     @model_validator(mode="after")
@@ -313,10 +321,19 @@ class _Labels(BaseModel):
 # --- the two workload shapes ---------------------------------------------------------------------
 
 
+def _mean_rate_per_s(arrivals: PoissonArrivals | GammaArrivals | ConstantArrivals | OnOffArrivals
+                     ) -> float:
+    """Long-run requests per second of an arrival process (on/off: the on share of the rate)."""
+    if isinstance(arrivals, OnOffArrivals):
+        period_s = arrivals.on_duration + arrivals.off_duration
+        return arrivals.rate_per_s * arrivals.on_duration / period_s
+    return arrivals.rate_per_s
+
+
 class GeneratorConfig(_Labels):
     """A synthetic workload: ``requests`` requests from an arrival process and length laws."""
 
-    requests: int = Field(ge=1)
+    requests: Count = Field(ge=1, le=MAX_REQUESTS)
     """How many requests to generate."""
     arrivals: ArrivalConfig
     """The arrival process."""
@@ -331,6 +348,12 @@ class GeneratorConfig(_Labels):
             raise ValueError("output_tokens cannot be of kind 'text' (no output text exists)")
         if isinstance(self.prompt_tokens, TextLength) and self.prompts is None:
             raise ValueError("prompt_tokens of kind 'text' needs 'prompts' to draw texts from")
+        span_s = self.requests / _mean_rate_per_s(self.arrivals)
+        if span_s > MAX_TIME_S:
+            raise ValueError(f"{self.requests:,} requests at this arrival rate span about "
+                             f"{span_s:.3g} s of simulated time, beyond the simulator's limit of "
+                             f"{MAX_TIME_S:g} s (see docs/limits.md); raise the rate or lower "
+                             "'requests'")
         return self
 
 
@@ -376,9 +399,9 @@ class WorkloadConfig(_Labels):
     """Which columns hold which field (required for generic; overrides for the others)."""
     arrival_unit: ArrivalUnit | None = None
     """Unit of the arrival column (default: the format's own; generic: seconds)."""
-    rate_multiplier: PositiveFloat = 1.0
+    rate_multiplier: Rate = 1.0
     """Divides every arrival time: 2.0 is twice the load."""
-    max_requests: int | None = Field(default=None, ge=1)
+    max_requests: Count | None = Field(default=None, ge=1, le=MAX_REQUESTS)
     """Replay at most this many requests."""
     loop: bool = False
     """Repeat the trace (each pass starts one mean gap after the previous one ended) until max_requests."""

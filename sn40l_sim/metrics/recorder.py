@@ -2,14 +2,19 @@
 
 Requests live in blocks (one per workload chunk); when a block's last request ends, its rows are
 written as one Parquet row group and the block is dropped, so memory stays flat however long the
-trace. Events (switches, batch iterations) are buffered and flushed in row groups. Files are
-written under temporary names and renamed only when closed, so an interrupted run never leaves a
-half-written file behind.
+trace. Events (switches, batch iterations) are buffered and flushed in row groups.
+
+Each flush is its own small, complete Parquet file in ``<name>.parts/`` (written under a temporary
+name and renamed), and closing joins the parts into ``<name>`` and removes them. A Parquet file is
+readable only once its footer is written, so this is what keeps a run killed with SIGKILL (an OOM
+killer, a batch scheduler) readable up to its last flush: ``pyarrow.parquet.read_table`` of the
+``.parts`` folder gives every row written so far, and ``summary.json`` says ``"complete": false``.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,15 +27,16 @@ import pyarrow.parquet as pq
 from sn40l_sim.state.request_blocks import COMPLETED, OUTCOMES, RequestBlock
 
 EVENT_FLUSH_ROWS = 50_000
+PARTS_SUFFIX = ".parts"  # <name>.parts/part-000000.parquet, ... while a run is writing
 
 
 class _ParquetStream:
-    """A Parquet file written row group by row group, renamed into place on close."""
+    """A Parquet file written as complete part files, joined into place on close."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.tmp_path = path.with_name(path.name + ".partial")
-        self.writer: pq.ParquetWriter | None = None
+        self.parts_dir = path.with_name(path.name + PARTS_SUFFIX)
+        self.parts: list[Path] = []
         self.n_rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -39,19 +45,29 @@ class _ParquetStream:
         self.write_table(pa.Table.from_pandas(frame, preserve_index=False))
 
     def write_table(self, table: pa.Table) -> None:
-        if self.writer is None:
-            self.writer = pq.ParquetWriter(self.tmp_path, table.schema, compression="zstd")
-        self.writer.write_table(table)
+        if table.num_rows == 0:
+            return
+        if not self.parts:
+            self.parts_dir.mkdir(exist_ok=True)
+        part = self.parts_dir / f"part-{len(self.parts):06d}.parquet"
+        tmp = part.with_name(part.name + ".partial")
+        pq.write_table(table, tmp, compression="none")  # encoded once, when joined
+        os.replace(tmp, part)  # a part is either absent or complete
+        self.parts.append(part)
         self.n_rows += table.num_rows
 
     def close(self, empty_schema: pd.DataFrame) -> None:
-        if self.writer is None:
-            self.write(empty_schema)
-            if self.writer is None:  # nothing at all: write an empty file with the schema
-                pq.write_table(pa.Table.from_pandas(empty_schema, preserve_index=False), self.tmp_path)
-        if self.writer is not None:
-            self.writer.close()
-        os.replace(self.tmp_path, self.path)
+        tmp = self.path.with_name(self.path.name + ".partial")
+        if not self.parts:  # nothing at all: an empty file with the schema
+            pq.write_table(pa.Table.from_pandas(empty_schema, preserve_index=False), tmp)
+        else:
+            first = pq.read_table(self.parts[0])
+            with pq.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
+                writer.write_table(first)
+                for part in self.parts[1:]:
+                    writer.write_table(pq.read_table(part))
+        os.replace(tmp, self.path)
+        shutil.rmtree(self.parts_dir, ignore_errors=True)
 
 
 class _EventBuffer:

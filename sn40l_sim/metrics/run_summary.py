@@ -56,7 +56,10 @@ class RunSummary:
     expert_cache_bytes: float = doc("the most HBM expert weights can hold in a group (HBM less "
                                     "router and KV reservation)")
     memory: MemoryUse = doc("capacities and peak use of each memory, fields below")
-    interrupted: bool = doc("the run was stopped (Ctrl-C) before its workload ended")
+    interrupted: bool = doc("the run was stopped (Ctrl-C, SIGTERM) before its workload ended")
+    complete: bool = doc("every result file is in place (true here, as this summary is computed from "
+                         "them); the `summary.json` a run writes when it starts says false, so a "
+                         "killed run keeps false, with its rows in `*.parquet.parts/`")
     n_requests: int = doc("requests in `requests.parquet`")
     n_completed: int = doc("requests that completed")
     n_rejected: int = doc("requests rejected (see `rejection_reasons`)")
@@ -139,6 +142,10 @@ class RunSummary:
         """Recompute the summary of a results folder from its files alone."""
         if not run_dir.is_dir():
             raise InputError("no such results folder", file=str(run_dir))
+        if (run_dir / "requests.parquet.parts").is_dir() or (run_dir / "events.parquet.parts").is_dir():
+            raise InputError("the run did not finish (it was killed, or is still running): its rows so "
+                             "far are the Parquet parts in requests.parquet.parts/ and "
+                             "events.parquet.parts/; rerun the scenario for a summary", file=str(run_dir))
         info = RunInfo.read(run_dir)
         requests = ParquetColumns(run_dir / "requests.parquet")
         events = ParquetColumns(run_dir / "events.parquet")
@@ -193,7 +200,7 @@ def _identity_part(info: RunInfo) -> dict[str, Any]:
     return {"platform": info.platform, "n_experts": n, "n_servable_experts": n_ok,
             "out_of_memory_at_experts": n_ok + 1 if n_ok < n else None,
             "expert_cache_bytes": info.expert_cache_bytes, "memory": info.memory,
-            "interrupted": info.interrupted}
+            "interrupted": info.interrupted, "complete": True}
 
 
 def _requests_part(requests: ParquetColumns) -> dict[str, Any]:

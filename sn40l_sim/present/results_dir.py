@@ -14,11 +14,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from sn40l_sim.errors import InputError
+
 
 def new_run_dir(output: Path, scenario_name: str) -> Path:
-    """``<output>/<scenario>/<UTC timestamp>/``, unique even for runs started in the same second."""
+    """``<output>/<scenario>/<UTC timestamp>/``, unique even for runs started in the same second.
+
+    The scenario name is validated as a slug; this checks again that the folder is inside
+    ``output`` (a name such as ``../../..`` or ``/etc/passwd`` must never place results elsewhere).
+    """
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     base = output / scenario_name
+    if base.resolve().parent != output.resolve() or scenario_name in ("", ".", ".."):
+        raise InputError(f"scenario name {scenario_name[:40]!r} does not name a folder inside "
+                         f"{output}", field="name")
     path = base / stamp
     n = 1
     while path.exists():

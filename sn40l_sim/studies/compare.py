@@ -9,6 +9,7 @@ time, throughput, energy and cost are properties of a whole run and are compared
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,14 +105,23 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
     """Run ``scenario`` once per platform (a profile name or YAML path) and write the ratios."""
     if not platforms:
         raise InputError("compare needs at least one platform", field="platforms")
+    # Every platform is resolved before anything is written, so a bad name leaves no folder.
+    variants = [resolve(scenario.model_copy(update={"platform": p}), source) for p in platforms]
     out = output if output is not None else Path(scenario.output)
+    made = [p for p in (out / f"{scenario.name}-compare", out) if not p.exists()]
     root = new_run_dir(out, f"{scenario.name}-compare")
     results: dict[str, RunResult] = {}
-    for platform in platforms:
-        variant = scenario.model_copy(update={"platform": platform})
-        resolved = resolve(variant, source)
-        results[resolved.platform.name] = run_scenario(
-            resolved, data_dir=data_dir, plots=plots, progress=progress, run_dir=root / Path(platform).stem)
+    try:
+        for platform, resolved in zip(platforms, variants, strict=True):
+            results[resolved.platform.name] = run_scenario(
+                resolved, data_dir=data_dir, plots=plots, progress=progress,
+                run_dir=root / Path(platform).stem)
+    except InputError:  # a bad trace row: a failed comparison leaves no results folder
+        shutil.rmtree(root, ignore_errors=True)
+        for folder in made:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
     summaries = {label: result.summary.to_dict() for label, result in results.items()}
     table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
     table.to_csv(root / "ratios.csv", index=False)

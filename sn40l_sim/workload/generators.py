@@ -7,12 +7,12 @@ same stream: every draw consumes its generator element by element, in order.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from sn40l_sim.config.limits import MAX_TOKENS
 from sn40l_sim.config.workload_config import (
     ArrivalConfig,
     ConstantArrivals,
@@ -143,14 +143,14 @@ class LengthSampler:
             return spec.low + _uniform_index(self.rng, n, spec.high - spec.low + 1)
         if isinstance(spec, LognormalLength):
             drawn = np.rint(spec.median * np.exp(spec.sigma * self.rng.standard_normal(n)))
-            upper = spec.max_tokens or math.inf
+            upper = spec.max_tokens or MAX_TOKENS
             return np.clip(drawn, 1, upper).astype(np.int64)
         if isinstance(spec, GeometricLength):
             return self.rng.geometric(1.0 / spec.mean, n).astype(np.int64)
         if isinstance(spec, TextLength):
             assert texts is not None
             chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
-            return np.maximum(1, np.rint(chars / spec.chars_per_token)).astype(np.int64)
+            return np.clip(np.rint(chars / spec.chars_per_token), 1, MAX_TOKENS).astype(np.int64)
         assert self.values is not None
         if rows is None:
             rows = self.rows(n)

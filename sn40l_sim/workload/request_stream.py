@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from sn40l_sim.config.limits import MAX_TIME_S
 from sn40l_sim.config.workload_config import WorkloadConfig, _Labels
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload.data_dir import resolve_data_path
@@ -156,9 +157,23 @@ class RequestStream(Iterator[pd.DataFrame]):
             # The next pass starts one mean inter-arrival gap after this one's last request.
             offset_s += last_s + (last_s / (n_pass - 1) if n_pass > 1 else 0.0)
 
+    def _beyond_time_limit(self, arrival_s: float) -> None:
+        """Arrivals past MAX_TIME_S (a slow rate, a small rate_multiplier, many loops) stop the
+        run with the setting that made them, before a request with an imprecise time is made."""
+        cfg = self.config
+        field = ("workload.generator.arrivals" if cfg.generator is not None
+                 else "workload.arrivals" if cfg.arrivals is not None
+                 else "workload.rate_multiplier")
+        raise InputError(f"request {self.stats.n_requests:,} or a later one arrives at "
+                         f"{arrival_s:.4g} s, beyond the simulator's limit of {MAX_TIME_S:g} s of "
+                         "simulated time (see docs/limits.md)",
+                         file=str(self.spec.path) if cfg.generator is None else None, field=field)
+
     def _finish(self, columns: dict[str, np.ndarray]) -> pd.DataFrame:
         """Order and type the columns; raise 0-token counts to 1, counting them."""
         out: dict[str, np.ndarray] = {"arrival_s": np.asarray(columns["arrival_s"], np.float64)}
+        if len(out["arrival_s"]) and not out["arrival_s"][-1] <= MAX_TIME_S:
+            self._beyond_time_limit(float(out["arrival_s"][-1]))
         for name, counter in (("prompt_tokens", "n_zero_prompt_clipped"),
                               ("output_tokens", "n_zero_output_clipped")):
             tokens = np.asarray(columns[name], dtype=np.int64)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sn40l_sim.config.limits import MAX_TIME_S, MAX_TOKENS
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload.trace_formats import TraceSpec
 from sn40l_sim.workload.trace_reader import RawChunk, read_raw_chunks
@@ -39,21 +40,24 @@ class WorkloadStats:
             self.skipped_examples.append(f"{where}: {why}")
 
 
-_MAX_TOKENS = 2.0**53  # beyond this a float no longer holds a whole number exactly
+# Datetimes pandas holds as int64 nanoseconds (1677-09-21 .. 2262-04-11), a little inside.
+_FIRST_STAMP = pd.Timestamp("1678-01-01", tz="UTC")
+_LAST_STAMP = pd.Timestamp("2262-01-01", tz="UTC")
 _UNIT_S = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 TEXT_FIELDS = ("category", "expert", "prompt_text")
 
 
 def _tokens(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Whole numbers >= 0 as int64, and a mask of rows that are not."""
-    if pd.api.types.is_integer_dtype(series.dtype) and not isinstance(series.dtype,
-                                                                      pd.CategoricalDtype):
-        values = series.to_numpy(dtype=np.int64, na_value=-1)
-        return values, values < 0
+    if (pd.api.types.is_integer_dtype(series.dtype) and not series.hasnans
+            and not isinstance(series.dtype, pd.CategoricalDtype)):
+        values = series.to_numpy()  # int64 or uint64: compared before any conversion
+        bad = (values < 0) | (values > MAX_TOKENS)
+        return np.where(bad, 0, values).astype(np.int64), bad
     numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     with np.errstate(invalid="ignore"):
         bad = (~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers))
-               | (numbers > _MAX_TOKENS))
+               | (numbers > MAX_TOKENS))
     return np.where(bad, 0, numbers).astype(np.int64), bad
 
 
@@ -61,6 +65,7 @@ def _arrival(series: pd.Series, unit: str) -> tuple[np.ndarray, np.ndarray]:
     """Arrival times as int64 ns (datetime) or float64 seconds, and a mask of invalid rows."""
     if unit == "datetime":
         stamps = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
+        stamps = stamps.where((stamps >= _FIRST_STAMP) & (stamps < _LAST_STAMP))  # year 0001, 9999
         stamps = stamps.astype("datetime64[ns, UTC]")
         return stamps.array.asi8.copy(), stamps.isna().to_numpy()
     numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -97,11 +102,12 @@ class TraceReader:
         if spec.has_arrival:
             assert spec.arrival_unit is not None
             out["arrival"], wrong = _arrival(src[spec.columns["arrival"]], spec.arrival_unit)
-            expected = "a date-time" if spec.arrival_unit == "datetime" else "a number"
+            expected = ("a date-time from 1678 to 2261" if spec.arrival_unit == "datetime"
+                        else "a number")
             checks.append((wrong, "arrival", expected))
         for field in ("prompt_tokens", "output_tokens"):
             out[field], wrong = _tokens(src[spec.columns[field]])
-            checks.append((wrong, field, "a whole number >= 0"))
+            checks.append((wrong, field, f"a whole number from 0 to {MAX_TOKENS:,}"))
         for field in TEXT_FIELDS:
             if field in spec.columns:
                 out[field], wrong = _text(src[spec.columns[field]])
@@ -131,6 +137,7 @@ class TraceReader:
             _, field, expected = next(c for c in checks if c[0][first])
             column = self.spec.columns[field]
             value = raw.frame[column].iloc[first]
+            value = value.item() if isinstance(value, np.generic) else value
             problems.append((int(raw.lines[first]),
                              f"{field} (column {column!r}): expected {expected}, got {value!r}"))
         line, why = min(problems)
@@ -155,9 +162,20 @@ class TraceReader:
         if self.t0 is None:
             self.t0 = arrival[0]
         if arrival.dtype == np.int64:  # datetime ns: subtract in integers, exact
-            seconds = (arrival - np.int64(self.t0)).astype(np.float64) * 1e-9
+            with np.errstate(over="ignore"):
+                seconds = (arrival - np.int64(self.t0)).astype(np.float64) * 1e-9
+            # Centuries apart the int64 difference wraps; the float one is then exact enough to
+            # be reported as beyond MAX_TIME_S below.
+            approx = (arrival.astype(np.float64) - float(self.t0)) * 1e-9
+            seconds = np.where(np.abs(approx) > 2 * MAX_TIME_S, approx, seconds)
         else:
             seconds = arrival - float(self.t0)
+        late = np.flatnonzero(np.abs(seconds) > MAX_TIME_S)
+        if late.size:
+            prefix, line = self._where(int(lines[late[0]]))
+            raise InputError(f"{prefix}arrival {seconds[late[0]]:.4g} s after the trace's first "
+                             f"request is beyond the simulator's limit of {MAX_TIME_S:g} s "
+                             "(see docs/limits.md)", file=str(self.spec.path), line=line)
         previous = np.concatenate(([self.last_s], seconds[:-1]))
         back = np.flatnonzero(seconds < previous)
         if back.size:

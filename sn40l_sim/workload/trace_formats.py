@@ -109,7 +109,7 @@ def _json_keys(path: Path) -> list[str]:
         for text in handle:
             try:
                 record = json.loads(text) if text.strip() else None
-            except ValueError:
+            except (ValueError, RecursionError):  # left for the reader to report with its line
                 continue
             if isinstance(record, dict):
                 keys.update(dict.fromkeys(record))

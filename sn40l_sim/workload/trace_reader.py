@@ -149,7 +149,7 @@ def _jsonl_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int) -> Itera
 def _json_record(text: str) -> dict | None:
     try:
         record = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # the json module recurses: a line nested 5,000 deep
         return None
     return record if isinstance(record, dict) else None
 

@@ -9,8 +9,13 @@ leave a half-written file.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import multiprocessing
+import os
 import signal
+import sys
+import threading
+import time
 from typing import Any, Protocol
 
 from sn40l_sim.errors import InputError
@@ -29,18 +34,53 @@ class Backend(Protocol):
     def close(self, *, cancel: bool) -> None: ...
 
 
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the driver, which stops them (a terminal signals every process)."""
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+MAX_WORKERS = 256  # each worker is a Python process of ~200 MB
+WATCHDOG_PERIOD_S = 0.5
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """End this worker when the driver dies, however it dies (SIGKILL included).
+
+    A worker orphaned by a killed driver would keep simulating, hold the caller's output pipe
+    open (so the caller hangs) and keep its memory. On Linux the kernel sends SIGKILL when the
+    parent exits (``PR_SET_PDEATHSIG``); everywhere, a daemon thread also watches the parent's pid
+    and exits when the worker has been re-parented.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # the watchdog below still covers it
+    if os.getppid() != parent_pid:  # the driver died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(WATCHDOG_PERIOD_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="sn40l-parent-watchdog", daemon=True).start()
+
+
+def _init_worker(parent_pid: int) -> None:
+    """Workers leave Ctrl-C and SIGTERM to the driver, which stops them (a terminal or ``kill``
+    of the process group signals every process), and die with the driver."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent(parent_pid)
 
 
 class LocalBackend:
     """``--workers N`` processes on this machine (spawned, so no state leaks from the driver)."""
 
     def __init__(self, workers: int) -> None:
-        if workers < 1:
-            raise InputError(f"--workers must be >= 1, got {workers}", field="--workers")
-        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_ignore_sigint,
+        if not 1 <= workers <= MAX_WORKERS:
+            raise InputError(f"--workers must be from 1 to {MAX_WORKERS}, got {workers}",
+                             field="--workers")
+        self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                           initargs=(os.getpid(),),
                                            mp_context=multiprocessing.get_context("spawn"))
         self.running: dict[cf.Future, SweepPoint] = {}
 
@@ -64,7 +104,7 @@ class LocalBackend:
         processes = list(getattr(self.pool, "_processes", {}).values())
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:  # points still running are abandoned, not waited for
-            process.terminate()
+            process.kill()  # workers ignore SIGTERM (left to the driver); SIGKILL cannot be
         for process in processes:
             process.join(timeout=10)
 

@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ import pandas as pd
 
 from sn40l_sim.config.load import read_yaml, validate
 from sn40l_sim.config.scenario import Scenario
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.present.results_dir import write_json
 from sn40l_sim.studies.sweep.backends import Backend, make_backend
 from sn40l_sim.studies.sweep.capacity import ANSWER_KEYS, capacity_markdown, capacity_table
@@ -118,6 +122,26 @@ class _Planner:
         return max(bound - len(s.probes), 1)
 
 
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (``timeout``, a batch scheduler) stops a sweep as Ctrl-C does: workers stopped,
+    finished points kept, exit 143. Only the main thread's default handler is replaced."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM waits for the cleanup
+        raise Interrupted("terminated", signum=signum)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
     """A sweep folder resumes only under the base scenario, profiles and version it began with."""
     meta = out / "sweep.json"
@@ -156,15 +180,17 @@ def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
                         options.progress)
     stats = {"ran": 0, "skipped": 0}
     failures: list[str] = []
-    try:
-        _run(planner, store, done, backend, bar, stats, failures)
-    except KeyboardInterrupt:
-        bar.close()
-        backend.close(cancel=True)
-        store.compact()
-        n_kept = len(store.done_ids())
-        raise KeyboardInterrupt(f"sweep interrupted: kept {n_kept} finished point(s) in {out}; "
-                                "run the same command again to finish the rest") from None
+    with _sigterm_interrupts():  # still installed (ignoring repeats) while the cleanup runs
+        try:
+            _run(planner, store, done, backend, bar, stats, failures)
+        except KeyboardInterrupt as exc:
+            bar.close()
+            backend.close(cancel=True)
+            store.compact()
+            n_kept = len(store.done_ids())
+            raise Interrupted(f"sweep interrupted: kept {n_kept} finished point(s) in {out}; "
+                              "run the same command again to finish the rest",
+                              signum=getattr(exc, "signum", signal.SIGINT)) from None
     bar.close()
     backend.close(cancel=False)
     store.compact()

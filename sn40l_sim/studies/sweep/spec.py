@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from sn40l_sim.config.limits import check_name
 from sn40l_sim.config.load import line_of, load_model, read_yaml
 from sn40l_sim.errors import InputError
 
@@ -126,7 +127,7 @@ class SweepSpec(BaseModel):
     """One sweep file."""
 
     model_config = STRICT
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: Annotated[str, AfterValidator(check_name)]  # a slug: the sweep's folder in the output
     description: str = ""
     scenario: str = Field(min_length=1)
     output: str = "results/sweeps"
@@ -138,8 +139,6 @@ class SweepSpec(BaseModel):
 
     @model_validator(mode="after")
     def _something_to_run(self) -> SweepSpec:
-        if set(self.name) == {"."}:
-            raise ValueError(f"name {self.name!r} would name a parent folder; use letters or digits")
         for path, values in self.grid.items():
             if not values:
                 raise ValueError(f"grid axis {path!r} has no values")

@@ -59,7 +59,8 @@ class PointStore:
     def open_for_writing(self) -> None:
         """Create the folder and drop temporary files a killed writer left behind."""
         self.points_dir.mkdir(parents=True, exist_ok=True)
-        for stale in self.points_dir.glob("*.partial"):
+        # Per-point files, and points.parquet / search.parquet caught mid-rewrite by a SIGKILL.
+        for stale in [*self.points_dir.glob("*.partial"), *self.out.glob("*.partial")]:
             stale.unlink(missing_ok=True)
 
     def done_ids(self) -> set[str]:
