@@ -21,7 +21,7 @@ import pytest
 import yaml
 from conftest import REPO, default_sigint
 
-from sn40l_sim.studies.sweep.driver import SweepOptions, run_sweep
+from sn40l_sim.studies.sweep.driver import SweepOptions, SweepResult, run_sweep
 from sn40l_sim.studies.sweep.grid import expand, point_id
 from sn40l_sim.studies.sweep.spec import load_sweep
 from sn40l_sim.studies.sweep.sweep_plots import plot_sweep
@@ -251,3 +251,33 @@ def test_example_capacity_sweeps_are_valid_and_their_scenario_runs(real_data):
                                source=str(source), data_dir=str(real_data)))
     assert row["status"] == "ok", row["error"]
     assert row["n_requests"] == 300 and row["n_devices"] == 16 and row["platform_name"] == "DGX H100"
+
+
+def _router_latency_search(tmp_path: Path, unit: str | None) -> SweepResult:
+    """The largest fixed router latency whose p99 TTFT stays under 0.3 s (a dimensioned field)."""
+    path = _copy_sweep(tmp_path, "tiny_search.yaml")
+    data = yaml.safe_load(path.read_text())
+    search = {"field": "router.latency", "low": 1, "high": 400, "resolution": 10, "goal": "max",
+              "slo": {"metric": "ttft_p99_s", "max": 0.3}}
+    if unit is not None:
+        search["unit"] = unit
+    data.update(cases=[{"platform": "sn40l_node"}], grid={}, search=search)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return run_sweep(path, SweepOptions(workers=1, output=tmp_path / "out", progress=False))
+
+
+def test_search_over_a_dimensioned_field_writes_its_unit(tmp_path):
+    """A probe of a field with a dimension is written '<value> <unit>' (a bare number is an error)."""
+    result = _router_latency_search(tmp_path, "ms")
+    assert (result.points["status"] == "ok").all()
+    answer = float(result.search["answer"].iloc[0])
+    # 0.3 s of TTFT less a prefill leaves a router latency of a few hundred ms, found within 10 ms
+    assert 100 < answer < 300
+    within = result.points.loc[result.points["router.latency"] <= answer, "ttft_p99_s"]
+    assert (within <= 0.3).all()
+
+
+def test_search_over_a_dimensioned_field_without_unit_says_which(tmp_path):
+    result = _router_latency_search(tmp_path, None)
+    assert (result.points["status"] == "error").all()
+    assert "unit" in result.points["error"].iloc[0]

@@ -93,6 +93,8 @@ class _Planner:
         self.combos = expand(spec.set, spec.cases, spec.grid)
         self.searches = [Bisection(spec.search) for _ in self.combos] if spec.search else []
         self.stalled: set[int] = set()  # searches whose last probe failed with an internal error
+        search = spec.search
+        self.units = {search.field: search.unit} if search is not None and search.unit else {}
 
     def point(self, overrides: Overrides, order: int, probe: int = 0) -> SweepPoint:
         pid = point_id(overrides)
@@ -100,7 +102,7 @@ class _Planner:
         return SweepPoint(point_id=pid, order=order, probe=probe, overrides=overrides, base=self.base,
                           source=str(self.source), sweep_file=str(self.sweep_file),
                           data_dir=str(self.options.data_dir) if self.options.data_dir else None,
-                          run_dir=run_dir)
+                          run_dir=run_dir, units=self.units)
 
     def probe(self, order: int) -> SweepPoint | None:
         """The next probe of search ``order`` (None when that search is over)."""

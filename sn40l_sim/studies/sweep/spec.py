@@ -88,6 +88,9 @@ class SearchConfig(BaseModel):
     high: float | None = None
     values: list[float] | None = Field(default=None, min_length=1)
     integer: bool | None = None  # default: True when low and high are whole numbers
+    # The unit of a dimensioned field ('GB/s', 'ms', 'W'): each probe is written as '<value> <unit>',
+    # since a bare number in such a field is an error (docs/limits.md). None for counts and rates.
+    unit: str | None = Field(default=None, min_length=1, max_length=16)
     resolution: float | None = Field(default=None, gt=0)
     goal: Literal["min", "max"] = "min"
     slo: SloConfig

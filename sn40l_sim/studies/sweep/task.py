@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ class SweepPoint:
     sweep_file: str | None = None  # where errors point (default: the base scenario)
     data_dir: str | None = None  # the data directory (default: as the CLI resolves it)
     run_dir: str | None = None  # keep the run's folder here (``keep_runs``); else a temp folder
+    units: dict[str, str] = field(default_factory=dict)  # override path -> unit its value is written with
 
 
 def _row_base(point: SweepPoint) -> dict[str, Any]:
@@ -58,6 +59,12 @@ def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def with_units(overrides: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
+    """The overrides as the scenario must read them: a value of a dimensioned field with its unit."""
+    return {path: f"{value:g} {units[path]}" if path in units else value
+            for path, value in overrides.items()}
+
+
 def run_point(point: SweepPoint) -> dict[str, Any]:
     """Simulate one point; never raises for a user error (the row says ``status: error``)."""
     from sn40l_sim.runner import run_scenario  # the runner pulls in SimPy and matplotlib
@@ -71,7 +78,7 @@ def run_point(point: SweepPoint) -> dict[str, Any]:
         tempfile.mkdtemp(prefix="sn40l-point-"))
     try:
         try:
-            data = apply_overrides(point.base, point.overrides)
+            data = apply_overrides(point.base, with_units(point.overrides, point.units))
         except KeyError as exc:
             raise InputError(f"cannot apply override: {exc.args[0]}", file=where) from None
         scenario = validate(Scenario, data, None, where)
