@@ -42,3 +42,16 @@ def test_compare_prints_rejections_per_platform(write_scenario, tmp_path, capsys
     assert "rejected because" in out and "out of memory" in out
     n_common = int(table["n_common_requests"].iloc[0])
     assert 0 < n_common < 60  # the DGX rejected the experts its host DRAM cannot hold
+
+
+def test_two_platforms_with_one_profile_name_are_refused(tmp_path):
+    """Results are keyed by profile name and folder stem: a repeat would overwrite a run silently."""
+    from sn40l_sim.config.load import validate
+    from sn40l_sim.config.scenario import Scenario
+    from sn40l_sim.errors import InputError
+    from sn40l_sim.studies.compare import run_comparison
+
+    scenario = validate(Scenario, small_scenario(name="dup"), None, "dup")
+    with pytest.raises(InputError, match="share the profile name"):
+        run_comparison(scenario, None, ["dgx_h100", "dgx_h100"], output=tmp_path)
+    assert not any(tmp_path.iterdir())

@@ -123,3 +123,30 @@ def test_engine_charges_the_generating_router_and_program_loads(write_scenario, 
     expert = done["e2e_latency_s"] - done["router_s"] - done["switch_wait_s"] - done["queue_wait_s"]
     assert expert.to_numpy() == pytest.approx(router, rel=1e-3)  # the same 128-in / 20-out inference
     assert result.summary["memory"]["router_bytes"] > LLAMA7.weight_bytes  # its KV cache is reserved in HBM
+
+
+def test_a_decode_after_a_mid_batch_router_step_reloads_the_expert_program(write_scenario, tmp_path):
+    """FCFS runs the router between a batch's iterations; the expert's next iteration, even one that
+    only decodes, pays the program load again (it was skipped when nobody new joined)."""
+    from conftest import small_scenario
+
+    from sn40l_sim.config.resolve import load_scenario
+    from sn40l_sim.runner import run_scenario
+
+    data = small_scenario(
+        experts=[{"model": "llama-2-7b", "count": 1, "name_prefix": "expert"}],
+        workload={"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 2.0}, "prompt_tokens": 64,
+                                "output_tokens": 100, "requests": 40}},
+        serving={"tensor_parallel": 8, "max_batch": 1, "scheduler": "fcfs"})
+    result = run_scenario(load_scenario(write_scenario(data)), output=tmp_path / "out", plots=False)
+    events = result.events
+    steps = events[events["phase"].astype(str).isin(["iteration", "router"])].reset_index(drop=True)
+    load_s = StepCostTable(SN40L, LLAMA7, 8).program_load_s
+    phases = steps["phase"].astype(str).to_numpy()
+    checked = 0
+    for k in range(1, len(steps)):
+        # an expert iteration right after a router step: with max_batch 1 nobody joined, it only decodes
+        if phases[k] == "iteration" and phases[k - 1] == "router" and steps["start_s"].iloc[k] > 0:
+            assert steps["end_s"].iloc[k] - steps["start_s"].iloc[k] >= load_s
+            checked += 1
+    assert checked >= 3

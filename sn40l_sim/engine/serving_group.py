@@ -290,10 +290,12 @@ class ServingGroup:
             start = env.now
             n_steps = 0
             n_in_batch = batch.size + len(new)
+            # The expert's program is reloaded whenever the router ran on these devices since the
+            # last iteration, whether this iteration prefills or only decodes.
+            load_s = self._load_program(expert, table)
             if new:
                 n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
-                yield env.timeout(self._load_program(expert, table)
-                                  + table.prefill_s(len(new), max(1, round(n_prompt))))
+                yield env.timeout(load_s + table.prefill_s(len(new), max(1, round(n_prompt))))
                 now = env.now
                 for m in new:
                     block, i = m.block, m.i
@@ -305,6 +307,8 @@ class ServingGroup:
                         self._complete(block, i, now)
                     else:
                         batch.join(m, remaining, block.prompt_list[i] + 1)
+            elif load_s:
+                yield env.timeout(load_s)
             n_members = batch.size
             if n_members:
                 n_steps = min(batch.steps_to_next_finish(), max_steps)

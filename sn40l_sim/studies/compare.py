@@ -107,6 +107,14 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
         raise InputError("compare needs at least one platform", field="platforms")
     # Every platform is resolved before anything is written, so a bad name leaves no folder.
     variants = [resolve(scenario.model_copy(update={"platform": p}), source) for p in platforms]
+    # Runs are keyed by profile name and written to a folder per file stem: two platforms that share
+    # either would overwrite each other's results.
+    for what, keys in (("profile name", [v.platform.name for v in variants]),
+                       ("file name", [Path(p).stem for p in platforms])):
+        repeated = sorted({k for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise InputError(f"two platforms share the {what} {', '.join(map(repr, repeated))}; "
+                             "give each compared platform its own", field="platforms")
     out = output if output is not None else Path(scenario.output)
     made = [p for p in (out / f"{scenario.name}-compare", out) if not p.exists()]
     root = new_run_dir(out, f"{scenario.name}-compare")

@@ -61,7 +61,7 @@ def _metrics(summary: dict[str, Any]) -> dict[str, Any]:
 
 def with_units(overrides: dict[str, Any], units: dict[str, str]) -> dict[str, Any]:
     """The overrides as the scenario must read them: a value of a dimensioned field with its unit."""
-    return {path: f"{value:g} {units[path]}" if path in units else value
+    return {path: f"{value!r} {units[path]}" if path in units else value
             for path, value in overrides.items()}
 
 
