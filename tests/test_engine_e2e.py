@@ -83,14 +83,18 @@ def test_schedulers_conserve_requests(write_scenario, tmp_path, scheduler):
 
 
 def test_affinity_switches_less_than_fcfs(write_scenario, tmp_path):
-    # Heavy enough that queues build up on SN40L (a request takes ~25 ms there with the operator-level
-    # cost model), so the affinity scheduler has a choice to make.
-    heavy = {"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 40.0},
+    # Heavy enough that queues build up on SN40L (a request takes ~60 ms there with the serving stack),
+    # so the affinity scheduler has a choice to make. A fixed router latency keeps the router off the
+    # devices: with a router model every request would alternate router and expert programs, and
+    # both schedulers would be bound by those program loads rather than by their choices.
+    heavy = {"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 20.0},
                            "prompt_tokens": 256, "output_tokens": 20, "requests": 400}}
+    router = {"latency": "5 ms", "mapping": "zipf", "zipf_s": 0.5}
     n = {}
     for scheduler in ("fcfs", "expert_affinity"):
         serving = {"tensor_parallel": 8, "max_batch": 8, "scheduler": scheduler}
-        n[scheduler] = _run(write_scenario, tmp_path, workload=heavy, serving=serving).summary["n_switches"]
+        n[scheduler] = _run(write_scenario, tmp_path, workload=heavy, serving=serving,
+                            router=router).summary["n_switches"]
     assert n["expert_affinity"] < n["fcfs"]
 
 
