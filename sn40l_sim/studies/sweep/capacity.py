@@ -41,9 +41,11 @@ def _cheapest(rows: pd.DataFrame) -> pd.Series | None:
     if ok.empty:
         return None
     def key(r: pd.Series) -> tuple[float, float, float]:
-        price = _num(r.get("answer_price_usd_per_hour"))
-        return (math.inf if math.isnan(price) else price, _num(r.get("answer_n_devices")),
-                _num(r.get("answer_ttft_p99_s")))
+        # NaN compares false both ways and would make the order arbitrary: unknown sorts last.
+        values = (_num(r.get("answer_price_usd_per_hour")), _num(r.get("answer_n_devices")),
+                  _num(r.get("answer_ttft_p99_s")))
+        price, devices, ttft = (math.inf if math.isnan(v) else v for v in values)
+        return price, devices, ttft
 
     order = sorted(ok.index, key=lambda i: key(ok.loc[i]))
     return ok.loc[order[0]]
