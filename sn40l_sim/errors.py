@@ -6,6 +6,9 @@ traceback, so each error carries where the problem is (file, line, field) and wh
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
+
 _LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in
                               "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
 
@@ -54,6 +57,13 @@ class InputError(Exception):
         parts = [p for p in (where, self.field) if p]
         prefix = ": ".join(parts)
         return _one_line(f"{prefix}: {self.message}" if prefix else self.message)
+
+
+def unknown_name_error(kind: str, value: object, known: Sequence[str]) -> InputError:
+    """``unknown <kind> 'x'; did you mean 'y'? (known: ...)``: the closest known name, and all of them."""
+    close = difflib.get_close_matches(str(value), list(known), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return InputError(f"unknown {kind} {value!r}{hint} (known: {', '.join(known)})")
 
 
 MAX_SHOWN_PROBLEMS = 20

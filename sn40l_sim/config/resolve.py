@@ -16,7 +16,7 @@ from sn40l_sim.config.policy_names import (
     EVICTION_NAMES,
     PLACEMENT_NAMES,
     SCHEDULER_NAMES,
-    check_name,
+    check_policy_name,
 )
 from sn40l_sim.config.profiles import load_platform, platform_from_mapping
 from sn40l_sim.config.router_config import RouterConfig
@@ -120,7 +120,7 @@ def _check_policy_names(scenario: Scenario, source: Path | None) -> list[InputEr
                                 (EVICTION_NAMES, scenario.serving.eviction, "serving.eviction"),
                                 (PLACEMENT_NAMES, scenario.serving.placement, "serving.placement")):
         try:
-            check_name(known, value, field.split(".")[-1])
+            check_policy_name(known, value, field.split(".")[-1])
         except InputError as exc:
             problems.append(_field_error(exc, source, field))
     if scenario.serving.eviction == "pinned" and not scenario.serving.pinned:

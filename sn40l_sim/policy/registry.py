@@ -8,11 +8,10 @@ name is a programming error (``ValueError`` at import time); an unknown name is 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import unknown_name_error
 
 T = TypeVar("T")
 
@@ -44,10 +43,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except (KeyError, TypeError):
             pass
-        known = self.names()
-        close = difflib.get_close_matches(str(name), known, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"unknown {self.kind} {name!r}{hint} (known: {', '.join(known)})")
+        raise unknown_name_error(self.kind, name, self.names())
 
     def names(self) -> list[str]:
         """Registered names, sorted (a stable order for messages and docs)."""
