@@ -66,9 +66,7 @@ def request_latency_s(platform: PlatformSpec, expert: ModelSpec, router: ModelSp
                       tp: int, shape: RequestShape, *, cold: bool) -> tuple[float, float]:
     """(latency, switch) of one request at batch 1: router + switch (if cold) + expert."""
     table = StepCostTable(platform, expert, tp)
-    expert_s = table.prefill_s(1, shape.prompt_tokens)
-    if shape.output_tokens > 1:
-        expert_s += table.decode_run_s(1, shape.prompt_tokens + 1, shape.output_tokens - 1)
+    expert_s = table.inference_s(1, shape.prompt_tokens, shape.output_tokens)
     router_s = StepCostTable(platform, router, tp).prefill_s(1, shape.prompt_tokens) if router else 0.0
     switch_s = memory.switch_s(platform, expert.weight_bytes, tp)
     return router_s + expert_s + (switch_s if cold else 0.0), switch_s
