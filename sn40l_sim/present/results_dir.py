@@ -71,11 +71,3 @@ def read_table(path: Path) -> pd.DataFrame:
     schema = pq.read_schema(path)
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     return pq.read_table(path, read_dictionary=text).to_pandas()
-
-
-def read_run(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Requests, events and summary of a finished run."""
-    requests = read_table(run_dir / "requests.parquet")
-    events = read_table(run_dir / "events.parquet")
-    summary = json.loads((run_dir / "summary.json").read_text())
-    return requests, events, summary

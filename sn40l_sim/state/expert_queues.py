@@ -95,5 +95,3 @@ class ExpertQueues:
         self._heads = [(queue[0][0], expert) for expert, queue in self.by_expert.items()]
         heapq.heapify(self._heads)
 
-    def experts_waiting(self) -> list[int]:
-        return list(self.by_expert)
