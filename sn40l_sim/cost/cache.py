@@ -41,6 +41,11 @@ class StepCostTable:
         # hundred thousand at most), and a dict hit skips lru_cache's recency bookkeeping.
         self._prefill_memo: dict[tuple[int, int], float] = {}
         self._decode_memo: dict[tuple[int, int], float] = {}
+        # The engine's own keys, before bucketing: a hit skips the bucket arithmetic (the values
+        # are those of the bucketed keys, so results are the same bit for bit). Bounded by batch
+        # sizes x distinct prompt lengths.
+        self._prefill_raw: dict[tuple[int, int], float] = {}
+        self._inference_raw: dict[tuple[int, int, int], float] = {}
 
     def _prefill_cached(self, n_batch: int, n_prompt_tokens: int) -> float:
         key = (n_batch, n_prompt_tokens)
@@ -59,9 +64,13 @@ class StepCostTable:
     def prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
         """Seconds to prefill ``n_batch`` prompts of ``n_prompt_tokens`` (bucketed as in
         :func:`bucket_prompt_tokens`, inlined: the engine calls this once per prefill)."""
-        n_tokens = int(n_prompt_tokens)
-        step = 1 << max(0, n_tokens.bit_length() - 7)
-        return self._prefill_cached(n_batch, -(-n_tokens // step) * step)
+        raw = (n_batch, n_prompt_tokens)
+        value = self._prefill_raw.get(raw)
+        if value is None:
+            n_tokens = int(n_prompt_tokens)
+            step = 1 << max(0, n_tokens.bit_length() - 7)
+            value = self._prefill_raw[raw] = self._prefill_cached(n_batch, -(-n_tokens // step) * step)
+        return value
 
     def decode_s(self, n_batch: int, n_context_tokens: int) -> float:
         """Seconds of one decode step of ``n_batch`` sequences at ``n_context_tokens`` (bucketed)."""
@@ -91,9 +100,13 @@ class StepCostTable:
     def inference_s(self, n_batch: int, n_prompt_tokens: int, n_output_tokens: int) -> float:
         """A whole batch inference: prefill, then ``n_output_tokens - 1`` decode steps (a router
         that generates its answer; 1 output token is the prefill alone, a classifier head)."""
-        total = self.prefill_s(n_batch, n_prompt_tokens)
-        if n_output_tokens > 1:
-            total += self.decode_run_s(n_batch, n_prompt_tokens + 1, n_output_tokens - 1)
+        raw = (n_batch, n_prompt_tokens, n_output_tokens)
+        total = self._inference_raw.get(raw)
+        if total is None:
+            total = self.prefill_s(n_batch, n_prompt_tokens)
+            if n_output_tokens > 1:
+                total += self.decode_run_s(n_batch, n_prompt_tokens + 1, n_output_tokens - 1)
+            self._inference_raw[raw] = total
         return total
 
     @property

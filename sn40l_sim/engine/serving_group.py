@@ -89,6 +89,7 @@ class ServingGroup:
         self._protect_current: frozenset[int] = frozenset()  # the expert being served, never evicted
         self._program: int | None = None  # model whose program the devices hold (-1: the router)
         self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
+        self._prefetch_on_route = limits.prefetch == "on_route"
         self.process = env.process(self.run())
 
     # --- arrivals -------------------------------------------------------------------------
@@ -111,7 +112,7 @@ class ServingGroup:
         block.routed_s[i] = self.env.now
         expert = block.expert_list[i]
         self.queues.push(handle, expert)
-        if self.limits.prefetch == "on_route":
+        if self._prefetch_on_route:
             self._prefetch(expert)
         run = self._run
         self._wake_for(run is not None and expert == run.cut_for and self._head_can_join(expert))
@@ -121,7 +122,9 @@ class ServingGroup:
         env = self.env
         while True:
             if self.unrouted:
-                yield from self._route_batch()
+                batch, start = self._router_batch()
+                yield env.timeout(self._router_s(batch))
+                self._router_done(batch, start)
                 continue
             expert = self.scheduler.choose(self.queues, self.cache, self.current, env.now)
             if expert is None:
@@ -131,21 +134,33 @@ class ServingGroup:
                 continue
             yield from self._serve(expert)
 
-    def _route_batch(self) -> Process:
-        """Step 1 of routing: the router model classifies a batch of prompts on these devices."""
-        assert self.router_table is not None
+    # Step 1 of routing: the router model classifies a batch of prompts on these devices. Three
+    # plain calls around one timeout that the caller yields itself (a sub-generator per router
+    # step would cost a generator and a delegation on every resume).
+    def _router_batch(self) -> tuple[list[Handle], float]:
+        """Take the next router batch off the unrouted queue; returns it and the start time."""
         unrouted = self.unrouted
         if len(unrouted) <= self.limits.router_batch:  # the usual case: take them all
             batch = list(unrouted)
             unrouted.clear()
         else:
             batch = [unrouted.popleft() for _ in range(self.limits.router_batch)]
-        n_tokens = sum(b.prompt_list[i] for b, i in batch) / len(batch)
-        start = self.env.now
-        duration = self._load_program(-1, self.router_table) + self.router_table.inference_s(
-            len(batch), max(1, round(n_tokens)), self.limits.router_output_tokens)
-        yield self.env.timeout(duration)
-        self.recorder.batch(self.index, -1, "router", start, self.env.now, len(batch), 1)
+        return batch, self.env.now
+
+    def _router_s(self, batch: list[Handle]) -> float:
+        """The router step's duration: its program load (after an expert ran) and inference."""
+        table = self.router_table
+        assert table is not None
+        if len(batch) == 1:  # the mean of one prompt, without the float round trip
+            block, i = batch[0]
+            n_tokens = block.prompt_list[i]
+        else:
+            n_tokens = round(sum(b.prompt_list[i] for b, i in batch) / len(batch))
+        return self._load_program(-1, table) + table.inference_s(
+            len(batch), max(1, n_tokens), self.limits.router_output_tokens)
+
+    def _router_done(self, batch: list[Handle], start_s: float) -> None:
+        self.recorder.batch(self.index, -1, "router", start_s, self.env.now, len(batch), 1)
         for handle in batch:
             self.submit_routed(handle)
 
@@ -285,17 +300,25 @@ class ServingGroup:
         if self.limits.prefetch == "next":
             self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
         max_steps = self.limits.max_steps_per_iteration
-        queues = self.queues
+        queues, cache, recorder = self.queues, self.cache, self.recorder
+        program_load_s = table.program_load_s
         while new or batch.size:
             start = env.now
             n_steps = 0
             n_in_batch = batch.size + len(new)
             # The expert's program is reloaded whenever the router ran on these devices since the
-            # last iteration, whether this iteration prefills or only decodes.
-            load_s = self._load_program(expert, table)
+            # last iteration, whether this iteration prefills or only decodes (_load_program, inlined).
+            if self._program == expert:
+                load_s = 0.0
+            else:
+                self._program = expert
+                load_s = program_load_s
             if new:
-                n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
-                yield env.timeout(load_s + table.prefill_s(len(new), max(1, round(n_prompt))))
+                if len(new) == 1:  # the mean of one prompt, without the float round trip
+                    n_prompt = new[0].block.prompt_list[new[0].i]
+                else:
+                    n_prompt = round(sum(m.block.prompt_list[m.i] for m in new) / len(new))
+                yield env.timeout(load_s + table.prefill_s(len(new), max(1, n_prompt)))
                 now = env.now
                 for m in new:
                     block, i = m.block, m.i
@@ -303,8 +326,9 @@ class ServingGroup:
                     block.first_token_s[i] = now
                     remaining = block.output_list[i] - 1
                     if remaining <= 0:
-                        self.cache.release_kv(m.kv_bytes)
-                        self._complete(block, i, now)
+                        cache.release_kv(m.kv_bytes)
+                        self.n_outstanding -= 1
+                        recorder.complete(block, i, now)
                     else:
                         batch.join(m, remaining, block.prompt_list[i] + 1)
             elif load_s:
@@ -330,13 +354,16 @@ class ServingGroup:
                     n_steps = run.steps_done
                 now = env.now
                 for m in batch.advance(n_steps):
-                    self.cache.release_kv(m.kv_bytes)
-                    self._complete(m.block, m.i, now)
-            self.recorder.batch(self.index, expert, "iteration", start, env.now, n_in_batch, n_steps)
+                    cache.release_kv(m.kv_bytes)
+                    self.n_outstanding -= 1
+                    recorder.complete(m.block, m.i, now)
+            recorder.batch(self.index, expert, "iteration", start, env.now, n_in_batch, n_steps)
             if self.unrouted and self.scheduler.router_between_iterations:
                 # Classify newcomers now rather than after the batch drains (the router's
                 # weights stay resident); those routed to this expert may join below.
-                yield from self._route_batch()
+                routing, routing_start = self._router_batch()
+                yield env.timeout(self._router_s(routing))
+                self._router_done(routing, routing_start)
             if batch.size < limit and queues.has_waiting(expert):  # else nothing can join
                 join_before = self.scheduler.join_before_s(queues, expert, env.now)
                 new = self._admit(expert, batch.size, limit, join_before)
