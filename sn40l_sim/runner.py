@@ -20,6 +20,7 @@ import pandas as pd
 from sn40l_sim.config.load import read_yaml, with_lines
 from sn40l_sim.config.resolve import ResolvedScenario
 from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
+from sn40l_sim.engine.collector import quiet_collector
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
@@ -263,7 +264,7 @@ def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, da
     started = time.perf_counter()
     stop = StopRequest()
     received: list[int] = []
-    with _signals_stop(stop, received):
+    with _signals_stop(stop, received), quiet_collector():
         sim = Simulation(resolved, recorder, chunks, step_costs=step_costs)
         interrupted = True  # until the run is known to have reached its end
         try:
