@@ -28,6 +28,7 @@ import simpy
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.engine.clock import move_waiters, timeout_at
 from sn40l_sim.engine.links import CopyLink
+from sn40l_sim.metrics.event_rows import ITERATION, ROUTER, ROUTER_EXPERT
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.policy.scheduler import Scheduler
 from sn40l_sim.state.expert_queues import ExpertQueues, Handle
@@ -160,7 +161,7 @@ class ServingGroup:
             len(batch), max(1, n_tokens), self.limits.router_output_tokens)
 
     def _router_done(self, batch: list[Handle], start_s: float) -> None:
-        self.recorder.batch(self.index, -1, "router", start_s, self.env.now, len(batch), 1)
+        self.recorder.batch(self.index, ROUTER_EXPERT, ROUTER, start_s, self.env.now, len(batch), 1)
         for handle in batch:
             self.submit_routed(handle)
 
@@ -357,7 +358,7 @@ class ServingGroup:
                     cache.release_kv(m.kv_bytes)
                     self.n_outstanding -= 1
                     recorder.complete(m.block, m.i, now)
-            recorder.batch(self.index, expert, "iteration", start, env.now, n_in_batch, n_steps)
+            recorder.batch(self.index, expert, ITERATION, start, env.now, n_in_batch, n_steps)
             if self.unrouted and self.scheduler.router_between_iterations:
                 # Classify newcomers now rather than after the batch drains (the router's
                 # weights stay resident); those routed to this expert may join below.

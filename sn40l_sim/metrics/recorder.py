@@ -17,13 +17,13 @@ import os
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sn40l_sim.metrics.event_rows import EventRows
 from sn40l_sim.state.request_blocks import COMPLETED, OUTCOMES, RequestBlock
 
 EVENT_FLUSH_ROWS = 50_000
@@ -71,59 +71,38 @@ class _ParquetStream:
 
 
 class _EventBuffer:
-    """Column lists for one event kind, flushed to a stream in row groups."""
+    """Event rows (:mod:`~sn40l_sim.metrics.event_rows`) flushed to a stream in row groups."""
 
-    def __init__(self, stream: _ParquetStream, columns: Sequence[str], expert_names: np.ndarray) -> None:
+    def __init__(self, stream: _ParquetStream, expert_names: np.ndarray) -> None:
         self.stream = stream
-        self.columns = list(columns)
-        self.rows: list[tuple[Any, ...]] = []
-        # Rows hold expert indices (-1: the router); names are looked up in bulk at each flush.
-        self.names = np.append(expert_names, np.array(["router"], dtype=object))
+        self.pending = EventRows(expert_names.tolist())
         self.schema: pa.Schema | None = None
 
-    def append(self, row: tuple[Any, ...]) -> None:
-        self.rows.append(row)
-        if len(self.rows) >= EVENT_FLUSH_ROWS:
-            self.flush()
-
-    def frame(self, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-        """Rows as a DataFrame: numbers straight into typed arrays, text inferred column by column
-        (``from_records`` goes through a 2-D object array, several times slower)."""
-        data: dict[str, Any] = {}
-        for name, values in zip(self.columns, zip(*rows, strict=True), strict=True):
-            if name == "expert":
-                data[name] = self.names[np.array(values, dtype=np.int64)].tolist()
-            elif name in _NUMERIC:
-                data[name] = np.array(values, dtype=_NUMERIC[name])
-            else:
-                data[name] = list(values)
-        return pd.DataFrame(data, columns=self.columns)
+    @staticmethod
+    def frame(columns: dict[str, np.ndarray | pa.Array]) -> pd.DataFrame:
+        """Columns as a DataFrame: numbers typed, text as lists of str (pandas infers its type)."""
+        return pd.DataFrame({name: values.to_pylist() if isinstance(values, pa.Array) else values
+                             for name, values in columns.items()}, columns=list(EVENT_COLUMNS))
 
     def table(self) -> pa.Table:
         """The buffered rows as an Arrow table with the schema (pandas metadata included) that the
         DataFrame route gives, built column by column in Arrow; the schema is taken once, from the
         DataFrame of the first row."""
+        columns = self.pending.columns()
         if self.schema is None:
-            self.schema = pa.Table.from_pandas(self.frame(self.rows[:1]), preserve_index=False).schema
+            first = self.frame({name: values[:1] for name, values in columns.items()})
+            self.schema = pa.Table.from_pandas(first, preserve_index=False).schema
         arrays = []
-        for name, values in zip(self.columns, zip(*self.rows, strict=True), strict=True):
-            kind = self.schema.field(name).type
-            if name == "expert":
-                arrays.append(pa.array(self.names[np.array(values, dtype=np.int64)], type=kind))
-            elif name in _NUMERIC:
-                arrays.append(pa.array(np.array(values, dtype=_NUMERIC[name]), type=kind))
-            else:
-                arrays.append(pa.array(values, type=kind))
+        for name in EVENT_COLUMNS:
+            values, kind = columns[name], self.schema.field(name).type
+            arrays.append(values.cast(kind) if isinstance(values, pa.Array) else pa.array(values, type=kind))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def flush(self) -> None:
-        if self.rows:
+        if len(self.pending):
             self.stream.write_table(self.table())
-            self.rows = []
 
 
-_NUMERIC = {"group": np.int64, "bytes": np.float64, "queued_s": np.float64, "start_s": np.float64,
-            "end_s": np.float64, "n_batch": np.int64, "n_steps": np.int64}
 EVENT_COLUMNS = ("kind", "group", "expert", "phase", "link", "bytes", "queued_s", "start_s",
                  "end_s", "n_batch", "n_steps")
 
@@ -138,8 +117,8 @@ class Recorder:
         self.expert_params = np.asarray(expert_params, dtype=np.float64)
         self.router_params = router_params
         self.requests = _ParquetStream(out_dir / "requests.parquet")
-        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), EVENT_COLUMNS,
-                                   self.expert_names)
+        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), self.expert_names)
+        self._event_rows = self.events.pending.rows  # cleared in place at each flush
         self.on_progress = on_progress
         self.open_blocks: dict[int, RequestBlock] = {}
         self.n_done = 0
@@ -221,13 +200,17 @@ class Recorder:
         self.n_switches += 1
         self.switch_bytes += n_bytes
         self.switch_time_s += end_s - start_s
-        self.events.append(("switch", group, expert, "copy", link, n_bytes, queued_s, start_s, end_s, 0, 0))
+        self.events.pending.switch(group, expert, link, n_bytes, queued_s, start_s, end_s)
+        if len(self._event_rows) >= EVENT_FLUSH_ROWS:
+            self.events.flush()
 
-    def batch(self, group: int, expert: int, phase: str, start_s: float, end_s: float,
+    def batch(self, group: int, expert: int, phase: int, start_s: float, end_s: float,
               n_batch: int, n_steps: int) -> None:
+        """A batch iteration (``phase`` ITERATION) or router step (ROUTER, expert -1); the phase
+        codes are :mod:`~sn40l_sim.metrics.event_rows`'s."""
         self.n_batches += 1
-        rows = self.events.rows  # the hottest record: appended here, not through a second call
-        rows.append(("batch", group, expert, phase, "", 0.0, start_s, start_s, end_s, n_batch, n_steps))
+        rows = self._event_rows  # the hottest record: appended here, not through a second call
+        rows.append((group, expert, phase, start_s, end_s, n_batch, n_steps))
         if len(rows) >= EVENT_FLUSH_ROWS:
             self.events.flush()
 
