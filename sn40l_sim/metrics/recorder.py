@@ -9,6 +9,9 @@ name and renamed), and closing joins the parts into ``<name>`` and removes them.
 readable only once its footer is written, so this is what keeps a run killed with SIGKILL (an OOM
 killer, a batch scheduler) readable up to its last flush: ``pyarrow.parquet.read_table`` of the
 ``.parts`` folder gives every row written so far, and ``summary.json`` says ``"complete": false``.
+
+Tables are built from numpy arrays straight into Arrow buffers (:mod:`.arrow_buffers`) with the
+schemas of :mod:`.result_schemas`; pandas is never imported.
 """
 
 from __future__ import annotations
@@ -20,14 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sn40l_sim.metrics import arrow_buffers as ab
+from sn40l_sim.metrics.result_schemas import events_schema, requests_schema
 from sn40l_sim.state.request_blocks import COMPLETED, OUTCOMES, RequestBlock
 
 EVENT_FLUSH_ROWS = 50_000
 PARTS_SUFFIX = ".parts"  # <name>.parts/part-000000.parquet, ... while a run is writing
+
+
+_OUTCOME_TEXT = ab.strings([OUTCOMES[code] for code in sorted(OUTCOMES)])
 
 
 class _ParquetStream:
@@ -38,11 +45,6 @@ class _ParquetStream:
         self.parts_dir = path.with_name(path.name + PARTS_SUFFIX)
         self.parts: list[Path] = []
         self.n_rows = 0
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        self.write_table(pa.Table.from_pandas(frame, preserve_index=False))
 
     def write_table(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -56,16 +58,17 @@ class _ParquetStream:
         self.parts.append(part)
         self.n_rows += table.num_rows
 
-    def close(self, empty_schema: pd.DataFrame) -> None:
+    def close(self, empty_schema: pa.Schema) -> None:
         tmp = self.path.with_name(self.path.name + ".partial")
         if not self.parts:  # nothing at all: an empty file with the schema
-            pq.write_table(pa.Table.from_pandas(empty_schema, preserve_index=False), tmp)
+            empty = [ab.empty(field.type) for field in empty_schema]
+            pq.write_table(pa.Table.from_arrays(empty, schema=empty_schema), tmp)
         else:
-            first = pq.read_table(self.parts[0])
+            first = pq.ParquetFile(self.parts[0]).read()
             with pq.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
                 writer.write_table(first)
                 for part in self.parts[1:]:
-                    writer.write_table(pq.read_table(part))
+                    writer.write_table(pq.ParquetFile(part).read())
         os.replace(tmp, self.path)
         shutil.rmtree(self.parts_dir, ignore_errors=True)
 
@@ -78,42 +81,26 @@ class _EventBuffer:
         self.columns = list(columns)
         self.rows: list[tuple[Any, ...]] = []
         # Rows hold expert indices (-1: the router); names are looked up in bulk at each flush.
-        self.names = np.append(expert_names, np.array(["router"], dtype=object))
-        self.schema: pa.Schema | None = None
+        self.names = ab.strings([*expert_names.tolist(), "router"])
+        self.schema = events_schema()
 
     def append(self, row: tuple[Any, ...]) -> None:
         self.rows.append(row)
         if len(self.rows) >= EVENT_FLUSH_ROWS:
             self.flush()
 
-    def frame(self, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
-        """Rows as a DataFrame: numbers straight into typed arrays, text inferred column by column
-        (``from_records`` goes through a 2-D object array, several times slower)."""
-        data: dict[str, Any] = {}
-        for name, values in zip(self.columns, zip(*rows, strict=True), strict=True):
-            if name == "expert":
-                data[name] = self.names[np.array(values, dtype=np.int64)].tolist()
-            elif name in _NUMERIC:
-                data[name] = np.array(values, dtype=_NUMERIC[name])
-            else:
-                data[name] = list(values)
-        return pd.DataFrame(data, columns=self.columns)
-
     def table(self) -> pa.Table:
-        """The buffered rows as an Arrow table with the schema (pandas metadata included) that the
-        DataFrame route gives, built column by column in Arrow; the schema is taken once, from the
-        DataFrame of the first row."""
-        if self.schema is None:
-            self.schema = pa.Table.from_pandas(self.frame(self.rows[:1]), preserve_index=False).schema
+        """The buffered rows as an Arrow table, built column by column (expert names looked up in
+        Arrow by index; -1, the router, is the last name)."""
         arrays = []
         for name, values in zip(self.columns, zip(*self.rows, strict=True), strict=True):
-            kind = self.schema.field(name).type
             if name == "expert":
-                arrays.append(pa.array(self.names[np.array(values, dtype=np.int64)], type=kind))
+                index = np.array(values, dtype=np.int64)
+                arrays.append(ab.take_strings(self.names, np.where(index < 0, len(self.names) - 1, index)))
             elif name in _NUMERIC:
-                arrays.append(pa.array(np.array(values, dtype=_NUMERIC[name]), type=kind))
+                arrays.append(ab.numbers(np.array(values, dtype=_NUMERIC[name])))
             else:
-                arrays.append(pa.array(values, type=kind))
+                arrays.append(ab.text(values))
         return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def flush(self) -> None:
@@ -135,6 +122,7 @@ class Recorder:
                  router_params: float, on_progress: Callable[[int], None] | None = None) -> None:
         self.out_dir = out_dir
         self.expert_names = np.asarray(expert_names, dtype=object)
+        self.expert_text = ab.strings(self.expert_names.tolist())
         self.expert_params = np.asarray(expert_params, dtype=np.float64)
         self.router_params = router_params
         self.requests = _ParquetStream(out_dir / "requests.parquet")
@@ -178,11 +166,13 @@ class Recorder:
             self._close_block(block)
 
     def _close_block(self, block: RequestBlock) -> None:
-        self.requests.write(self.block_frame(block))
+        self.requests.write_table(self.block_table(block))
         self.open_blocks.pop(block.first_id, None)
 
-    def block_frame(self, b: RequestBlock) -> pd.DataFrame:
-        """The requests.parquet rows of one block (see docs/metrics.md for each column)."""
+    def block_table(self, b: RequestBlock) -> pa.Table:
+        """The requests.parquet rows of one block (see docs/metrics.md for each column).
+
+        Float columns are stored as the earlier DataFrame route stored them: NaN as null."""
         out = b.output_arrays()
         end_s, first_token_s, routed_s = out["end_s"], out["first_token_s"], out["routed_s"]
         completed = out["outcome"] == COMPLETED
@@ -193,12 +183,12 @@ class Recorder:
         switch_wait = np.where(completed, out["switch_wait_s"], np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             switch_share = np.where(e2e > 0, switch_wait / e2e, np.nan)
-        return pd.DataFrame({
+        columns = {
             "request_id": np.arange(b.first_id, b.first_id + b.n, dtype=np.int64),
             "arrival_s": b.arrival_s,
-            "category": pd.array(b.category, dtype="string"),
-            "expert": pd.array(self.expert_names[b.expert], dtype="string"),
-            "fallback": b.fallback,
+            "category": ab.text(b.category.tolist()),
+            "expert": ab.take_strings(self.expert_text, b.expert),
+            "fallback": ab.booleans(b.fallback),
             "group": b.group,
             "prompt_tokens": b.prompt_tokens,
             "output_tokens": b.output_tokens,
@@ -211,9 +201,12 @@ class Recorder:
             "e2e_latency_s": e2e,
             "end_s": end_s,
             "active_params": self.expert_params[b.expert] + self.router_params,
-            "outcome": pd.array([OUTCOMES[o] for o in b.outcome], dtype="string"),
-            "reason": pd.array(b.reason, dtype="string"),
-        })
+            "outcome": ab.take_strings(_OUTCOME_TEXT, out["outcome"]),
+            "reason": ab.text(b.reason),
+        }
+        return pa.Table.from_arrays(
+            [values if isinstance(values, pa.Array) else ab.numbers(values, nan_as_null=True)
+             for values in columns.values()], schema=requests_schema())
 
     # --- events ---------------------------------------------------------------------------
     def switch(self, group: int, expert: int, n_bytes: float, link: str, queued_s: float,
@@ -250,21 +243,8 @@ class Recorder:
                 self._close_block(block)
             else:
                 keep = max(0, n_arrived - block.first_id)
-                self.requests.write(self.block_frame(block).iloc[:keep])
+                self.requests.write_table(self.block_table(block).slice(0, keep))
                 self.open_blocks.pop(block.first_id)
         self.events.flush()
-        empty_requests = self.block_frame(_empty_block())
-        self.requests.close(empty_requests)
-        self.events.stream.close(pd.DataFrame({c: pd.Series(dtype=t) for c, t in _EVENT_DTYPES}))
-
-
-_EVENT_DTYPES = (("kind", "string"), ("group", "int64"), ("expert", "string"), ("phase", "string"),
-                 ("link", "string"), ("bytes", "float64"), ("queued_s", "float64"),
-                 ("start_s", "float64"), ("end_s", "float64"), ("n_batch", "int64"),
-                 ("n_steps", "int64"))
-
-
-def _empty_block() -> RequestBlock:
-    empty = np.zeros(0, dtype=np.int64)
-    return RequestBlock(0, np.zeros(0), empty, empty, empty, np.zeros(0, dtype=object),
-                        np.zeros(0, dtype=bool), empty)
+        self.requests.close(requests_schema())
+        self.events.stream.close(events_schema(empty=True))

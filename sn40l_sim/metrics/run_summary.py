@@ -25,7 +25,7 @@ from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.economics import Fleet, RequestColumns, Slo, economics
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
 from sn40l_sim.metrics.run_info import MemoryUse, RunInfo, doc
-from sn40l_sim.workload.trace_columns import WorkloadStats
+from sn40l_sim.workload.workload_stats import WorkloadStats
 
 LATENCY_METRICS = {
     "ttft": "time to first token (`ttft_s`)",
