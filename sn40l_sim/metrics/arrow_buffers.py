@@ -115,9 +115,14 @@ def valid_mask(chunk: pa.Array) -> np.ndarray:
 
 
 def dictionary_codes(chunk: pa.DictionaryArray) -> tuple[np.ndarray, list[str]]:
-    """Codes (-1: null) into the chunk's dictionary, and its strings."""
+    """Codes (-1: null) into the chunk's dictionary (int32, as Arrow's indices), and its strings."""
     indices = chunk.indices
-    codes = _chunk_values(indices)
-    codes = np.where(valid_mask(indices), codes, -1).astype(np.int64)
+    if len(indices) == 0:
+        codes = np.zeros(0, dtype=np.int32)
+    else:
+        codes = np.frombuffer(indices.buffers()[1], dtype=np.int32, count=len(indices),
+                              offset=indices.offset * 4)
+        if indices.null_count:
+            codes = np.where(valid_mask(indices), codes, -1).astype(np.int32)
     names = [str(name) for name in chunk.dictionary.to_pylist()]
     return codes, names

@@ -31,10 +31,12 @@ class ParquetColumns:
         except FileNotFoundError:
             raise InputError("no such file: not a finished results folder", file=str(path)) from None
         self.n_rows: int = self._file.metadata.num_rows
+        # the last text column's codes: equals() on one column twice in a row reads it once
+        self._last: tuple[str, list[tuple[np.ndarray, list[str]]]] | None = None
 
     def _column(self, name: str) -> pa.ChunkedArray:
         try:
-            table = self._file.read(columns=[name])
+            table = self._file.read(columns=[name], use_threads=False)
         except (KeyError, pa.ArrowInvalid) as exc:
             raise InputError(f"no column {name!r} ({exc})", file=str(self.path)) from None
         if table.num_columns != 1:
@@ -51,10 +53,14 @@ class ParquetColumns:
 
     def _codes(self, name: str) -> list[tuple[np.ndarray, list[str]]]:
         """Per chunk: dictionary codes of a text column (-1: null) and the dictionary."""
+        if self._last is not None and self._last[0] == name:
+            return self._last[1]
         column = self._column(name)
         if not pa.types.is_dictionary(column.type):
             raise InputError(f"column {name!r} is not text", file=str(self.path))
-        return [ab.dictionary_codes(chunk) for chunk in column.chunks]
+        codes = [ab.dictionary_codes(chunk) for chunk in column.chunks]
+        self._last = (name, codes)
+        return codes
 
     def equals(self, name: str, value: str) -> np.ndarray:
         """Where a text column equals ``value`` (null: False), as a boolean array."""
