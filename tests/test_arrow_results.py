@@ -57,9 +57,10 @@ def test_arrays_from_buffers_equal_pyarrows_conversions() -> None:
     assert ab.booleans(flags).equals(pa.array(flags))
     words = ["a", None, "ünï", "", "a", None]
     assert ab.text(words).equals(pa.array(words, type=pa.large_string()))
-    names = ab.strings(["p", "q"])
-    taken = ab.take_strings(names, np.array([1, 7, 0]), valid=np.array([True, False, True]))
-    assert taken.to_pylist() == ["q", None, "p"]
+    names = ab.Vocabulary(["p", "qq", "", "ß"])
+    taken = names.take(np.array([1, 7, 0, 2, 3, 1]), valid=np.array([1, 0, 1, 1, 1, 1], dtype=bool))
+    assert taken.equals(pa.array(["qq", None, "p", "", "ß", "qq"], type=pa.large_string()))
+    assert names.take(np.zeros(0, dtype=np.int64)).to_pylist() == []
     for kind in (pa.large_string(), pa.bool_(), pa.int64(), pa.float64()):
         assert len(ab.empty(kind)) == 0 and ab.empty(kind).type == kind
 

@@ -42,26 +42,50 @@ def booleans(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
 
 
-def strings(names: Sequence[str]) -> pa.Array:
-    """A large_string array of ``names`` (UTF-8 bytes and int64 offsets)."""
-    encoded = [name.encode("utf-8") for name in names]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum([len(b) for b in encoded], out=offsets[1:])
-    return pa.Array.from_buffers(pa.large_string(), len(encoded),
-                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
+def _large_strings(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    validity, n_null = _validity(valid) if valid is not None else (None, 0)
+    return pa.Array.from_buffers(pa.large_string(), len(offsets) - 1,
+                                 [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+                                 null_count=n_null)
 
 
-def take_strings(names: pa.Array, codes: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """``names[codes]`` as a new array; rows where ``valid`` is False are null."""
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
-    validity, n_null = None, 0
-    if valid is not None:
-        validity, n_null = _validity(valid)
-        if n_null:
+class Vocabulary:
+    """A few distinct strings (expert names, outcomes, links) as UTF-8 bytes and offsets, from
+    which text columns are gathered by index in numpy (``Array.take`` would import
+    ``pyarrow.compute``, 30 ms of start-up)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        encoded = [name.encode("utf-8") for name in names]
+        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(b) for b in encoded], out=self.offsets[1:])
+        self.data = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def array(self) -> pa.Array:
+        """Every name once, in order."""
+        return _large_strings(self.offsets, self.data)
+
+    def take(self, codes: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+        """``names[codes]`` as a large_string array; rows where ``valid`` is False are null."""
+        codes = np.asarray(codes, dtype=np.int64)
+        if valid is not None:
             codes = np.where(valid, codes, 0)
-    indices = pa.Array.from_buffers(pa.int64(), len(codes), [validity, pa.py_buffer(codes)],
-                                    null_count=n_null)
-    return names.take(indices)
+        starts = self.offsets[:-1][codes]
+        lengths = self.offsets[1:][codes] - starts
+        if valid is not None:
+            lengths[~valid] = 0
+        offsets = np.zeros(len(codes) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        # byte j of row r comes from starts[r] + (j - offsets[r])
+        source = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1] - starts, lengths)
+        return _large_strings(offsets, self.data[source], valid)
+
+
+def strings(names: Sequence[str]) -> pa.Array:
+    """A large_string array of ``names``."""
+    return Vocabulary(names).array()
 
 
 def text(values: Sequence[str | None]) -> pa.Array:
@@ -71,7 +95,7 @@ def text(values: Sequence[str | None]) -> pa.Array:
     codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
     names = [name if name is not None else "" for name in index]
     valid = codes != index[None] if None in index else None
-    return take_strings(strings(names), codes, valid)
+    return Vocabulary(names).take(codes, valid)
 
 
 def empty(kind: pa.DataType) -> pa.Array:

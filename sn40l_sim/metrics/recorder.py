@@ -37,7 +37,7 @@ PARTS_SUFFIX = ".parts"  # <name>.parts/part-000000.parquet, ... while a run is 
 KEPT_PART_BYTES = 16 << 20
 
 
-_OUTCOME_TEXT = ab.strings([OUTCOMES[code] for code in sorted(OUTCOMES)])
+_OUTCOME_TEXT = ab.Vocabulary([OUTCOMES[code] for code in sorted(OUTCOMES)])
 
 
 class _ParquetStream:
@@ -105,7 +105,7 @@ class _EventBuffer:
         self.columns = list(columns)
         self.rows: list[tuple[Any, ...]] = []
         # Rows hold expert indices (-1: the router); names are looked up in bulk at each flush.
-        self.names = ab.strings([*expert_names.tolist(), "router"])
+        self.names = ab.Vocabulary([*expert_names.tolist(), "router"])
         self.schema = events_schema()
 
     def append(self, row: tuple[Any, ...]) -> None:
@@ -120,7 +120,7 @@ class _EventBuffer:
         for name, values in zip(self.columns, zip(*self.rows, strict=True), strict=True):
             if name == "expert":
                 index = np.array(values, dtype=np.int64)
-                arrays.append(ab.take_strings(self.names, np.where(index < 0, len(self.names) - 1, index)))
+                arrays.append(self.names.take(np.where(index < 0, len(self.names) - 1, index)))
             elif name in _NUMERIC:
                 arrays.append(ab.numbers(np.array(values, dtype=_NUMERIC[name])))
             else:
@@ -146,7 +146,7 @@ class Recorder:
                  router_params: float, on_progress: Callable[[int], None] | None = None) -> None:
         self.out_dir = out_dir
         self.expert_names = np.asarray(expert_names, dtype=object)
-        self.expert_text = ab.strings(self.expert_names.tolist())
+        self.expert_text = ab.Vocabulary(self.expert_names.tolist())
         self.expert_params = np.asarray(expert_params, dtype=np.float64)
         self.router_params = router_params
         self.requests = _ParquetStream(out_dir / "requests.parquet")
@@ -211,7 +211,7 @@ class Recorder:
             "request_id": np.arange(b.first_id, b.first_id + b.n, dtype=np.int64),
             "arrival_s": b.arrival_s,
             "category": ab.text(b.category.tolist()),
-            "expert": ab.take_strings(self.expert_text, b.expert),
+            "expert": self.expert_text.take(b.expert),
             "fallback": ab.booleans(b.fallback),
             "group": b.group,
             "prompt_tokens": b.prompt_tokens,
@@ -225,7 +225,7 @@ class Recorder:
             "e2e_latency_s": e2e,
             "end_s": end_s,
             "active_params": self.expert_params[b.expert] + self.router_params,
-            "outcome": ab.take_strings(_OUTCOME_TEXT, out["outcome"]),
+            "outcome": _OUTCOME_TEXT.take(out["outcome"]),
             "reason": ab.text(b.reason),
         }
         return pa.Table.from_arrays(

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 
 from sn40l_sim.errors import InputError
@@ -52,6 +51,8 @@ class KeywordClassifier:
         Matching runs in Arrow's RE2 engine (about 30x faster than Python's ``re`` on long
         prompts); a missing prompt scores zero everywhere.
         """
+        import pyarrow.compute as pc  # 30 ms to import: only a run that classifies pays it
+
         text = pa.array([_text_or_empty(t) for t in texts], type=pa.large_string())
         out = np.zeros((len(text), len(self.rules)))
         for j, rule in enumerate(self.rules):
@@ -85,6 +86,8 @@ def _tier_pattern(patterns: Any, where: str, source: str) -> str:
         raise InputError("expected a non-empty list of regular expressions", file=source,
                          field=where)
     joined = "(?i)(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
+    import pyarrow.compute as pc  # as in KeywordClassifier.scores
+
     try:
         pc.count_substring_regex(pa.array([""]), joined)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
