@@ -10,6 +10,7 @@ no more than pyarrow's conversions would.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import count
 
 import numpy as np
 import pyarrow as pa
@@ -91,10 +92,15 @@ def strings(names: Sequence[str]) -> pa.Array:
 def text(values: Sequence[str | None]) -> pa.Array:
     """A large_string array of Python strings (None: null); results repeat a few distinct
     strings (expert names, outcomes, links), so each distinct one is encoded once."""
-    index: dict[str | None, int] = {}
-    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), np.int64, len(values))
-    names = [name if name is not None else "" for name in index]
-    valid = codes != index[None] if None in index else None
+    # Each row maps to the row where its value first appeared, in C (no Python frame per row);
+    # those rows, in the dict's insertion order, are increasing, so a search gives the codes.
+    first_row: dict[str | None, int] = {}
+    rows = np.fromiter(map(first_row.setdefault, values, count()), np.int64, len(values))
+    codes = np.searchsorted(np.fromiter(first_row.values(), np.int64, len(first_row)), rows)
+    names = [name if name is not None else "" for name in first_row]
+    valid = None
+    if None in first_row:
+        valid = rows != first_row[None]
     return Vocabulary(names).take(codes, valid)
 
 

@@ -58,8 +58,9 @@ class _ParquetStream:
             self.parts_dir.mkdir(exist_ok=True)
         part = self.parts_dir / f"part-{len(self.parts):06d}.parquet"
         tmp = part.with_name(part.name + ".partial")
-        pq.write_table(table, tmp, compression="none",  # compressed once, when joined
-                       use_dictionary=_text_columns(table.schema))
+        # Plain pages without statistics: a part is read once, when joined, and the joined file
+        # is the one encoded (dictionaries, statistics, zstd).
+        pq.write_table(table, tmp, compression="none", use_dictionary=False, write_statistics=False)
         os.replace(tmp, part)  # a part is either absent or complete
         if len(self.kept) == len(self.parts) and self.kept_bytes + table.nbytes <= KEPT_PART_BYTES:
             self.kept.append(table)
