@@ -97,3 +97,30 @@ def test_parquet_columns_across_row_groups(tmp_path: Path) -> None:
         table.floats("nope")
     with pytest.raises(InputError, match="not text"):
         table.equals("x", "a")
+
+
+@pytest.mark.parametrize("budget", [0, 1 << 20])
+def test_parts_join_the_same_kept_or_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               budget: int) -> None:
+    """A file's parts are joined from memory while they fit the budget, else read back from
+    disk; either way the file holds every part's rows in order, with the schema's metadata."""
+    from sn40l_sim.metrics import recorder
+
+    monkeypatch.setattr(recorder, "KEPT_PART_BYTES", budget)
+    stream = recorder._ParquetStream(tmp_path / "events.parquet")
+    schema = events_schema()
+    parts = []
+    for k in range(3):
+        n = 5 + k
+        columns = [ab.strings([f"{name}{i}" for i in range(n)]) if kind == pa.large_string()
+                   else ab.numbers(np.arange(n, dtype=np.int64) + k) if kind == pa.int64()
+                   else ab.numbers(np.linspace(0, 1, n)) for name, kind in EVENT_FIELDS]
+        parts.append(pa.Table.from_arrays(columns, schema=schema))
+        stream.write_table(parts[-1])
+    assert (len(stream.kept) == 3) == (budget > 0)
+    stream.close(events_schema(empty=True))
+    joined = pq.read_table(tmp_path / "events.parquet")
+    assert joined.equals(pa.concat_tables(parts))
+    assert joined.schema.equals(schema, check_metadata=True)
+    assert pq.ParquetFile(tmp_path / "events.parquet").metadata.num_row_groups == 3
+    assert not (tmp_path / "events.parquet.parts").exists()
