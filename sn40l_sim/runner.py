@@ -12,10 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sn40l_sim.config.load import read_yaml, with_lines
 from sn40l_sim.config.resolve import ResolvedScenario
@@ -33,6 +32,9 @@ from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.workload.data_dir import resolve_data_dir
 from sn40l_sim.workload.request_stream import RequestStream, count_hint, iter_request_chunks
+
+if TYPE_CHECKING:  # pandas is imported when a table is first read (by pyarrow's to_pandas)
+    import pandas as pd
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
+import pyarrow as pa
 
 from sn40l_sim.metrics.event_rows import COPY, ITERATION, ROUTER, ROUTER_EXPERT, EventRows
 
@@ -18,15 +18,16 @@ def test_columns_of_mixed_rows_by_hand() -> None:
     assert cols["phase"].to_pylist() == ["iteration", "copy", "router", "copy"]
     assert cols["expert"].to_pylist() == ["b", "a", "router", "b"]
     assert cols["link"].to_pylist() == ["", "ddr->hbm group 1", "", "ddr->hbm group 0"]
-    assert cols["group"].tolist() == [0, 1, 1, 0] and cols["group"].dtype == np.int64
-    assert cols["bytes"].tolist() == [0.0, 2e9, 0.0, 1e9]
+    assert cols["group"].to_pylist() == [0, 1, 1, 0] and cols["group"].type == pa.int64()
+    assert cols["bytes"].to_pylist() == [0.0, 2e9, 0.0, 1e9]
     # A batch step is queued when it starts; a copy when it was asked for.
-    assert cols["queued_s"].tolist() == [1.0, 0.25, 2.5, 3.0]
-    assert cols["start_s"].tolist() == [1.0, 0.5, 2.5, 3.5]
-    assert cols["end_s"].tolist() == [1.5, 2.5, 2.75, 4.0]
-    assert cols["n_batch"].tolist() == [4, 0, 3, 0]
-    assert cols["n_steps"].tolist() == [7, 0, 1, 0]
+    assert cols["queued_s"].to_pylist() == [1.0, 0.25, 2.5, 3.0]
+    assert cols["start_s"].to_pylist() == [1.0, 0.5, 2.5, 3.5]
+    assert cols["end_s"].to_pylist() == [1.5, 2.5, 2.75, 4.0]
+    assert cols["n_batch"].to_pylist() == [4, 0, 3, 0]
+    assert cols["n_steps"].to_pylist() == [7, 0, 1, 0]
     assert COPY == 2
+    assert all(cols[name].type == pa.large_string() for name in ("kind", "expert", "phase", "link"))
 
 
 def test_flush_clears_in_place_and_times_stay_exact() -> None:
@@ -36,13 +37,13 @@ def test_flush_clears_in_place_and_times_stay_exact() -> None:
     held.append((3, 0, ITERATION, t, t + 1e-9, 2**40, 1))
     rows.switch(0, 0, "l", 1.0, t, t, t)
     cols = rows.columns()
-    assert cols["start_s"][0] == t and cols["end_s"][0] == t + 1e-9
-    assert cols["n_batch"][0] == 2**40
+    assert cols["start_s"].to_pylist() == [t, t] and cols["end_s"].to_pylist() == [t + 1e-9, t]
+    assert cols["n_batch"].to_pylist() == [2**40, 0]
     assert len(held) == 0 and len(rows) == 0 and rows.switches == {}
     held.append((0, 0, ITERATION, 1.0, 2.0, 1, 1))
     assert len(rows) == 1
     again = rows.columns()
-    assert again["link"].to_pylist() == [""] and again["bytes"].tolist() == [0.0]
+    assert again["link"].to_pylist() == [""] and again["bytes"].to_pylist() == [0.0]
 
 
 def test_no_rows() -> None:

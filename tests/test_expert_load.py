@@ -15,6 +15,7 @@ from sn40l_sim.errors import InputError
 from sn40l_sim.policy.expert_load import expected_shares
 from sn40l_sim.policy.prompt_router import Router, zipf_pmf
 from sn40l_sim.runner import run_scenario
+from sn40l_sim.workload.request_chunk import RequestChunk
 
 TRACE = WorkloadConfig(generator={"arrivals": {"kind": "poisson", "rate_per_s": 1.0},
                                   "prompt_tokens": 8, "output_tokens": 2, "requests": 1})
@@ -42,7 +43,7 @@ def test_group_shares_split_zipf_by_group():
 def test_router_draws_groups_by_share():
     # 250 small + 50 large experts: without shares Zipf gives the large ones a few per cent.
     names = [f"s{i}" for i in range(250)] + [f"L{i}" for i in range(50)]
-    frame = __import__("pandas").DataFrame({"arrival_s": np.zeros(20_000)})
+    frame = RequestChunk.of(arrival_s=np.zeros(20_000))
     router = Router(RouterConfig(mapping="zipf", zipf_s=1.0), names, seed=1,
                     group_shares=[(250, 0.7), (50, 0.3)])
     share = (router.route(frame).expert >= 250).mean()

@@ -10,16 +10,17 @@ from pydantic import ValidationError
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.errors import InputError
 from sn40l_sim.policy.prompt_router import Router
+from sn40l_sim.workload.request_chunk import RequestChunk
 
 EXPERTS = [f"expert-{i}" for i in range(6)]
 N = 100_000
 
 
-def _frame(n: int = N, **columns: object) -> pd.DataFrame:
-    return pd.DataFrame({"arrival_s": np.arange(n, dtype=float), **columns})
+def _frame(n: int = N, **columns: object) -> RequestChunk:
+    return RequestChunk.of(arrival_s=np.arange(n, dtype=float), **columns)
 
 
-def _route(config: dict, frame: pd.DataFrame, seed: int = 1, experts: list[str] = EXPERTS):
+def _route(config: dict, frame: RequestChunk, seed: int = 1, experts: list[str] = EXPERTS):
     return Router(RouterConfig(**config), experts, seed=seed).route(frame)
 
 
@@ -97,6 +98,20 @@ def test_table_mapping_is_exact() -> None:
     out = _route({"mapping": table}, _frame(200, category=categories))
     np.testing.assert_array_equal(out.expert, [4, 2, 0, 2] * 50)
     np.testing.assert_array_equal(out.category, categories)
+
+
+def test_labels_are_compared_as_text_in_order_of_appearance() -> None:
+    """Expert ids given as numbers name the experts '0', '1', ...; a missing label is an error
+    that says how many requests lack one."""
+    names = ["0", "1", "2", "3"]
+    out = _route({}, _frame(4, expert=np.array([3, 0, 3, 1], dtype=object)), experts=names)
+    np.testing.assert_array_equal(out.expert, [3, 0, 3, 1])
+    np.testing.assert_array_equal(out.category, ["3", "0", "3", "1"])
+    with pytest.raises(InputError, match=r"unknown expert '7', '9'"):  # first seen, first named
+        _route({}, _frame(3, expert=[7, 9, 7]), experts=names)
+    with pytest.raises(InputError, match="2 request") as info:
+        _route({}, _frame(3, category=np.array(["a", None, np.nan], dtype=object)))
+    assert info.value.field == "category"
 
 
 def test_expert_column_wins_and_unknown_experts_fail() -> None:

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from sn40l_sim.cli.app import main
 from sn40l_sim.metrics.run_info import RUN_INFO, MemoryUse, RunInfo
 from sn40l_sim.metrics.run_summary import RunSummary, field_docs, glossary_markdown
-from sn40l_sim.workload.trace_columns import WorkloadStats
+from sn40l_sim.workload.workload_stats import WorkloadStats
 
 METRICS_MD = REPO / "docs" / "metrics.md"
 BEGIN = "<!-- summary fields: generated from RunSummary, do not edit by hand -->\n"

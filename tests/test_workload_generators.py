@@ -21,7 +21,7 @@ def generate(generator: dict, *, seed: int = 1, chunk_rows: int = 65536,
             "prompt_tokens": 100, "output_tokens": 10, **generator}
     stream = iter_request_chunks(WorkloadConfig(generator=spec), seed=seed, data_dir=data_dir,
                                  base_dir=data_dir, chunk_rows=chunk_rows)
-    return pd.concat(list(stream), ignore_index=True)
+    return pd.concat([chunk.to_frame() for chunk in stream], ignore_index=True)
 
 
 def gaps_of(frame: pd.DataFrame) -> np.ndarray:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from sn40l_sim.config.workload_config import WorkloadConfig
 from sn40l_sim.errors import InputError
+from sn40l_sim.workload.request_chunk import RequestChunk
 from sn40l_sim.workload.request_stream import (
     OPTIONAL_COLUMNS,
     REQUEST_COLUMNS,
@@ -31,20 +32,22 @@ def read_all(workload: dict, data_dir: Path, chunk_rows: int = 65536, seed: int 
     stream = iter_request_chunks(WorkloadConfig(**workload), seed=seed, data_dir=data_dir,
                                  base_dir=data_dir, chunk_rows=chunk_rows)
     chunks = list(stream)
-    frame = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+    frame = pd.concat([c.to_frame() for c in chunks], ignore_index=True) if chunks else pd.DataFrame()
     return frame, chunks, stream.stats
 
 
-def check_contract(chunks: list[pd.DataFrame]) -> None:
+def check_contract(chunks: list[RequestChunk]) -> None:
     """What the engine relies on, for every chunk and across chunks."""
     last = 0.0
     for chunk in chunks:
-        assert tuple(chunk.columns[:3]) == REQUEST_COLUMNS
-        assert set(chunk.columns[3:]) <= set(OPTIONAL_COLUMNS)
+        assert isinstance(chunk, RequestChunk)
+        assert tuple(chunk.names[:3]) == REQUEST_COLUMNS
+        assert set(chunk.names[3:]) <= set(OPTIONAL_COLUMNS)
         assert chunk["arrival_s"].dtype == np.float64
         assert chunk["prompt_tokens"].dtype == np.int64
         assert chunk["output_tokens"].dtype == np.int64
-        arrival = chunk["arrival_s"].to_numpy()
+        assert all(chunk[name].dtype == object for name in chunk.names[3:])
+        arrival = chunk["arrival_s"]
         assert arrival[0] >= last and (np.diff(arrival) >= 0).all()
         assert (chunk["prompt_tokens"] >= 1).all() and (chunk["output_tokens"] >= 1).all()
         last = arrival[-1]

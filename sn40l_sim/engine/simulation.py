@@ -15,7 +15,6 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import simpy
 from simpy.core import EmptySchedule
 
@@ -36,6 +35,7 @@ from sn40l_sim.policy.scheduler import SCHEDULERS
 from sn40l_sim.state.placement import Placement
 from sn40l_sim.state.request_blocks import RequestBlock
 from sn40l_sim.state.residency import HbmCache
+from sn40l_sim.workload.request_chunk import RequestChunk
 
 
 def kv_reservation_bytes(resolved: ResolvedScenario) -> float:
@@ -99,7 +99,7 @@ class Simulation:
     """One run of one scenario."""
 
     def __init__(self, resolved: ResolvedScenario, recorder: Recorder,
-                 chunks: Iterator[pd.DataFrame], *, step_costs: StepCostFactory = StepCostTable) -> None:
+                 chunks: Iterator[RequestChunk], *, step_costs: StepCostFactory = StepCostTable) -> None:
         """``step_costs`` builds each model's step-cost table once, before the run (a test passes
         :class:`~sn40l_sim.cost.cache.FixedStepCost` to check the engine against queueing theory)."""
         self.resolved = resolved

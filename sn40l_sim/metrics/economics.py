@@ -1,4 +1,4 @@
-"""Energy, cost and goodput of a run, from its requests/events DataFrames and the platform's data.
+"""Energy, cost and goodput of a run, from its request columns and the platform's data.
 
 Kept apart from :mod:`sn40l_sim.metrics.summary` (one function per metric, units in the names) so
 they can move into a typed run summary unchanged. The model, and why:
@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sn40l_sim.catalogue.hardware import PowerSpec, PriceSpec
+
+if TYPE_CHECKING:  # the DataFrame helpers are for notebooks and tests; a run passes arrays
+    import pandas as pd
 
 
 @dataclass(frozen=True)

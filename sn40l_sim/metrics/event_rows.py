@@ -4,9 +4,9 @@ A run records about three events per request, so the row is the hottest record t
 makes. A row is a 7-tuple of numbers, ``(group, expert, phase code, start_s, end_s, n_batch,
 n_steps)``, appended in one call; a switch keeps its three extra fields (link, bytes, queued
 time) beside, by row number. At a flush the tuples become one 2-D float64 array in one pass,
-and each text column is an Arrow ``take`` of its few distinct strings by code, so no Python
-string is touched per row (an object array of strings costs ~35 ns an element to convert,
-``take`` ~5 ns). Every number is exact in float64: times are floats already, and the small integers (group,
+and each text column is gathered from its few distinct strings by code
+(:class:`~sn40l_sim.metrics.arrow_buffers.Vocabulary`), so no Python string is touched per row.
+Every number is exact in float64: times are floats already, and the small integers (group,
 expert index, batch size, steps) are far below 2**53.
 """
 
@@ -18,11 +18,15 @@ from itertools import chain
 import numpy as np
 import pyarrow as pa
 
+from sn40l_sim.metrics.arrow_buffers import Vocabulary, numbers
+
 PHASES = ("iteration", "router", "copy")  # phase code -> name
 ITERATION, ROUTER, COPY = 0, 1, 2
 ROUTER_EXPERT = -1  # the expert index of a router step
 
 EventRow = tuple[int, int, int, float, float, int, int]
+_KINDS = Vocabulary(["batch", "switch"])
+_PHASES = Vocabulary(PHASES)
 
 
 class EventRows:
@@ -36,7 +40,7 @@ class EventRows:
         self._links: list[str] = [""]  # link code -> name; "" for rows that are not switches
         self._link_codes: dict[str, int] = {"": 0}
         # Expert index -> name; the router (index -1) is the last entry.
-        self._names = pa.array([*expert_names, "router"], type=pa.large_string())
+        self._names = Vocabulary([*expert_names, "router"])
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -50,9 +54,9 @@ class EventRows:
         self.switches[len(self.rows)] = (code, n_bytes, queued_s)
         self.rows.append((group, expert, COPY, start_s, end_s, 0, 0))
 
-    def columns(self) -> dict[str, np.ndarray | pa.Array]:
-        """The buffered rows as events.parquet's columns (numbers as numpy arrays, text as Arrow
-        large strings); the buffer is cleared."""
+    def columns(self) -> dict[str, pa.Array]:
+        """The buffered rows as events.parquet's columns (Arrow arrays; text as large strings);
+        the buffer is cleared."""
         n = len(self.rows)
         # Flattened in C and read in one pass: faster than np.array's nested-sequence discovery.
         table = np.fromiter(chain.from_iterable(self.rows), dtype=np.float64, count=7 * n).reshape(n, 7)
@@ -69,24 +73,20 @@ class EventRows:
             queued_s[where] = extra[:, 2]
         expert = table[:, 1].astype(np.int64)
         expert[expert < 0] += len(self._names)  # -1: the router, the last name
-        columns: dict[str, np.ndarray | pa.Array] = {
-            "kind": _text(["batch", "switch"], (phase == COPY).astype(np.int64)),
-            "group": table[:, 0].astype(np.int64),
-            "expert": self._names.take(pa.array(expert)),
-            "phase": _text(PHASES, phase),
-            "link": _text(self._links, link),
-            "bytes": n_bytes,
-            "queued_s": queued_s,
-            "start_s": start_s.copy(),
-            "end_s": table[:, 4].copy(),
-            "n_batch": table[:, 5].astype(np.int64),
-            "n_steps": table[:, 6].astype(np.int64),
+        columns = {
+            "kind": _KINDS.take((phase == COPY).astype(np.int64)),
+            "group": numbers(table[:, 0].astype(np.int64)),
+            "expert": self._names.take(expert),
+            "phase": _PHASES.take(phase),
+            "link": Vocabulary(self._links).take(link),
+            "bytes": numbers(n_bytes),
+            "queued_s": numbers(queued_s),
+            "start_s": numbers(start_s),
+            "end_s": numbers(table[:, 4]),
+            "n_batch": numbers(table[:, 5].astype(np.int64)),
+            "n_steps": numbers(table[:, 6].astype(np.int64)),
         }
         self.rows.clear()  # in place: the recorder appends to this very list
         self.switches.clear()
         return columns
 
-
-def _text(values: Sequence[str], codes: np.ndarray) -> pa.Array:
-    """``values[codes]`` as an Arrow large-string column."""
-    return pa.array(values, type=pa.large_string()).take(pa.array(codes))

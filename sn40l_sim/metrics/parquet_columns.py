@@ -1,8 +1,10 @@
 """A results table read one column at a time, so a summary of a million requests stays small.
 
 A whole ``requests.parquet`` of a million requests is hundreds of MB as a DataFrame (its text columns
-most of all); one float column is 8 MB. Text columns are compared in Arrow, never turned into a
-million Python strings.
+most of all); one float column is 8 MB. Text columns are read dictionary-encoded and compared as
+integer codes, never turned into a million Python strings. Columns become numpy arrays through
+their buffers (:mod:`.arrow_buffers`), which keeps pandas unimported. The file is opened, and its
+footer parsed, once.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sn40l_sim.errors import InputError
+from sn40l_sim.metrics import arrow_buffers as ab
 
 
 class ParquetColumns:
@@ -23,41 +25,68 @@ class ParquetColumns:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.n_rows: int = pq.ParquetFile(path).metadata.num_rows
+            schema = pq.read_schema(path)
+            text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+            self._file = pq.ParquetFile(path, read_dictionary=text)
         except FileNotFoundError:
             raise InputError("no such file: not a finished results folder", file=str(path)) from None
+        self.n_rows: int = self._file.metadata.num_rows
+        # the last text column's codes: equals() on one column twice in a row reads it once
+        self._last: tuple[str, list[tuple[np.ndarray, list[str]]]] | None = None
 
     def _column(self, name: str) -> pa.ChunkedArray:
         try:
-            table = pq.read_table(self.path, columns=[name])
+            table = self._file.read(columns=[name], use_threads=False)
         except (KeyError, pa.ArrowInvalid) as exc:
             raise InputError(f"no column {name!r} ({exc})", file=str(self.path)) from None
+        if table.num_columns != 1:
+            raise InputError(f"no column {name!r}", file=str(self.path))
         return table.column(0)
 
     def floats(self, name: str) -> np.ndarray:
         """A numeric column as float64, nulls as NaN."""
-        return np.asarray(self._column(name).to_numpy(), dtype=np.float64)
+        return ab.to_numpy(self._column(name), np.float64)
 
     def ints(self, name: str) -> np.ndarray:
         """An integer column without nulls as int64."""
-        return np.asarray(self._column(name).to_numpy(), dtype=np.int64)
+        return ab.to_numpy(self._column(name), np.int64)
+
+    def _codes(self, name: str) -> list[tuple[np.ndarray, list[str]]]:
+        """Per chunk: dictionary codes of a text column (-1: null) and the dictionary."""
+        if self._last is not None and self._last[0] == name:
+            return self._last[1]
+        column = self._column(name)
+        if not pa.types.is_dictionary(column.type):
+            raise InputError(f"column {name!r} is not text", file=str(self.path))
+        codes = [ab.dictionary_codes(chunk) for chunk in column.chunks]
+        self._last = (name, codes)
+        return codes
 
     def equals(self, name: str, value: str) -> np.ndarray:
         """Where a text column equals ``value`` (null: False), as a boolean array."""
-        hit = pc.fill_null(pc.equal(self._column(name), value), False)
-        return np.asarray(hit.to_numpy(), dtype=bool)
+        parts = [codes == (names.index(value) if value in names else -2)
+                 for codes, names in self._codes(name)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
     def strings(self, name: str, where: np.ndarray) -> np.ndarray:
-        """The rows ``where`` is True of a text column, as Python strings (keep ``where`` short)."""
-        kept = pc.filter(self._column(name), pa.array(where))
-        return np.asarray(kept.to_pylist(), dtype=object)
+        """The rows ``where`` is True of a text column, as Python strings (null: None)."""
+        parts, start = [], 0
+        for codes, names in self._codes(name):
+            kept = codes[where[start: start + len(codes)]]
+            start += len(codes)
+            lookup = np.asarray([*names, None], dtype=object)
+            parts.append(lookup[np.where(kept < 0, len(names), kept)])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=object)
 
     def value_counts(self, name: str, where: np.ndarray | None = None) -> dict[str, int]:
         """How often each non-null value of a text column occurs (in the rows ``where`` is True,
         if given), most frequent first (ties by value, so the order is the same on every run)."""
-        column = self._column(name)
-        if where is not None:
-            column = pc.filter(column, pa.array(where))
-        counts = pc.value_counts(column.drop_null()).to_pylist()
-        pairs = sorted(((str(c["values"]), int(c["counts"])) for c in counts), key=lambda p: (-p[1], p[0]))
+        counts: dict[str, int] = {}
+        start = 0
+        for codes, names in self._codes(name):
+            kept = codes if where is None else codes[where[start: start + len(codes)]]
+            start += len(codes)
+            for code, n in enumerate(np.bincount(kept[kept >= 0], minlength=len(names)).tolist()):
+                counts[names[code]] = counts.get(names[code], 0) + n
+        pairs = sorted(counts.items(), key=lambda p: (-p[1], p[0]))
         return {value: n for value, n in pairs if n}

@@ -9,6 +9,9 @@ name and renamed), and closing joins the parts into ``<name>`` and removes them.
 readable only once its footer is written, so this is what keeps a run killed with SIGKILL (an OOM
 killer, a batch scheduler) readable up to its last flush: ``pyarrow.parquet.read_table`` of the
 ``.parts`` folder gives every row written so far, and ``summary.json`` says ``"complete": false``.
+
+Tables are built from numpy arrays straight into Arrow buffers (:mod:`.arrow_buffers`) with the
+schemas of :mod:`.result_schemas`; pandas is never imported.
 """
 
 from __future__ import annotations
@@ -19,15 +22,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sn40l_sim.metrics import arrow_buffers as ab
 from sn40l_sim.metrics.event_rows import EventRows
+from sn40l_sim.metrics.result_schemas import events_schema, requests_schema
 from sn40l_sim.state.request_blocks import COMPLETED, OUTCOMES, RequestBlock
 
 EVENT_FLUSH_ROWS = 50_000
 PARTS_SUFFIX = ".parts"  # <name>.parts/part-000000.parquet, ... while a run is writing
+# A file's parts are also kept in memory while they all fit this size, so that closing a run of
+# up to about 100,000 requests (coe) joins them without reading any back (a quarter of close's
+# CPU). A longer run drops them when they outgrow it and reads every part back: its memory stays
+# about what it was (a million requests: 438 MiB peak RSS, 407 keeping none, 476 keeping the first
+# 32 MiB to the end).
+KEPT_PART_BYTES = 48 << 20
+
+
+_OUTCOME_TEXT = ab.Vocabulary([OUTCOMES[code] for code in sorted(OUTCOMES)])
 
 
 class _ParquetStream:
@@ -37,12 +50,10 @@ class _ParquetStream:
         self.path = path
         self.parts_dir = path.with_name(path.name + PARTS_SUFFIX)
         self.parts: list[Path] = []
+        self.kept: list[pa.Table] = []  # every part as written, while they all fit the budget
+        self.kept_bytes = 0
+        self.keeping = True
         self.n_rows = 0
-
-    def write(self, frame: pd.DataFrame) -> None:
-        if frame.empty:
-            return
-        self.write_table(pa.Table.from_pandas(frame, preserve_index=False))
 
     def write_table(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -51,25 +62,46 @@ class _ParquetStream:
             self.parts_dir.mkdir(exist_ok=True)
         part = self.parts_dir / f"part-{len(self.parts):06d}.parquet"
         tmp = part.with_name(part.name + ".partial")
-        # Plain pages without statistics: a part is read once, when joined, and the joined file is
-        # the one encoded (dictionaries, statistics, zstd); about 3x faster to write.
+        # Plain pages without statistics: a part is read once, when joined, and the joined file
+        # is the one encoded (dictionaries, statistics, zstd).
         pq.write_table(table, tmp, compression="none", use_dictionary=False, write_statistics=False)
         os.replace(tmp, part)  # a part is either absent or complete
+        if self.keeping:
+            self.kept_bytes += table.nbytes
+            self.kept.append(table)
+            if self.kept_bytes > KEPT_PART_BYTES:  # a long run: read every part back at the end
+                self.keeping, self.kept = False, []
         self.parts.append(part)
         self.n_rows += table.num_rows
 
-    def close(self, empty_schema: pd.DataFrame) -> None:
+    def close(self, empty_schema: pa.Schema) -> None:
         tmp = self.path.with_name(self.path.name + ".partial")
         if not self.parts:  # nothing at all: an empty file with the schema
-            pq.write_table(pa.Table.from_pandas(empty_schema, preserve_index=False), tmp)
+            empty = [ab.empty(field.type) for field in empty_schema]
+            pq.write_table(pa.Table.from_arrays(empty, schema=empty_schema), tmp)
         else:
-            first = pq.read_table(self.parts[0])
-            with pq.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
+            first = self._part(0)
+            with pq.ParquetWriter(tmp, first.schema, compression="zstd",
+                                  use_dictionary=_text_columns(first.schema)) as writer:
                 writer.write_table(first)
-                for part in self.parts[1:]:
-                    writer.write_table(pq.read_table(part))
+                for i in range(1, len(self.parts)):
+                    writer.write_table(self._part(i))
+            self.kept = []
         os.replace(tmp, self.path)
         shutil.rmtree(self.parts_dir, ignore_errors=True)
+
+    def _part(self, i: int) -> pa.Table:
+        """Part ``i``: the table kept in memory, or read back (one thread: less CPU in all)."""
+        if i < len(self.kept):
+            return self.kept[i]
+        return pq.ParquetFile(self.parts[i]).read(use_threads=False)
+
+
+def _text_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding: text, a few distinct values repeated on every row.
+    Times and byte counts are nearly all distinct; trying a dictionary on them (pyarrow's
+    default) cost a third of the join's CPU and made the files larger."""
+    return [f.name for f in schema if pa.types.is_large_string(f.type) or pa.types.is_string(f.type)]
 
 
 class _EventBuffer:
@@ -78,35 +110,16 @@ class _EventBuffer:
     def __init__(self, stream: _ParquetStream, expert_names: np.ndarray) -> None:
         self.stream = stream
         self.pending = EventRows(expert_names.tolist())
-        self.schema: pa.Schema | None = None
-
-    @staticmethod
-    def frame(columns: dict[str, np.ndarray | pa.Array]) -> pd.DataFrame:
-        """Columns as a DataFrame: numbers typed, text as lists of str (pandas infers its type)."""
-        return pd.DataFrame({name: values.to_pylist() if isinstance(values, pa.Array) else values
-                             for name, values in columns.items()}, columns=list(EVENT_COLUMNS))
+        self.schema = events_schema()
 
     def table(self) -> pa.Table:
-        """The buffered rows as an Arrow table with the schema (pandas metadata included) that the
-        DataFrame route gives, built column by column in Arrow; the schema is taken once, from the
-        DataFrame of the first row."""
+        """The buffered rows as an Arrow table (columns built in bulk by :class:`EventRows`)."""
         columns = self.pending.columns()
-        if self.schema is None:
-            first = self.frame({name: values[:1] for name, values in columns.items()})
-            self.schema = pa.Table.from_pandas(first, preserve_index=False).schema
-        arrays = []
-        for name in EVENT_COLUMNS:
-            values, kind = columns[name], self.schema.field(name).type
-            arrays.append(values.cast(kind) if isinstance(values, pa.Array) else pa.array(values, type=kind))
-        return pa.Table.from_arrays(arrays, schema=self.schema)
+        return pa.Table.from_arrays([columns[name] for name in self.schema.names], schema=self.schema)
 
     def flush(self) -> None:
         if len(self.pending):
             self.stream.write_table(self.table())
-
-
-EVENT_COLUMNS = ("kind", "group", "expert", "phase", "link", "bytes", "queued_s", "start_s",
-                 "end_s", "n_batch", "n_steps")
 
 
 class Recorder:
@@ -116,6 +129,7 @@ class Recorder:
                  router_params: float, on_progress: Callable[[int], None] | None = None) -> None:
         self.out_dir = out_dir
         self.expert_names = np.asarray(expert_names, dtype=object)
+        self.expert_text = ab.Vocabulary(self.expert_names.tolist())
         self.expert_params = np.asarray(expert_params, dtype=np.float64)
         self.router_params = router_params
         self.requests = _ParquetStream(out_dir / "requests.parquet")
@@ -159,11 +173,13 @@ class Recorder:
             self._close_block(block)
 
     def _close_block(self, block: RequestBlock) -> None:
-        self.requests.write(self.block_frame(block))
+        self.requests.write_table(self.block_table(block))
         self.open_blocks.pop(block.first_id, None)
 
-    def block_frame(self, b: RequestBlock) -> pd.DataFrame:
-        """The requests.parquet rows of one block (see docs/metrics.md for each column)."""
+    def block_table(self, b: RequestBlock) -> pa.Table:
+        """The requests.parquet rows of one block (see docs/metrics.md for each column).
+
+        Float columns are stored as the earlier DataFrame route stored them: NaN as null."""
         out = b.output_arrays()
         end_s, first_token_s, routed_s = out["end_s"], out["first_token_s"], out["routed_s"]
         completed = out["outcome"] == COMPLETED
@@ -174,12 +190,12 @@ class Recorder:
         switch_wait = np.where(completed, out["switch_wait_s"], np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             switch_share = np.where(e2e > 0, switch_wait / e2e, np.nan)
-        return pd.DataFrame({
+        columns = {
             "request_id": np.arange(b.first_id, b.first_id + b.n, dtype=np.int64),
             "arrival_s": b.arrival_s,
-            "category": pd.array(b.category, dtype="string"),
-            "expert": pd.array(self.expert_names[b.expert], dtype="string"),
-            "fallback": b.fallback,
+            "category": ab.text(b.category.tolist()),
+            "expert": self.expert_text.take(b.expert),
+            "fallback": ab.booleans(b.fallback),
             "group": b.group,
             "prompt_tokens": b.prompt_tokens,
             "output_tokens": b.output_tokens,
@@ -192,9 +208,12 @@ class Recorder:
             "e2e_latency_s": e2e,
             "end_s": end_s,
             "active_params": self.expert_params[b.expert] + self.router_params,
-            "outcome": pd.array([OUTCOMES[o] for o in b.outcome], dtype="string"),
-            "reason": pd.array(b.reason, dtype="string"),
-        })
+            "outcome": _OUTCOME_TEXT.take(out["outcome"]),
+            "reason": ab.text(b.reason),
+        }
+        return pa.Table.from_arrays(
+            [values if isinstance(values, pa.Array) else ab.numbers(values, nan_as_null=True)
+             for values in columns.values()], schema=requests_schema())
 
     # --- events ---------------------------------------------------------------------------
     def switch(self, group: int, expert: int, n_bytes: float, link: str, queued_s: float,
@@ -235,21 +254,8 @@ class Recorder:
                 self._close_block(block)
             else:
                 keep = max(0, n_arrived - block.first_id)
-                self.requests.write(self.block_frame(block).iloc[:keep])
+                self.requests.write_table(self.block_table(block).slice(0, keep))
                 self.open_blocks.pop(block.first_id)
         self.events.flush()
-        empty_requests = self.block_frame(_empty_block())
-        self.requests.close(empty_requests)
-        self.events.stream.close(pd.DataFrame({c: pd.Series(dtype=t) for c, t in _EVENT_DTYPES}))
-
-
-_EVENT_DTYPES = (("kind", "string"), ("group", "int64"), ("expert", "string"), ("phase", "string"),
-                 ("link", "string"), ("bytes", "float64"), ("queued_s", "float64"),
-                 ("start_s", "float64"), ("end_s", "float64"), ("n_batch", "int64"),
-                 ("n_steps", "int64"))
-
-
-def _empty_block() -> RequestBlock:
-    empty = np.zeros(0, dtype=np.int64)
-    return RequestBlock(0, np.zeros(0), empty, empty, empty, np.zeros(0, dtype=object),
-                        np.zeros(0, dtype=bool), empty)
+        self.requests.close(requests_schema())
+        self.events.stream.close(events_schema(empty=True))

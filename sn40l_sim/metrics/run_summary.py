@@ -25,7 +25,7 @@ from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.economics import Fleet, RequestColumns, Slo, economics
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
 from sn40l_sim.metrics.run_info import MemoryUse, RunInfo, doc
-from sn40l_sim.workload.trace_columns import WorkloadStats
+from sn40l_sim.workload.workload_stats import WorkloadStats
 
 LATENCY_METRICS = {
     "ttft": "time to first token (`ttft_s`)",
@@ -151,11 +151,13 @@ class RunSummary:
         events = ParquetColumns(run_dir / "events.parquet")
         values: dict[str, Any] = {"scenario": _scenario_name(run_dir)}
         values.update(_identity_part(info))
-        values.update(_requests_part(requests))
-        values.update(_switch_part(events, requests))
-        values.update(_batch_part(events))
+        columns = _request_columns(requests)
+        values.update(_requests_part(requests, columns))
+        timing = _EventTiming.read(events)
+        values.update(_switch_part(events, timing))
+        values.update(_batch_part(events, timing))
         values.update(_run_part(info, requests.n_rows))
-        values.update(_economics_part(info, requests, events))
+        values.update(_economics_part(info, columns, timing))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -190,9 +192,37 @@ def _mean(values: np.ndarray) -> float:
     return float(kept.mean()) if len(kept) else math.nan
 
 
-def _pct(values: np.ndarray, q: float) -> float:
+def _pcts(values: np.ndarray, qs: list[float]) -> list[float]:
+    """Percentiles of the non-NaN values, all from one partition of the array."""
     kept = values[~np.isnan(values)]
-    return float(np.percentile(kept, q)) if len(kept) else math.nan
+    if not len(kept):
+        return [math.nan] * len(qs)
+    return [float(v) for v in np.percentile(kept, qs)]
+
+
+def _request_columns(requests: ParquetColumns) -> RequestColumns:
+    """The request columns both the latency figures and the economics read, read once."""
+    return RequestColumns(
+        arrival_s=requests.floats("arrival_s"), end_s=requests.floats("end_s"),
+        completed=requests.equals("outcome", "completed"),
+        output_tokens=requests.floats("output_tokens"), ttft_s=requests.floats("ttft_s"),
+        tpot_s=requests.floats("tpot_s"))
+
+
+@dataclass(frozen=True)
+class _EventTiming:
+    """Which events are switches and batches, and every event's duration: read once, used by
+    the switch, batch and energy figures."""
+
+    switch: np.ndarray  # bool
+    batch: np.ndarray  # bool
+    duration_s: np.ndarray
+
+    @classmethod
+    def read(cls, events: ParquetColumns) -> _EventTiming:
+        duration = events.floats("end_s")
+        duration -= events.floats("start_s")
+        return cls(events.equals("kind", "switch"), events.equals("kind", "batch"), duration)
 
 
 def _identity_part(info: RunInfo) -> dict[str, Any]:
@@ -203,16 +233,15 @@ def _identity_part(info: RunInfo) -> dict[str, Any]:
             "interrupted": info.interrupted, "complete": True}
 
 
-def _requests_part(requests: ParquetColumns) -> dict[str, Any]:
+def _requests_part(requests: ParquetColumns, columns: RequestColumns) -> dict[str, Any]:
     """Counts, throughput and the latency distributions, over completed requests."""
-    done = requests.equals("outcome", "completed")
+    done = columns.completed
     n_done = int(done.sum())
-    arrival = requests.floats("arrival_s")
+    arrival = columns.arrival_s
     first_arrival = float(arrival.min()) if len(arrival) else 0.0
-    del arrival
-    last_end = float(requests.floats("end_s")[done].max()) if n_done else first_arrival
+    last_end = float(columns.end_s[done].max()) if n_done else first_arrival
     makespan = max(last_end - first_arrival, 0.0)
-    output_tokens = int(requests.ints("output_tokens")[done].sum())
+    output_tokens = int(columns.output_tokens[done].sum())  # whole numbers: exact in float64
     out: dict[str, Any] = {
         "n_requests": requests.n_rows,
         "n_completed": n_done,
@@ -222,13 +251,15 @@ def _requests_part(requests: ParquetColumns) -> dict[str, Any]:
         "throughput_req_per_s": n_done / makespan if makespan > 0 else math.nan,
         "output_tokens_per_s": output_tokens / makespan if makespan > 0 else math.nan,
     }
+    read = {"ttft_s": columns.ttft_s, "tpot_s": columns.tpot_s}
     for metric in LATENCY_METRICS:
-        values = requests.floats(f"{metric}_s")[done]
+        name = f"{metric}_s"
+        values = (read[name] if name in read else requests.floats(name))[done]
         out[f"{metric}_mean_s"] = _mean(values)
-        for q in (50, 90, 99):
-            out[f"{metric}_p{q}_s"] = _pct(values, q)
+        for q, value in zip((50, 90, 99), _pcts(values, [50, 90, 99]), strict=True):
+            out[f"{metric}_p{q}_s"] = value
     share = requests.floats("switch_share")[done]
-    out.update(switch_share_mean=_mean(share), switch_share_p90=_pct(share, 90),
+    out.update(switch_share_mean=_mean(share), switch_share_p90=_pcts(share, [90])[0],
                average_active_params=_mean(requests.floats("active_params")[done]))
     mean_e2e = out["e2e_latency_mean_s"]
     out["switch_share_of_latency"] = (out["switch_wait_mean_s"] / mean_e2e
@@ -236,11 +267,11 @@ def _requests_part(requests: ParquetColumns) -> dict[str, Any]:
     return out
 
 
-def _switch_part(events: ParquetColumns, requests: ParquetColumns) -> dict[str, Any]:
+def _switch_part(events: ParquetColumns, timing: _EventTiming) -> dict[str, Any]:
     """Model switches: how many, bytes, link time, and the bytes of each link."""
-    switch = events.equals("kind", "switch")
+    switch = timing.switch
     n_bytes = events.floats("bytes")[switch]
-    duration = events.floats("end_s")[switch] - events.floats("start_s")[switch]
+    duration = timing.duration_s[switch]
     links = events.strings("link", switch)
     by_link = {str(link): float(n_bytes[links == link].sum()) for link in sorted(set(links.tolist()))}
     return {"n_switches": int(switch.sum()), "switch_bytes": float(n_bytes.sum()),
@@ -248,9 +279,9 @@ def _switch_part(events: ParquetColumns, requests: ParquetColumns) -> dict[str, 
             "switch_bytes_by_link": by_link}
 
 
-def _batch_part(events: ParquetColumns) -> dict[str, Any]:
+def _batch_part(events: ParquetColumns, timing: _EventTiming) -> dict[str, Any]:
     """Expert batch iterations (router batches left out)."""
-    iteration = events.equals("kind", "batch") & events.equals("phase", "iteration")
+    iteration = timing.batch & events.equals("phase", "iteration")
     return {"n_batches": int(iteration.sum()),
             "mean_batch_size": _mean(events.floats("n_batch")[iteration])}
 
@@ -263,16 +294,9 @@ def _run_part(info: RunInfo, n_requests: int) -> dict[str, Any]:
             "sim_requests_per_wall_s": n_requests / info.wall_s if info.wall_s else None}
 
 
-def _economics_part(info: RunInfo, requests: ParquetColumns,
-                    events: ParquetColumns) -> dict[str, Any]:
+def _economics_part(info: RunInfo, columns: RequestColumns, timing: _EventTiming) -> dict[str, Any]:
     """Energy, cost and goodput (``metrics/economics.py``), from the columns they need."""
-    batch = events.equals("kind", "batch")
-    busy = float((events.floats("end_s")[batch] - events.floats("start_s")[batch]).sum())
-    columns = RequestColumns(
-        arrival_s=requests.floats("arrival_s"), end_s=requests.floats("end_s"),
-        completed=requests.equals("outcome", "completed"),
-        output_tokens=requests.floats("output_tokens"), ttft_s=requests.floats("ttft_s"),
-        tpot_s=requests.floats("tpot_s"))
+    busy = float(timing.duration_s[timing.batch].sum())
     power = PowerSpec(**{f"{k}_w": v for k, v in info.power_w.items()}) if info.power_w else None
     price = PriceSpec(info.node_usd_per_hour) if info.node_usd_per_hour else None
     fleet = Fleet(info.n_nodes, info.n_devices_per_node, info.tensor_parallel)

@@ -9,15 +9,15 @@ and is far below a trained router's; it exists so a simulation can route real te
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import yaml
 
 from sn40l_sim.errors import InputError
@@ -45,13 +45,15 @@ class KeywordClassifier:
         """Category names in table order (also the tie-break order)."""
         return [rule.name for rule in self.rules]
 
-    def scores(self, texts: pd.Series) -> np.ndarray:
+    def scores(self, texts: Iterable[object]) -> np.ndarray:
         """Keyword evidence per prompt and category, shape (n_prompts, n_categories).
 
         Matching runs in Arrow's RE2 engine (about 30x faster than Python's ``re`` on long
         prompts); a missing prompt scores zero everywhere.
         """
-        text = pa.array(texts.astype("string").fillna("").tolist(), type=pa.large_string())
+        import pyarrow.compute as pc  # 30 ms to import: only a run that classifies pays it
+
+        text = pa.array([_text_or_empty(t) for t in texts], type=pa.large_string())
         out = np.zeros((len(text), len(self.rules)))
         for j, rule in enumerate(self.rules):
             for weight, pattern in rule.tiers:
@@ -59,7 +61,7 @@ class KeywordClassifier:
                 out[:, j] += weight * counts
         return out
 
-    def classify(self, texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    def classify(self, texts: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
         """(category per prompt as an object array, confidence in [0, 1] per prompt)."""
         scores = self.scores(texts)
         best = scores.argmax(axis=1)  # first maximum: ties go to the table's order
@@ -72,11 +74,20 @@ class KeywordClassifier:
         return category, confidence
 
 
+def _text_or_empty(text: object) -> str:
+    """A prompt as str; a missing one (None, NaN) as the empty string, which scores zero."""
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return ""
+    return text if type(text) is str else str(text)
+
+
 def _tier_pattern(patterns: Any, where: str, source: str) -> str:
     if not (isinstance(patterns, list) and patterns and all(isinstance(p, str) for p in patterns)):
         raise InputError("expected a non-empty list of regular expressions", file=source,
                          field=where)
     joined = "(?i)(?:" + "|".join(f"(?:{p})" for p in patterns) + ")"
+    import pyarrow.compute as pc  # as in KeywordClassifier.scores
+
     try:
         pc.count_substring_regex(pa.array([""]), joined)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:

@@ -23,12 +23,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 from sn40l_sim.policy.prompt_router import Router, zipf_pmf
 from sn40l_sim.workload.labels import popularity_table
+from sn40l_sim.workload.request_chunk import RequestChunk
 
 
 def expected_shares(router: RouterConfig, workload: WorkloadConfig, expert_names: Sequence[str],
@@ -60,13 +60,13 @@ def expected_shares(router: RouterConfig, workload: WorkloadConfig, expert_names
     return out
 
 
-def has_labels(frame: pd.DataFrame, router: RouterConfig) -> bool:
+def has_labels(frame: RequestChunk, router: RouterConfig) -> bool:
     """Whether requests carry what routes them (so their shares can be counted, not assumed)."""
-    return ("expert" in frame.columns or "category" in frame.columns
-            or (router.classifier == "keyword" and "prompt_text" in frame.columns))
+    return ("expert" in frame or "category" in frame
+            or (router.classifier == "keyword" and "prompt_text" in frame))
 
 
-def label_shares(router: Router, chunks: Iterable[pd.DataFrame]) -> np.ndarray | None:
+def label_shares(router: Router, chunks: Iterable[RequestChunk]) -> np.ndarray | None:
     """Each expert's share of the requests ``router`` sends it; None when they carry no labels."""
     counts = np.zeros(len(router.expert_names))
     for frame in chunks:

@@ -26,15 +26,16 @@ generator per router, so a run is deterministic for a seed and a chunk sequence.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.errors import InputError
 from sn40l_sim.policy.classifier import KeywordClassifier, keyword_classifier
+from sn40l_sim.workload.request_chunk import RequestChunk
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,29 @@ def _unknown_names(unknown: Sequence[str], known: Sequence[str], what: str,
     return InputError(f"unknown {what} {shown}{more}{hint}", field=field)
 
 
-def _factorize(column: pd.Series) -> tuple[np.ndarray, list[str]]:
-    codes, uniques = pd.factorize(column.astype("string"), use_na_sentinel=True)
-    if (codes < 0).any():
-        raise InputError(f"{column.isna().sum()} request(s) have no value", field=str(column.name))
-    return codes.astype(np.int64), [str(u) for u in uniques]
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _factorize(values: np.ndarray, name: str) -> tuple[np.ndarray, list[str]]:
+    """Codes of a label column into its distinct values as text, in order of first appearance
+    (what ``pandas.factorize`` gives; a chunk has a few distinct labels, so one dict pass)."""
+    index: dict[object, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values.tolist()), np.int64,
+                        len(values))
+    if any(_missing(k) for k in index):
+        n_missing = sum(1 for v in values.tolist() if _missing(v))
+        raise InputError(f"{n_missing} request(s) have no value", field=name)
+    if not all(type(k) is str for k in index):  # numbers such as expert ids: compared as text
+        return _factorize(np.array([str(v) for v in values.tolist()], dtype=object), name)
+    return codes, [str(k) for k in index]
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """A label column as an object array of str."""
+    if values.dtype == object and all(type(v) is str for v in values.tolist()):
+        return values
+    return np.array([str(v) for v in values.tolist()], dtype=object)
 
 
 def zipf_pmf(n_experts: int, s: float,
@@ -162,39 +181,39 @@ class Router:
 
     # --- step 1 -------------------------------------------------------------------------------
 
-    def route(self, requests: pd.DataFrame) -> RoutedChunk:
+    def route(self, requests: RequestChunk) -> RoutedChunk:
         """Route every row of ``requests`` (see the module docstring for which columns count)."""
         n = len(requests)
-        if "expert" in requests.columns:
+        if "expert" in requests:
             return self._route_by_expert(requests)
         confidence: np.ndarray | None = None
         if self._classifier is not None:
-            if "prompt_text" not in requests.columns:
+            if "prompt_text" not in requests:
                 raise InputError("classifier 'keyword' needs a 'prompt_text' column in the trace",
                                  field="router.classifier")
             labels, confidence = self._classifier.classify(requests["prompt_text"])
-            codes = self._codes_of_labels(labels)
-        elif "category" in requests.columns:
-            codes = self._noisy(self._codes_of_column(requests["category"]))
+            codes = self._codes_of_column(labels, "category")
+        elif "category" in requests:
+            codes = self._noisy(self._codes_of_column(requests["category"], "category"))
         elif self._mix_codes is not None:
             codes = self._noisy(self._sample(self._mix_codes, self._mix_cdf, n))
         else:
             return self._route_experts_as_categories(n)
-        if confidence is None and "confidence" in requests.columns:
-            confidence = requests["confidence"].to_numpy(dtype=np.float64)
+        if confidence is None and "confidence" in requests:
+            confidence = np.asarray(requests["confidence"], dtype=np.float64)
         expert, fallback = self._map(codes)
         self._apply_threshold(expert, fallback, confidence)
         return RoutedChunk(self._labels(codes), expert, fallback, confidence)
 
-    def _route_by_expert(self, requests: pd.DataFrame) -> RoutedChunk:
-        codes, uniques = _factorize(requests["expert"])
+    def _route_by_expert(self, requests: RequestChunk) -> RoutedChunk:
+        codes, uniques = _factorize(requests["expert"], "expert")
         lookup = np.array([self._expert_index.get(u, -1) for u in uniques], dtype=np.int64)
         if (lookup < 0).any():
             unknown = [u for u, i in zip(uniques, lookup, strict=True) if i < 0]
             raise _unknown_names(unknown, self.expert_names, "expert", "expert")
         expert = lookup[codes]
-        if "category" in requests.columns:
-            category = requests["category"].astype(str).to_numpy(dtype=object)
+        if "category" in requests:
+            category = _text(requests["category"])
         else:
             category = np.asarray(self.expert_names, dtype=object)[expert]
         return RoutedChunk(category, expert, np.zeros(len(expert), dtype=bool))
@@ -214,15 +233,12 @@ class Router:
         drawn = np.minimum(drawn, len(cdf) - 1).astype(np.int64)  # guard cdf[-1] rounding
         return drawn if values is None else values[drawn]
 
-    def _codes_of_column(self, column: pd.Series) -> np.ndarray:
-        codes, uniques = _factorize(column)
+    def _codes_of_column(self, column: np.ndarray, name: str) -> np.ndarray:
+        codes, uniques = _factorize(column, name)
         self._add_categories(sorted(u for u in uniques if u not in self._category_index))
         lookup = np.array([self._category_index[u] for u in uniques], dtype=np.int64)
         mapped: np.ndarray = lookup[codes]
         return mapped
-
-    def _codes_of_labels(self, labels: np.ndarray) -> np.ndarray:
-        return self._codes_of_column(pd.Series(labels, name="category", dtype=object))
 
     def _noisy(self, codes: np.ndarray) -> np.ndarray:
         """Apply the configured step-1 error model to true category codes."""

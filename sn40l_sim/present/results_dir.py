@@ -7,14 +7,16 @@ import math
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from sn40l_sim.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def new_run_dir(output: Path, scenario_name: str) -> Path:
@@ -67,7 +69,8 @@ def write_yaml(path: Path, data: dict[str, Any]) -> None:
 def read_table(path: Path) -> pd.DataFrame:
     """A results table with its text columns (expert, outcome, kind, link, ...) as categoricals:
     a million-request run repeats a few hundred distinct strings millions of times, and Python
-    string objects would make reading the results back the largest memory cost of the run."""
+    string objects would make reading the results back the largest memory cost of the run.
+    (pandas itself is imported here, by ``to_pandas``: a run that is not read back skips it.)"""
     schema = pq.read_schema(path)
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     return pq.read_table(path, read_dictionary=text).to_pandas()

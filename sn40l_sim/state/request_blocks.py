@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
+
+from sn40l_sim.workload.request_chunk import RequestChunk
 
 PENDING, COMPLETED, REJECTED = 0, 1, 2
 OUTCOMES = {PENDING: "pending", COMPLETED: "completed", REJECTED: "rejected"}
@@ -66,13 +67,13 @@ class RequestBlock:
         self.n_open = n
 
     @classmethod
-    def from_chunk(cls, first_id: int, frame: pd.DataFrame, expert: np.ndarray, category: np.ndarray,
+    def from_chunk(cls, first_id: int, frame: RequestChunk, expert: np.ndarray, category: np.ndarray,
                    fallback: np.ndarray, group: np.ndarray) -> RequestBlock:
         """A block of one workload chunk (``arrival_s``, ``prompt_tokens``, ``output_tokens``) and
         the router's answers for it."""
-        return cls(first_id, frame["arrival_s"].to_numpy(dtype=np.float64),
-                   frame["prompt_tokens"].to_numpy(dtype=np.int64),
-                   frame["output_tokens"].to_numpy(dtype=np.int64), expert.astype(np.int64, copy=False),
+        return cls(first_id, np.asarray(frame["arrival_s"], dtype=np.float64),
+                   np.asarray(frame["prompt_tokens"], dtype=np.int64),
+                   np.asarray(frame["output_tokens"], dtype=np.int64), expert.astype(np.int64, copy=False),
                    category, fallback, group.astype(np.int64, copy=False))
 
     def complete(self, i: int, end_s: float) -> None:

@@ -28,7 +28,6 @@ from sn40l_sim.config.workload_config import (
     UniformLength,
 )
 from sn40l_sim.workload.data_dir import resolve_data_path
-from sn40l_sim.workload.trace_columns import read_lengths
 from sn40l_sim.workload.trace_formats import trace_spec
 
 # --- arrivals ------------------------------------------------------------------------------------
@@ -173,6 +172,8 @@ class LengthPair:
             if key not in cache:
                 path = resolve_data_path(spec.trace, data_dir, base_dir)
                 tspec = trace_spec(path, spec.format, None, None, use_arrival=False)
+                from sn40l_sim.workload.trace_columns import read_lengths  # imports pandas
+
                 cache[key] = read_lengths(tspec, skip_bad=spec.on_bad_row == "skip")
             return cache[key]
 

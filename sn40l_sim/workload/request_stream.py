@@ -1,8 +1,10 @@
 """The request stream the engine consumes: chunks of requests from a trace or a generator.
 
-Each chunk is a DataFrame with ``REQUEST_COLUMNS`` (float64 seconds, int64, int64) and whichever
-``OPTIONAL_COLUMNS`` the source provides, in non-decreasing ``arrival_s`` order across chunks,
-starting at or after 0. Token counts of 0 are raised to 1 and counted (``stream.stats``).
+Each chunk is a :class:`RequestChunk` (numpy columns, no pandas) with ``REQUEST_COLUMNS``
+(float64 seconds, int64, int64) and whichever ``OPTIONAL_COLUMNS`` the source provides, in
+non-decreasing ``arrival_s`` order across chunks, starting at or after 0. Token counts of 0 are
+raised to 1 and counted (``stream.stats``). A generated workload never imports pandas; a trace's
+reader does (pandas is its CSV parser and column converter).
 
 Randomness: every random source is its own ``numpy.random.Generator`` on a fixed branch of the
 scenario seed, ``SeedSequence(seed, spawn_key=(0, stream))`` (the children of
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import pandas as pd
 
 from sn40l_sim.config.limits import MAX_TIME_S
 from sn40l_sim.config.workload_config import WorkloadConfig, _Labels
@@ -25,8 +26,9 @@ from sn40l_sim.errors import InputError
 from sn40l_sim.workload.data_dir import resolve_data_path
 from sn40l_sim.workload.generators import LengthPair, make_arrivals
 from sn40l_sim.workload.labels import PromptSampler, popularity_sampler
-from sn40l_sim.workload.trace_columns import WorkloadStats, iter_trace
+from sn40l_sim.workload.request_chunk import RequestChunk
 from sn40l_sim.workload.trace_formats import TraceSpec, file_type_of, spec_for_workload
+from sn40l_sim.workload.workload_stats import WorkloadStats
 
 REQUEST_COLUMNS = ("arrival_s", "prompt_tokens", "output_tokens")
 OPTIONAL_COLUMNS = ("category", "expert", "prompt_text")
@@ -75,7 +77,7 @@ class _Labeler:
             columns["expert"] = self.expert.draw(n)
 
 
-class RequestStream(Iterator[pd.DataFrame]):
+class RequestStream(Iterator[RequestChunk]):
     """An iterator of request chunks that also counts what it read (``stats``).
 
     Files are found and their format checked when the stream is made, so a bad path fails
@@ -109,10 +111,10 @@ class RequestStream(Iterator[pd.DataFrame]):
         else:
             self._chunks = self._replay()
 
-    def __next__(self) -> pd.DataFrame:
+    def __next__(self) -> RequestChunk:
         return next(self._chunks)
 
-    def _generate(self) -> Iterator[pd.DataFrame]:
+    def _generate(self) -> Iterator[RequestChunk]:
         gen = self.config.generator
         assert gen is not None and self._arrivals is not None
         for start in range(0, gen.requests, self.chunk_rows):
@@ -123,8 +125,10 @@ class RequestStream(Iterator[pd.DataFrame]):
                 n, columns.get("prompt_text"))
             yield self._finish(columns)
 
-    def _replay(self) -> Iterator[pd.DataFrame]:
+    def _replay(self) -> Iterator[RequestChunk]:
         """Passes over the trace (one, or looped) until it ends or ``max_requests`` is met."""
+        from sn40l_sim.workload.trace_columns import iter_trace  # pandas: only a trace needs it
+
         cfg = self.config
         remaining = cfg.max_requests  # None: no limit
         offset_s = 0.0  # start of this pass in trace time (looping)
@@ -134,9 +138,9 @@ class RequestStream(Iterator[pd.DataFrame]):
             for frame in iter_trace(self.spec, chunk_rows=self.chunk_rows,
                                     skip_bad=cfg.on_bad_row == "skip", stats=self.stats):
                 if remaining is not None:
-                    frame = frame.iloc[:remaining]
+                    frame = frame.head(remaining)
                 n = len(frame)
-                columns = {c: frame[c].to_numpy() for c in frame.columns}
+                columns = dict(frame.columns)
                 if self._arrivals is not None:
                     columns["arrival_s"] = self._arrivals.next(n)
                 else:
@@ -169,7 +173,7 @@ class RequestStream(Iterator[pd.DataFrame]):
                          "simulated time (see docs/limits.md)",
                          file=str(self.spec.path) if cfg.generator is None else None, field=field)
 
-    def _finish(self, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    def _finish(self, columns: dict[str, np.ndarray]) -> RequestChunk:
         """Order and type the columns; raise 0-token counts to 1, counting them."""
         out: dict[str, np.ndarray] = {"arrival_s": np.asarray(columns["arrival_s"], np.float64)}
         if len(out["arrival_s"]) and not out["arrival_s"][-1] <= MAX_TIME_S:
@@ -186,12 +190,12 @@ class RequestStream(Iterator[pd.DataFrame]):
             if name in columns:
                 out[name] = columns[name]
         self.stats.n_requests += len(out["arrival_s"])
-        return pd.DataFrame(out)
+        return RequestChunk(out)
 
 
 def iter_request_chunks(config: WorkloadConfig, *, seed: int, data_dir: Path, base_dir: Path,
                         chunk_rows: int = 65536) -> RequestStream:
-    """The workload's requests as DataFrame chunks (see the module docstring).
+    """The workload's requests as :class:`RequestChunk` chunks (see the module docstring).
 
     The returned iterator's ``stats`` (a :class:`WorkloadStats`) counts requests, skipped bad
     rows and clipped 0-token rows so far.

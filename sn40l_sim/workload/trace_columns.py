@@ -1,6 +1,7 @@
 """Trace files as chunks of clean requests: columns converted, bad rows located, time from 0.
 
-:func:`iter_trace` turns raw chunks into DataFrames with ``arrival_s`` (seconds from the trace's
+:func:`iter_trace` turns raw chunks (pandas DataFrames: pandas is the CSV parser, imported only
+when a trace is read) into :class:`RequestChunk` columns ``arrival_s`` (seconds from the trace's
 first request; absent when the trace has no timestamps), ``prompt_tokens`` and
 ``output_tokens`` (int64 >= 0) and any mapped optional columns (str). A row with a missing or
 invalid value either stops the run with its file and line, or is skipped and counted.
@@ -9,36 +10,17 @@ Arrival times must not decrease: a trace is replayed in file order, never re-sor
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from sn40l_sim.config.limits import MAX_TIME_S, MAX_TOKENS
 from sn40l_sim.errors import InputError
+from sn40l_sim.workload.request_chunk import RequestChunk
 from sn40l_sim.workload.trace_formats import TraceSpec
 from sn40l_sim.workload.trace_reader import RawChunk, read_raw_chunks
-
-
-@dataclass
-class WorkloadStats:
-    """Counts a run should report about its request stream (updated while it is read)."""
-
-    n_requests: int = 0
-    n_bad_rows_skipped: int = 0
-    n_zero_prompt_clipped: int = 0
-    n_zero_output_clipped: int = 0
-    n_trace_passes: int = 0
-    # the first few skipped rows, as "file:line: why"
-    skipped_examples: list[str] = dataclasses.field(default_factory=list)
-
-    def skipped(self, where: str, why: str, n: int = 1) -> None:
-        self.n_bad_rows_skipped += n
-        if len(self.skipped_examples) < 5:
-            self.skipped_examples.append(f"{where}: {why}")
-
+from sn40l_sim.workload.workload_stats import WorkloadStats
 
 # Datetimes pandas holds as int64 nanoseconds (1677-09-21 .. 2262-04-11), a little inside.
 _FIRST_STAMP = pd.Timestamp("1678-01-01", tz="UTC")
@@ -89,13 +71,13 @@ class TraceReader:
         self.last_s = -np.inf
         self.last_line = 0
 
-    def chunks(self, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    def chunks(self, chunk_rows: int) -> Iterator[RequestChunk]:
         for raw in read_raw_chunks(self.spec, chunk_rows):
             frame = self._convert(raw)
             if len(frame):
                 yield frame
 
-    def _convert(self, raw: RawChunk) -> pd.DataFrame:
+    def _convert(self, raw: RawChunk) -> RequestChunk:
         spec, src = self.spec, raw.frame
         out: dict[str, np.ndarray] = {}
         checks: list[tuple[np.ndarray, str, str]] = []  # (invalid rows, field, what was expected)
@@ -148,12 +130,12 @@ class TraceReader:
         where = f"{self.spec.path}:{prefix.rstrip(': ') or line}"
         self.stats.skipped(where, why, int(rows.size) + len(raw.broken))
 
-    def _frame(self, out: dict[str, np.ndarray], lines: np.ndarray) -> pd.DataFrame:
+    def _frame(self, out: dict[str, np.ndarray], lines: np.ndarray) -> RequestChunk:
         frame: dict[str, np.ndarray] = {}
         if "arrival" in out:
             frame["arrival_s"] = self._relative_s(out.pop("arrival"), lines)
         frame.update(out)
-        return pd.DataFrame(frame)
+        return RequestChunk(frame)
 
     def _relative_s(self, arrival: np.ndarray, lines: np.ndarray) -> np.ndarray:
         """Seconds since the trace's first request; raise where time goes backwards."""
@@ -191,7 +173,7 @@ class TraceReader:
 
 
 def iter_trace(spec: TraceSpec, *, chunk_rows: int, skip_bad: bool,
-               stats: WorkloadStats) -> Iterator[pd.DataFrame]:
+               stats: WorkloadStats) -> Iterator[RequestChunk]:
     """One pass over a trace file as clean chunks (see the module docstring)."""
     return TraceReader(spec, skip_bad=skip_bad, stats=stats).chunks(chunk_rows)
 
@@ -201,8 +183,8 @@ def read_lengths(spec: TraceSpec, *, skip_bad: bool = False) -> tuple[np.ndarray
     prompts: list[np.ndarray] = []
     outputs: list[np.ndarray] = []
     for frame in iter_trace(spec, chunk_rows=1 << 18, skip_bad=skip_bad, stats=WorkloadStats()):
-        prompts.append(frame["prompt_tokens"].to_numpy())
-        outputs.append(frame["output_tokens"].to_numpy())
+        prompts.append(frame["prompt_tokens"])
+        outputs.append(frame["output_tokens"])
     if not prompts:
         raise InputError("the trace has no valid rows", file=str(spec.path))
     return np.concatenate(prompts), np.concatenate(outputs)
