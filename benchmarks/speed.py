@@ -26,6 +26,10 @@ same as per wall second, on a shared one it leaves out the time other jobs held 
 ``raw_simpy_events_per_s`` / ``ratio_to_raw_simpy``: a trivial SimPy model (arrival -> store ->
 server, the same number of events per request) run in the same process right after, so the ratio
 does not depend on the machine.
+
+Imports are start-up, measured by ``benchmarks/startup.py``, not simulation: everything a case's
+run imports is imported before its clock starts, including pandas, which only the CSV trace
+reader needs (a generated workload's run does not import it).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas  # noqa: F401 - the CSV trace reader's import, paid before the clock (see above)
 import simpy
 
 from sn40l_sim.config.load import validate
