@@ -410,10 +410,6 @@ class ServingGroup:
         protect = self._protect_current if expert == self.current else frozenset((expert,))
         return self.cache.kv_victims(self._kv(block, i, expert), protect=protect) is not None
 
-    def _complete(self, block: Any, i: int, now_s: float) -> None:
-        self.n_outstanding -= 1
-        self.recorder.complete(block, i, now_s)
-
     def _reject(self, block: Any, i: int, reason: str) -> None:
         self.n_outstanding -= 1
         self.recorder.reject(block, i, self.env.now, reason)
