@@ -9,6 +9,7 @@ no more than pyarrow's conversions would.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from itertools import count
 
@@ -123,7 +124,13 @@ def to_numpy(column: pa.ChunkedArray, dtype: type[np.generic]) -> np.ndarray:
 def _chunk_values(chunk: pa.Array) -> np.ndarray:
     kind = chunk.type
     if kind not in _NUMPY_TYPES:
-        raise TypeError(f"not a numeric column: {kind}")
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+                or pa.types.is_decimal(kind)):
+            raise TypeError(f"not a numeric column: {kind}")
+        # A type these results never write (a file rewritten by another tool): value by value,
+        # slow but exact enough for a summary, and nothing here imports pandas.
+        return np.array([math.nan if v is None else float(v) for v in chunk.to_pylist()],
+                        dtype=np.float64)
     if len(chunk) == 0:
         return np.zeros(0, dtype=_NUMPY_TYPES[kind])
     itemsize = np.dtype(_NUMPY_TYPES[kind]).itemsize
