@@ -105,6 +105,12 @@ def text(values: Sequence[str | None]) -> pa.Array:
     return Vocabulary(names).take(codes, valid)
 
 
+def text_columns(schema: pa.Schema) -> list[str]:
+    """The names of a schema's text columns (string or large_string): the ones read
+    dictionary-encoded and compared as codes, and the only ones worth a dictionary when written."""
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+
+
 def empty(kind: pa.DataType) -> pa.Array:
     """A zero-length array of a type these results use."""
     if kind == pa.large_string():

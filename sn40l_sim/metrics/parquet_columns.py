@@ -26,8 +26,7 @@ class ParquetColumns:
         self.path = path
         try:
             schema = pq.read_schema(path)
-            text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-            self._file = pq.ParquetFile(path, read_dictionary=text)
+            self._file = pq.ParquetFile(path, read_dictionary=ab.text_columns(schema))
         except FileNotFoundError:
             raise InputError("no such file: not a finished results folder", file=str(path)) from None
         self.n_rows: int = self._file.metadata.num_rows
