@@ -124,3 +124,25 @@ def test_parts_join_the_same_kept_or_read_back(tmp_path: Path, monkeypatch: pyte
     assert joined.schema.equals(schema, check_metadata=True)
     assert pq.ParquetFile(tmp_path / "events.parquet").metadata.num_row_groups == 3
     assert not (tmp_path / "events.parquet.parts").exists()
+
+
+def test_numeric_types_these_results_never_write_still_read(tmp_path: Path) -> None:
+    """A results file rewritten by another tool (uint, float16, decimal, bool columns) still
+    summarises; a text column asked for as numbers is a located error, not a traceback."""
+    from decimal import Decimal
+
+    path = tmp_path / "requests.parquet"
+    pq.write_table(pa.table({
+        "u": pa.array([3, None, 5], type=pa.uint32()),
+        "h": pa.array(np.array([0.5, 1.5, 2.5], dtype=np.float16)),
+        "d": pa.array([Decimal("1.25"), Decimal("2.50"), None], type=pa.decimal128(5, 2)),
+        "b": pa.array([True, False, True]),
+        "t": pa.array(["x", "y", "z"])}), path)
+    columns = ParquetColumns(path)
+    np.testing.assert_array_equal(columns.floats("u"), [3.0, np.nan, 5.0])
+    np.testing.assert_array_equal(columns.floats("h"), [0.5, 1.5, 2.5])
+    np.testing.assert_array_equal(columns.floats("d"), [1.25, 2.5, np.nan])
+    np.testing.assert_array_equal(columns.floats("b"), [1.0, 0.0, 1.0])
+    with pytest.raises(InputError, match=r"'t' is .*expected numbers") as caught:
+        columns.floats("t")
+    assert str(path) in str(caught.value)

@@ -33,15 +33,28 @@ def test_restored_after_an_error() -> None:
     assert gc.get_freeze_count() == 0
 
 
-def test_a_callers_frozen_objects_stay_frozen() -> None:
+def test_a_callers_frozen_objects_stay_as_they_were() -> None:
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
         with quiet_collector():
-            pass
-        assert gc.get_freeze_count() >= frozen
+            # Nothing more frozen (it could not be undone); frozen objects may still be freed.
+            assert gc.get_freeze_count() <= frozen
+            assert gc.get_threshold() == RUN_THRESHOLDS
+        assert 0 < gc.get_freeze_count() <= frozen  # and the caller's stay frozen
     finally:
         gc.unfreeze()
+
+
+def test_overlapping_runs_restore_once_the_last_ends() -> None:
+    before = gc.get_threshold()
+    with quiet_collector():
+        with quiet_collector():  # e.g. a second run in another thread
+            pass
+        assert gc.get_threshold() == RUN_THRESHOLDS  # the first run is still going
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_cycles_made_during_the_run_are_still_collected() -> None:

@@ -150,6 +150,37 @@ def test_mooncake_json_nested_5000_deep(tmp_path, capsys):
     _nothing_written(tmp_path)
 
 
+def _labelled_trace(trace: str) -> dict:
+    return tiny(workload={"trace": trace, "format": "generic", "columns": {
+        "arrival": "t", "prompt_tokens": "n_in", "output_tokens": "n_out", "category": "topic"}})
+
+
+def test_json_label_with_a_lone_surrogate_is_a_bad_row(tmp_path, capsys):
+    """JSON allows ``"\\ud800"``; no UTF-8 file can hold it (it crashed the JSONL reader)."""
+    rows = ['{"t": 0.0, "n_in": 10, "n_out": 3, "topic": "ok"}',
+            '{"t": 0.5, "n_in": 10, "n_out": 3, "topic": "bad\\ud800x"}',
+            '{"t": 1.0, "n_in": 10, "n_out": 3, "topic": "ok"}']
+    code, lines = run(tmp_path, capsys, _labelled_trace("trace.jsonl"),
+                      files={"trace.jsonl": "\n".join(rows) + "\n"})
+    assert code == 2 and len(lines) == 1, lines
+    assert "trace.jsonl:2: " in lines[0] and "category (column 'topic')" in lines[0], lines
+    _nothing_written(tmp_path)
+
+
+def test_binary_parquet_label_that_is_not_utf8_is_a_bad_row(tmp_path, capsys):
+    import pyarrow as pa
+
+    case = tmp_path / "case"
+    case.mkdir()
+    pq.write_table(pa.table({"t": [0.0, 0.5], "n_in": [10, 10], "n_out": [3, 3],
+                             "topic": pa.array([b"ok", b"\xff\xfe"], type=pa.binary())}),
+                   case / "trace.parquet")
+    code, lines = run(tmp_path, capsys, _labelled_trace("trace.parquet"))
+    assert code == 2 and len(lines) == 1, lines
+    assert "trace.parquet: row 2: " in lines[0] and "category (column 'topic')" in lines[0], lines
+    _nothing_written(tmp_path)
+
+
 def test_prompt_of_int64_max_tokens_vs_max_context(tmp_path, capsys):
     """9223372036854775807 tokens overflowed the context check and "completed" with TTFT 7e27 s."""
     trace = CSV_HEADER + GOOD_ROWS + "2023-11-16 18:15:09.5,9223372036854775807,10\n"

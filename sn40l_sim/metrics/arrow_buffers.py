@@ -9,6 +9,7 @@ no more than pyarrow's conversions would.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from itertools import count
 
@@ -104,6 +105,12 @@ def text(values: Sequence[str | None]) -> pa.Array:
     return Vocabulary(names).take(codes, valid)
 
 
+def text_columns(schema: pa.Schema) -> list[str]:
+    """The names of a schema's text columns (string or large_string): the ones read
+    dictionary-encoded and compared as codes, and the only ones worth a dictionary when written."""
+    return [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+
+
 def empty(kind: pa.DataType) -> pa.Array:
     """A zero-length array of a type these results use."""
     if kind == pa.large_string():
@@ -123,7 +130,13 @@ def to_numpy(column: pa.ChunkedArray, dtype: type[np.generic]) -> np.ndarray:
 def _chunk_values(chunk: pa.Array) -> np.ndarray:
     kind = chunk.type
     if kind not in _NUMPY_TYPES:
-        raise TypeError(f"not a numeric column: {kind}")
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
+                or pa.types.is_decimal(kind)):
+            raise TypeError(f"not a numeric column: {kind}")
+        # A type these results never write (a file rewritten by another tool): value by value,
+        # slow but exact enough for a summary, and nothing here imports pandas.
+        return np.array([math.nan if v is None else float(v) for v in chunk.to_pylist()],
+                        dtype=np.float64)
     if len(chunk) == 0:
         return np.zeros(0, dtype=_NUMPY_TYPES[kind])
     itemsize = np.dtype(_NUMPY_TYPES[kind]).itemsize

@@ -26,8 +26,7 @@ class ParquetColumns:
         self.path = path
         try:
             schema = pq.read_schema(path)
-            text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-            self._file = pq.ParquetFile(path, read_dictionary=text)
+            self._file = pq.ParquetFile(path, read_dictionary=ab.text_columns(schema))
         except FileNotFoundError:
             raise InputError("no such file: not a finished results folder", file=str(path)) from None
         self.n_rows: int = self._file.metadata.num_rows
@@ -45,11 +44,19 @@ class ParquetColumns:
 
     def floats(self, name: str) -> np.ndarray:
         """A numeric column as float64, nulls as NaN."""
-        return ab.to_numpy(self._column(name), np.float64)
+        return self._numbers(name, np.float64)
 
     def ints(self, name: str) -> np.ndarray:
         """An integer column without nulls as int64."""
-        return ab.to_numpy(self._column(name), np.int64)
+        return self._numbers(name, np.int64)
+
+    def _numbers(self, name: str, dtype: type[np.generic]) -> np.ndarray:
+        column = self._column(name)
+        try:
+            return ab.to_numpy(column, dtype)
+        except TypeError:
+            raise InputError(f"column {name!r} is {column.type}, expected numbers",
+                             file=str(self.path)) from None
 
     def _codes(self, name: str) -> list[tuple[np.ndarray, list[str]]]:
         """Per chunk: dictionary codes of a text column (-1: null) and the dictionary."""

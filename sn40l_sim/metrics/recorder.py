@@ -81,8 +81,11 @@ class _ParquetStream:
             pq.write_table(pa.Table.from_arrays(empty, schema=empty_schema), tmp)
         else:
             first = self._part(0)
+            # Dictionaries on the text columns only: times and byte counts are nearly all
+            # distinct, and trying a dictionary on them (pyarrow's default) cost a third of the
+            # join's CPU and made the files larger.
             with pq.ParquetWriter(tmp, first.schema, compression="zstd",
-                                  use_dictionary=_text_columns(first.schema)) as writer:
+                                  use_dictionary=ab.text_columns(first.schema)) as writer:
                 writer.write_table(first)
                 for i in range(1, len(self.parts)):
                     writer.write_table(self._part(i))
@@ -95,13 +98,6 @@ class _ParquetStream:
         if i < len(self.kept):
             return self.kept[i]
         return pq.ParquetFile(self.parts[i]).read(use_threads=False)
-
-
-def _text_columns(schema: pa.Schema) -> list[str]:
-    """The columns worth dictionary-encoding: text, a few distinct values repeated on every row.
-    Times and byte counts are nearly all distinct; trying a dictionary on them (pyarrow's
-    default) cost a third of the join's CPU and made the files larger."""
-    return [f.name for f in schema if pa.types.is_large_string(f.type) or pa.types.is_string(f.type)]
 
 
 class _EventBuffer:

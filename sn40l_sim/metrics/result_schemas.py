@@ -5,7 +5,9 @@ second to import). The files keep the schema the earlier DataFrame route gave th
 ``pandas`` metadata that tells ``to_pandas()`` which dtype each text column had (``string`` for
 the requests' columns, ``str`` for the events'; an empty events file had ``string``), so a
 reader sees the same types as before. That metadata names the pandas and pyarrow versions, read
-from the installed packages' metadata, not by importing pandas.
+from the installed packages' metadata, not by importing pandas. The types and metadata are pandas
+3's (its ``str``/``string`` dtypes are stored as Arrow large strings; pandas 2 wrote ``string``
+columns and other metadata), which is why ``pyproject.toml`` asks for pandas >= 3.
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from sn40l_sim.errors import InputError
+from sn40l_sim.metrics.arrow_buffers import text_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +71,4 @@ def read_table(path: Path) -> pd.DataFrame:
     a million-request run repeats a few hundred distinct strings millions of times, and Python
     string objects would make reading the results back the largest memory cost of the run.
     (pandas itself is imported here, by ``to_pandas``: a run that is not read back skips it.)"""
-    schema = pq.read_schema(path)
-    text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    return pq.read_table(path, read_dictionary=text).to_pandas()
+    return pq.read_table(path, read_dictionary=text_columns(pq.read_schema(path))).to_pandas()

@@ -3,8 +3,9 @@
 Each chunk is a :class:`RequestChunk` (numpy columns, no pandas) with ``REQUEST_COLUMNS``
 (float64 seconds, int64, int64) and whichever ``OPTIONAL_COLUMNS`` the source provides, in
 non-decreasing ``arrival_s`` order across chunks, starting at or after 0. Token counts of 0 are
-raised to 1 and counted (``stream.stats``). A generated workload never imports pandas; a trace's
-reader does (pandas is its CSV parser and column converter).
+raised to 1 and counted (``stream.stats``). A generated workload imports no pandas (unless its
+lengths are an ``empirical`` law, which reads a trace); a trace's reader does (pandas is its CSV
+parser and column converter).
 
 Randomness: every random source is its own ``numpy.random.Generator`` on a fixed branch of the
 scenario seed, ``SeedSequence(seed, spawn_key=(0, stream))`` (the children of

@@ -55,9 +55,29 @@ def _arrival(series: pd.Series, unit: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _text(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and prompt texts as str (numbers such as expert ids too); missing is invalid."""
+    """Labels and prompt texts as str (numbers such as expert ids too); missing is invalid, and
+    so is a value that is not text: bytes that are not UTF-8 (a binary Parquet column) or a lone
+    surrogate (JSON ``"\\ud800"``), which no results file could hold."""
     missing = series.isna().to_numpy()
-    return series.astype(str).to_numpy(dtype=object), missing
+    try:
+        return series.astype(str).to_numpy(dtype=object), missing
+    except UnicodeError:
+        pass
+    values = series.to_numpy(dtype=object)
+    texts = np.empty(len(values), dtype=object)
+    wrong = missing.copy()
+    for k, value in enumerate(values):
+        texts[k] = ""
+        if wrong[k]:
+            continue
+        try:
+            text = value.decode("utf-8") if isinstance(value, bytes) else str(value)
+            text.encode("utf-8")
+        except UnicodeError:
+            wrong[k] = True
+        else:
+            texts[k] = text
+    return texts, wrong
 
 
 class TraceReader:

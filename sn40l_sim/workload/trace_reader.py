@@ -156,9 +156,17 @@ def _json_record(text: str) -> dict | None:
 
 def _chunk_of(columns: list[str], values: list[list[object]], lines: list[int],
               broken: list[tuple[int, str]]) -> RawChunk:
-    frame = pd.DataFrame({c: pd.Series(v, dtype=_infer(v)) for c, v in zip(columns, values,
-                                                                          strict=True)})
+    frame = pd.DataFrame({c: _series(v) for c, v in zip(columns, values, strict=True)})
     return RawChunk(frame, np.asarray(lines, dtype=np.int64), broken)
+
+
+def _series(values: list[object]) -> pd.Series:
+    """One column of JSON values; strings that cannot be UTF-8 (a lone surrogate, ``"\\ud800"``)
+    stay Python objects, so the column converter reports their rows instead of pandas failing."""
+    try:
+        return pd.Series(values, dtype=_infer(values))
+    except UnicodeError:
+        return pd.Series(values, dtype=object)
 
 
 def _infer(values: list[object]) -> str | None:
