@@ -152,13 +152,9 @@ class ServingGroup:
         """The router step's duration: its program load (after an expert ran) and inference."""
         table = self.router_table
         assert table is not None
-        if len(batch) == 1:  # the mean of one prompt, without the float round trip
-            block, i = batch[0]
-            n_tokens = block.prompt_list[i]
-        else:
-            n_tokens = round(sum(b.prompt_list[i] for b, i in batch) / len(batch))
+        n_tokens = sum(b.prompt_list[i] for b, i in batch) / len(batch)
         return self._load_program(-1, table) + table.inference_s(
-            len(batch), max(1, n_tokens), self.limits.router_output_tokens)
+            len(batch), max(1, round(n_tokens)), self.limits.router_output_tokens)
 
     def _router_done(self, batch: list[Handle], start_s: float) -> None:
         self.recorder.batch(self.index, ROUTER_EXPERT, ROUTER, start_s, self.env.now, len(batch), 1)
@@ -302,24 +298,16 @@ class ServingGroup:
             self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
         max_steps = self.limits.max_steps_per_iteration
         queues, cache, recorder = self.queues, self.cache, self.recorder
-        program_load_s = table.program_load_s
         while new or batch.size:
             start = env.now
             n_steps = 0
             n_in_batch = batch.size + len(new)
             # The expert's program is reloaded whenever the router ran on these devices since the
-            # last iteration, whether this iteration prefills or only decodes (_load_program, inlined).
-            if self._program == expert:
-                load_s = 0.0
-            else:
-                self._program = expert
-                load_s = program_load_s
+            # last iteration, whether this iteration prefills or only decodes.
+            load_s = self._load_program(expert, table)
             if new:
-                if len(new) == 1:  # the mean of one prompt, without the float round trip
-                    n_prompt = new[0].block.prompt_list[new[0].i]
-                else:
-                    n_prompt = round(sum(m.block.prompt_list[m.i] for m in new) / len(new))
-                yield env.timeout(load_s + table.prefill_s(len(new), max(1, n_prompt)))
+                n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
+                yield env.timeout(load_s + table.prefill_s(len(new), max(1, round(n_prompt))))
                 now = env.now
                 for m in new:
                     block, i = m.block, m.i
@@ -328,8 +316,7 @@ class ServingGroup:
                     remaining = block.output_list[i] - 1
                     if remaining <= 0:
                         cache.release_kv(m.kv_bytes)
-                        self.n_outstanding -= 1
-                        recorder.complete(block, i, now)
+                        self._complete(block, i, now)
                     else:
                         batch.join(m, remaining, block.prompt_list[i] + 1)
             elif load_s:
@@ -356,8 +343,7 @@ class ServingGroup:
                 now = env.now
                 for m in batch.advance(n_steps):
                     cache.release_kv(m.kv_bytes)
-                    self.n_outstanding -= 1
-                    recorder.complete(m.block, m.i, now)
+                    self._complete(m.block, m.i, now)
             recorder.batch(self.index, expert, ITERATION, start, env.now, n_in_batch, n_steps)
             if self.unrouted and self.scheduler.router_between_iterations:
                 # Classify newcomers now rather than after the batch drains (the router's
@@ -409,6 +395,10 @@ class ServingGroup:
             return False
         protect = self._protect_current if expert == self.current else frozenset((expert,))
         return self.cache.kv_victims(self._kv(block, i, expert), protect=protect) is not None
+
+    def _complete(self, block: Any, i: int, now_s: float) -> None:
+        self.n_outstanding -= 1
+        self.recorder.complete(block, i, now_s)
 
     def _reject(self, block: Any, i: int, reason: str) -> None:
         self.n_outstanding -= 1

@@ -93,8 +93,7 @@ class HbmCache:
         return expert in self.resident and expert not in self.loading
 
     def _check(self) -> None:
-        # used_bytes, inlined (the same sum in the same order): this runs for every admission
-        used = self.router_bytes + max(self.kv_floor_bytes, self.kv_used_bytes) + self.expert_bytes
+        used = self.used_bytes
         if used > self.capacity_bytes * _SLACK or self.kv_used_bytes > self.kv_cap_bytes * _SLACK:
             raise CapacityError(f"HBM over capacity: {used} > {self.capacity_bytes} "
                                 f"(KV {self.kv_used_bytes}, cap {self.kv_cap_bytes})")
@@ -161,14 +160,9 @@ class HbmCache:
     # --- KV cache -----------------------------------------------------------------------------
     def kv_victims(self, n_bytes: float, *, protect: frozenset[int] = frozenset()) -> list[int] | None:
         """Experts to evict so a request's ``n_bytes`` of KV fit; None if they cannot now."""
-        used = self.kv_used_bytes
-        if used + n_bytes > self.kv_cap_bytes * _SLACK:
+        if self.kv_used_bytes + n_bytes > self.kv_cap_bytes * _SLACK:
             return None
-        region = max(self.kv_floor_bytes, used)
-        grow = max(self.kv_floor_bytes, used + n_bytes) - region
-        # The usual case, room without evicting: victims_for's first test, inlined.
-        if self.capacity_bytes - (self.router_bytes + region + self.expert_bytes) >= grow:
-            return []
+        grow = max(self.kv_floor_bytes, self.kv_used_bytes + n_bytes) - self.kv_region_bytes
         return self.victims_for(grow, protect=protect)
 
     def claim_kv(self, n_bytes: float) -> None:
