@@ -29,6 +29,8 @@ from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.workload.request_stream import iter_request_chunks
 
+pytestmark = pytest.mark.slow  # starts processes and interrupts them
+
 START_TIMEOUT_S = 60.0  # imports and scenario loading, on a slow CI machine
 INTERRUPT_AFTER_S = 1.5
 EXIT_TIMEOUT_S = 60.0  # flushing what was kept must not hang

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 import pandas as pd
+import pytest
 
 import sn40l_sim
 from sn40l_sim.config.load import validate
@@ -72,6 +73,7 @@ def work_per_request(n_requests: int, scheduler: str, tmp: Path) -> tuple[float,
     return lines / n_requests, next(sim.env._eid) / n_requests
 
 
+@pytest.mark.slow
 def test_work_per_request_is_flat_when_doubling(tmp_path: Path) -> None:
     """The work each doubling adds, per added request, stays flat (the fixed set-up work, such
     as filling the step-cost tables, cancels out in the difference). Quadratic work would double
