@@ -22,6 +22,7 @@ from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.engine.simulation import Simulation
 from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.plan.planner import plan_run
 from sn40l_sim.workload.request_stream import iter_request_chunks
 
 PACKAGE_DIR = str(Path(sn40l_sim.__file__).parent)
@@ -50,7 +51,7 @@ def work_per_request(n_requests: int, scheduler: str, tmp: Path) -> tuple[float,
                                  data_dir=tmp, base_dir=tmp)
     recorder = Recorder(tmp, [e.name for e in resolved.experts],
                         [float(e.model.n_params) for e in resolved.experts], 0.0)
-    sim = Simulation(resolved, recorder, chunks)
+    sim = Simulation(plan_run(resolved), recorder, chunks)
     lines = 0
 
     def local(frame: FrameType, event: str, arg: Any) -> Any:
