@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from pathlib import Path
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.config.load import load_model, validate
 from sn40l_sim.config.platform_config import PlatformConfig
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, unknown_name_error
 
 
 def profile_dirs() -> list[Path]:
@@ -40,9 +39,7 @@ def resolve_profile_path(name: str, relative_to: Path | None = None) -> Path:
     profiles = known_profiles()
     if name in profiles:
         return profiles[name]
-    close = difflib.get_close_matches(name, list(profiles), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise InputError(f"unknown platform {name!r}{hint}; known: {', '.join(sorted(profiles))}")
+    raise unknown_name_error("platform", name, sorted(profiles))
 
 
 @cache

@@ -105,7 +105,7 @@ class GroupLimits:
     max_context_tokens: int
     prefetch: Prefetch
     scheduler: str
-    affinity_max_wait_s: float
+    scheduler_settings: tuple[tuple[str, float], ...]  # the settings this scheduler takes
     eviction: str
     pinned: frozenset[int]  # expert indices that never leave HBM
     preload: bool
