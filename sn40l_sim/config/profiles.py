@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.config.load import load_model, validate
@@ -57,6 +58,6 @@ def load_platform(name: str, relative_to: Path | None = None) -> PlatformSpec:
     return load_platform_config(name, relative_to).to_spec()
 
 
-def platform_from_mapping(data: dict, source: str) -> PlatformSpec:
+def platform_from_mapping(data: dict[str, Any], source: str) -> PlatformSpec:
     """An inline platform mapping (in a scenario) validated like a profile file."""
     return validate(PlatformConfig, data, None, source).to_spec()

@@ -14,7 +14,7 @@ import numpy as np
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.config.router_config import RouterConfig
-from sn40l_sim.config.serving_spec import Prefetch
+from sn40l_sim.config.serving_spec import Prefetch as Prefetch  # the engine's name for it
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.cost.memory import MemoryPlan
 from sn40l_sim.state.placement import Placement
