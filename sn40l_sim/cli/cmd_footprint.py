@@ -51,7 +51,7 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("footprint", help="fewest nodes that host N experts, all in HBM or backed")
     p.add_argument("--model", default="llama-2-7b", help="expert model (catalogue name)")
     p.add_argument("--experts", type=int, default=850, help="number of experts")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -37,7 +41,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if result.failures else 0
 
 
-def _print_search(search, console: Console) -> None:
+def _print_search(search: pd.DataFrame, console: Console) -> None:
     skip = {"order", "search_field", "goal", "slo", "probes", "answer_platform_name"}
     columns = [c for c in search.columns if c not in skip
                and (search[c].astype(str).nunique() > 1 or c in ("answer", "status"))]
@@ -52,7 +56,7 @@ def _print_search(search, console: Console) -> None:
     console.print(table)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sweep", help="run a grid / SLO search of scenarios; resumes where it stopped")
     p.add_argument("sweep", help="sweep YAML file")
     p.add_argument("--workers", type=int, default=2, help="local processes (default 2)")

@@ -24,7 +24,7 @@ from sn40l_sim.metrics.run_info import MemoryUse
 from sn40l_sim.plan.run_plan import RunPlan
 from sn40l_sim.policy.eviction import EVICTION_POLICIES
 from sn40l_sim.policy.prompt_router import Router
-from sn40l_sim.policy.scheduler import SCHEDULERS
+from sn40l_sim.policy.scheduler import make_scheduler
 from sn40l_sim.state.request_blocks import RequestBlock
 from sn40l_sim.state.residency import HbmCache
 from sn40l_sim.workload.request_chunk import RequestChunk
@@ -42,7 +42,6 @@ def _group_specs(plan: RunPlan, links: list[CopyLink], step_costs: StepCostFacto
         return tables[key]
 
     limits = plan.limits
-    scheduler_cls = SCHEDULERS.get(limits.scheduler)
     eviction_cls = EVICTION_POLICIES.get(limits.eviction)
     expert_bytes = {e.index: e.weight_bytes for e in plan.experts}
     kv_per_token = {e.index: e.kv_bytes_per_token for e in plan.experts}
@@ -56,7 +55,7 @@ def _group_specs(plan: RunPlan, links: list[CopyLink], step_costs: StepCostFacto
                          kv_floor_bytes=memory.kv_reservation_bytes, kv_growth=memory.kv_growth)
         specs.append(GroupSpec(
             index=group.index, cache=cache, link=links[group.link],
-            scheduler=scheduler_cls(limits.affinity_max_wait_s), tables=expert_tables,
+            scheduler=make_scheduler(limits.scheduler, limits.scheduler_settings), tables=expert_tables,
             expert_bytes=expert_bytes, kv_bytes_per_token=kv_per_token,
             router_table=table(router_model, group.tensor_parallel) if router_model else None,
             router=plan.router, limits=limits))

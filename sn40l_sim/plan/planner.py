@@ -27,6 +27,7 @@ from sn40l_sim.plan.run_plan import (
 )
 from sn40l_sim.policy.expert_load import expected_shares
 from sn40l_sim.policy.placement_rules import PLACEMENTS, PlacementInput
+from sn40l_sim.policy.scheduler import scheduler_settings
 from sn40l_sim.state.placement import Placement
 
 
@@ -153,7 +154,8 @@ def plan_run(resolved: ResolvedScenario) -> RunPlan:
     limits = GroupLimits(
         max_batch=serving.max_batch, max_steps_per_iteration=serving.max_steps_per_iteration,
         max_context_tokens=serving.max_context_tokens, prefetch=serving.prefetch,
-        scheduler=serving.scheduler, affinity_max_wait_s=serving.affinity_max_wait_s,
+        scheduler=serving.scheduler,
+        scheduler_settings=scheduler_settings(serving.scheduler, serving),
         eviction=serving.eviction, pinned=frozenset(names[n] for n in serving.pinned if n in names),
         preload=serving.preload)
     return RunPlan(

@@ -14,7 +14,7 @@ import numpy as np
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.config.router_config import RouterConfig
-from sn40l_sim.config.serving_spec import Prefetch
+from sn40l_sim.config.serving_spec import Prefetch as Prefetch  # the engine's name for it
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.cost.memory import MemoryPlan
 from sn40l_sim.state.placement import Placement
@@ -105,7 +105,7 @@ class GroupLimits:
     max_context_tokens: int
     prefetch: Prefetch
     scheduler: str
-    affinity_max_wait_s: float
+    scheduler_settings: tuple[tuple[str, float], ...]  # the settings this scheduler takes
     eviction: str
     pinned: frozenset[int]  # expert indices that never leave HBM
     preload: bool
