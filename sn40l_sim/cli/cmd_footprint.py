@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from sn40l_sim.cli.common import check_range, split_names
 from sn40l_sim.errors import InputError
 from sn40l_sim.units import format_seconds
 
@@ -15,18 +15,31 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sn40l_sim.catalogue.models import get_model
+    from sn40l_sim.config.limits import MAX_BATCH, MAX_DEVICES_PER_NODE, MAX_EXPERTS, MAX_TOKENS
     from sn40l_sim.config.profiles import load_platform
+    from sn40l_sim.present.fs_boundary import check_output_file
+    from sn40l_sim.present.results_dir import write_text_atomic
     from sn40l_sim.studies.footprint import RequestShape, footprint
 
-    if args.experts < 1:
-        raise InputError("--experts must be >= 1", field="--experts")
+    check_range(args.experts, "--experts", 1, MAX_EXPERTS)
+    check_range(args.tp, "--tp", 1, MAX_DEVICES_PER_NODE)
+    check_range(args.max_batch, "--max-batch", 1, MAX_BATCH)
+    for option, value in (("--max-context", args.max_context), ("--prompt-tokens", args.prompt_tokens),
+                          ("--output-tokens", args.output_tokens)):
+        check_range(value, option, 1, MAX_TOKENS)
+    names = split_names(args.platforms, "--platforms")
+    json_path = check_output_file(args.json, "--json") if args.json else None
+    platforms = [load_platform(name) for name in names]  # every name checked before any work
+    for platform in platforms:
+        if args.tp > platform.n_devices_per_node:
+            raise InputError(f"a serving group of {args.tp} devices does not fit one {platform.name} "
+                             f"node ({platform.n_devices_per_node} devices)", field="--tp")
     expert = get_model(args.model)
     router = get_model(args.router) if args.router and args.router != "none" else None
     kv = args.max_batch * args.max_context * expert.kv_bytes_per_token()
     shape = RequestShape(args.prompt_tokens, args.output_tokens)
     rows = []
-    for name in [p.strip() for p in args.platforms.split(",") if p.strip()]:
-        platform = load_platform(name)
+    for platform in platforms:
         rows.extend(footprint(platform, [expert] * args.experts, tp=args.tp, router=router,
                               kv_reservation_bytes=kv, shape=shape))
     table = Table(title=f"Footprint: {args.experts} x {args.model} experts, TP{args.tp}, router "
@@ -40,10 +53,10 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
                       format_seconds(r.latency_s) if r.latency_s is not None else "-",
                       format_seconds(r.switch_s) if r.switch_s else "-", r.note)
     Console().print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps([r.__dict__ if hasattr(r, "__dict__") else
+    if json_path is not None:
+        write_text_atomic(json_path, json.dumps([r.__dict__ if hasattr(r, "__dict__") else
                                                {f: getattr(r, f) for f in r.__slots__} for r in rows],
-                                              indent=2))
+                                              indent=2) + "\n")
     return 0
 
 
@@ -52,7 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="llama-2-7b", help="expert model (catalogue name)")
     p.add_argument("--experts", type=int, default=850, help="number of experts")
     p.add_argument("--platforms", default="sn40l_node,dgx_a100,dgx_h100")
-    p.add_argument("--tp", type=int, default=8, help="tensor-parallel degree of a serving group")
+    p.add_argument("--tp", "--tensor-parallel", dest="tp", type=int, default=8,
+                   help="tensor-parallel degree of a serving group")
     p.add_argument("--router", default="llama-2-7b", help="router model, or 'none'")
     p.add_argument("--max-batch", type=int, default=1, help="batch the KV reservation is sized for")
     p.add_argument("--max-context", type=int, default=4096, help="context the KV reservation is sized for")

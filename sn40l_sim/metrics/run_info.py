@@ -13,7 +13,10 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from sn40l_sim.errors import InputError
+from sn40l_sim.safe_load import read_json
 
 RUN_INFO = "run_info.json"
 
@@ -72,19 +75,21 @@ class RunInfo:
     def read(cls, run_dir: Path) -> RunInfo:
         """The run info of a results folder; a folder without one (older runs) is an input error."""
         path = run_dir / RUN_INFO
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             raise InputError("no such file: the folder is not a run of this version of sn40l-sim "
-                             "(rerun the scenario)", file=str(path)) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
-        names = {f.name for f in fields(cls)}
+                             "(rerun the scenario)", file=str(path))
+        data = read_json(path)
+        if not isinstance(data, dict):
+            raise InputError(f"expected a JSON object, got {type(data).__name__}", file=str(path))
         required = {f.name for f in fields(cls)
                     if f.default is MISSING and f.default_factory is MISSING}
         missing = sorted(required - set(data))
         if missing:
             raise InputError(f"missing {', '.join(missing)}", file=str(path))
-        values = {k: v for k, v in data.items() if k in names}
-        values["memory"] = MemoryUse(**{f.name: data["memory"][f.name] for f in fields(MemoryUse)})
-        return cls(**values)
+        try:
+            return TypeAdapter(cls).validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise InputError(f"{first['msg']}{more}", file=str(path), field=where) from None
