@@ -163,8 +163,8 @@ def _kept_message(requests: ParquetColumns, n_events: int, now_s: float, run_dir
 def _in_scenario_file(exc: InputError, resolved: ResolvedScenario) -> InputError:
     """A workload problem found while running (a missing trace, arrivals past the time limit)
     names its field; give it the scenario file and the field's line there."""
-    if resolved.source is None:
-        return exc
+    if resolved.source is None or (exc.field or "").startswith("--"):
+        return exc  # a command-line option's problem (--output) is not in the scenario file
     source = str(resolved.source)
     exc = exc.located(file=source)
     try:

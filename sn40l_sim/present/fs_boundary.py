@@ -58,9 +58,10 @@ def cwd() -> Path:
 
 
 def absolute(path: Path | str) -> Path:
-    """``path`` made absolute from the current folder, without expanding ``~`` or resolving links."""
+    """``path`` made absolute from the current folder, without expanding ``~`` or resolving links;
+    ``..`` is taken lexically (``x/../out`` is ``out``, and no folder ``x`` is made on the way)."""
     path = Path(path)
-    return path if path.is_absolute() else cwd() / path
+    return Path(os.path.normpath(path if path.is_absolute() else cwd() / path))
 
 
 def _check_names(path: Path, what: str) -> None:
@@ -74,6 +75,8 @@ def _check_names(path: Path, what: str) -> None:
         raise InputError(f"path of {len(raw):,} bytes; the system's limit is {PATH_MAX_BYTES - 1:,}",
                          field=what)
     for part in path.parts:
+        if not part.strip():
+            raise InputError(f"a folder or file name of only blanks ({part!r})", field=what)
         if len(os.fsencode(part)) > NAME_MAX_BYTES:
             raise InputError(f"a name of {len(os.fsencode(part)):,} bytes ({part[:24]}...); the "
                              f"system's limit is {NAME_MAX_BYTES} per folder or file name", field=what)
@@ -135,6 +138,8 @@ def check_output_file(path: Path | str, what: str) -> Path:
     if info is not None:
         if stat.S_ISDIR(info.st_mode):
             raise InputError(f"{target} is a folder; {what} needs a file name", field=what)
+        if not (stat.S_ISREG(info.st_mode) or stat.S_ISCHR(info.st_mode)):  # a FIFO would block
+            raise InputError(f"{target} is a pipe or socket, not a file", field=what)
         if not os.access(target, os.W_OK):
             raise InputError(f"{target} is not writable (permission denied)", field=what)
         return target

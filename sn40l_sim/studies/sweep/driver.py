@@ -114,7 +114,7 @@ def _check_options(options: SweepOptions) -> None:
     if isinstance(options.workers, bool) or not isinstance(options.workers, int):
         raise InputError(f"expected an integer, got {options.workers!r}", field="--workers")
     if not 1 <= options.workers <= MAX_WORKERS:
-        raise InputError(f"--workers must be from 1 to {MAX_WORKERS}, got {options.workers}",
+        raise InputError(f"expected 1 to {MAX_WORKERS} worker processes, got {options.workers}",
                          field="--workers")
 
 
