@@ -32,8 +32,7 @@ def _call(job: dict[str, Any]) -> int:
     from sn40l_sim.errors import InputError
 
     function = job["function"]
-    target = (sn40l_sim.RunSummary.from_run_dir if function == "from_run_dir"
-              else getattr(sn40l_sim, function))
+    target = sn40l_sim.RunSummary.from_run_dir if function == "from_run_dir" else getattr(sn40l_sim, function)
     kwargs = dict(job.get("kwargs") or {})
     if function == "sweep":
         kwargs.setdefault("workers", 1)

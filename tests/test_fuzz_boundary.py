@@ -48,7 +48,9 @@ def template(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("template")
     (root / "s.yaml").write_text(yaml.safe_dump(base_scenario()))
-    assert main(["run", str(root / "s.yaml"), "--no-plots", "--no-progress", "--output", str(root / "o")]) == 0
+    assert (
+        main(["run", str(root / "s.yaml"), "--no-plots", "--no-progress", "--output", str(root / "o")]) == 0
+    )
     (run,) = (root / "o" / "fuzz").iterdir()
     run.rename(root / "run")
     return root
@@ -69,14 +71,20 @@ def run_cases(cases: list[BoundaryCase], root: Path, template: Path) -> list[dic
     # matplotlib's own caches (fonts, config) go to MPLCONFIGDIR, not the case's $HOME
     (root / "mpl").mkdir()
     env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(root / "mpl")}
-    proc = subprocess.run([sys.executable, str(WORKER), str(root / "jobs.json"), str(results_path)],
-                          env=env, capture_output=True, text=True, preexec_fn=_limit_memory,
-                          timeout=300 + 65 * len(cases))
+    proc = subprocess.run(
+        [sys.executable, str(WORKER), str(root / "jobs.json"), str(results_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_memory,
+        timeout=300 + 65 * len(cases),
+    )
     lines = results_path.read_text().splitlines() if results_path.exists() else []
     results = [json.loads(line) for line in lines]
     if len(results) < len(cases):
-        results.append({"code": None, "err": "", "crash": f"worker died ({proc.returncode}): "
-                                                         f"{proc.stderr[-500:]}"})
+        results.append(
+            {"code": None, "err": "", "crash": f"worker died ({proc.returncode}): {proc.stderr[-500:]}"}
+        )
     results += [{"code": None, "err": "", "crash": "not run"}] * (len(cases) - len(results))
     for i, result in enumerate(results):
         folder = root / f"{i:04d}"
@@ -103,7 +111,7 @@ def judge(case: BoundaryCase, result: dict[str, Any]) -> list[str]:
                 continue
             if not line.startswith("sn40l-sim: error: "):
                 problems.append(f"not an error line: {line[:160]!r}")
-            elif ": " not in line[len("sn40l-sim: error: "):]:
+            elif ": " not in line[len("sn40l-sim: error: ") :]:
                 problems.append(f"an error without a location: {line[:160]!r}")
         if not 1 <= len(lines) <= 20:
             problems.append(f"{len(lines)} stderr lines")

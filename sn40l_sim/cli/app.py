@@ -50,20 +50,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     quietly."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    real_stdout = sys.stdout
+    sys.stdout = _GuardedStdout(real_stdout)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # here, not at exit: a full or closed stdout is reported like the rest
         return code
-    except BrokenPipeError:  # `sn40l-sim schema scenario | head`: the reader has what it wanted
-        _silence_stdout()
+    except StdoutError as exc:
+        _silence_stdout(real_stdout)
+        if isinstance(exc.cause, BrokenPipeError):  # `... | head`: the reader has what it wanted
+            return 0
+        print(f"sn40l-sim: error: cannot write to standard output: {exc.cause.strerror or exc.cause}",
+              file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # a pipe the command opened itself
         return 0
     except InputError as exc:  # one line per problem (CombinedInputError holds several)
         return _report(exc)
-    except OSError as exc:  # a write that failed past the checks (a full disk, stdout on /dev/full)
-        if exc.filename is None and exc.errno is not None and _is_stdout_error():
-            _silence_stdout()
-            print(f"sn40l-sim: error: cannot write to standard output: {exc.strerror}", file=sys.stderr)
-            return 1
+    except OSError as exc:  # a write that failed past the checks (a full disk, a removed folder)
         return _report(os_error(exc))
     except MemoryError:
         print("sn40l-sim: error: out of memory (a smaller input, or a machine with more memory)",
@@ -82,6 +86,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sn40l-sim: internal error: {type(exc).__name__}: {text}{where} (a bug: please report "
               f"it; {TRACEBACK_ENV}=1 shows the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if isinstance(sys.stdout, _GuardedStdout):
+            sys.stdout = real_stdout
+
+
+class StdoutError(Exception):
+    """Writing to standard output failed (a closed pipe, stdout on a full device)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _GuardedStdout:
+    """Standard output that tells its own failures apart from those of files being written."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
 
 
 def _report(exc: InputError) -> int:
@@ -90,20 +127,11 @@ def _report(exc: InputError) -> int:
     return exc.exit_status
 
 
-def _is_stdout_error() -> bool:
-    """Whether stdout is what failed: flushing it again fails too."""
-    try:
-        sys.stdout.flush()
-    except (OSError, ValueError):
-        return True
-    return False
-
-
-def _silence_stdout() -> None:
+def _silence_stdout(stream: object) -> None:
     """Point stdout at /dev/null, so the interpreter's final flush does not fail a second time."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
         os.close(devnull)
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         pass  # stdout is not a file (tests capture it): nothing is flushed at exit

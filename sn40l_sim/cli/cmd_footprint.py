@@ -17,8 +17,7 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
     from sn40l_sim.catalogue.models import get_model
     from sn40l_sim.config.limits import MAX_BATCH, MAX_DEVICES_PER_NODE, MAX_EXPERTS, MAX_TOKENS
     from sn40l_sim.config.profiles import load_platform
-    from sn40l_sim.present.fs_boundary import check_output_file
-    from sn40l_sim.present.results_dir import write_text_atomic
+    from sn40l_sim.present.fs_boundary import check_output_file, write_user_file
     from sn40l_sim.studies.footprint import RequestShape, footprint
 
     check_range(args.experts, "--experts", 1, MAX_EXPERTS)
@@ -32,8 +31,8 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
     platforms = [load_platform(name) for name in names]  # every name checked before any work
     for platform in platforms:
         if args.tp > platform.n_devices_per_node:
-            raise InputError(f"a serving group of {args.tp} devices does not fit one {platform.name} "
-                             f"node ({platform.n_devices_per_node} devices)", field="--tp")
+            raise InputError(f"a serving group of {args.tp} devices does not fit one node of "
+                             f"{platform.name} ({platform.n_devices_per_node} devices)", field="--tp")
     expert = get_model(args.model)
     router = get_model(args.router) if args.router and args.router != "none" else None
     kv = args.max_batch * args.max_context * expert.kv_bytes_per_token()
@@ -54,7 +53,7 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
                       format_seconds(r.switch_s) if r.switch_s else "-", r.note)
     Console().print(table)
     if json_path is not None:
-        write_text_atomic(json_path, json.dumps([r.__dict__ if hasattr(r, "__dict__") else
+        write_user_file(json_path, json.dumps([r.__dict__ if hasattr(r, "__dict__") else
                                                {f: getattr(r, f) for f in r.__slots__} for r in rows],
                                               indent=2) + "\n")
     return 0

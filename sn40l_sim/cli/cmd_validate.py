@@ -10,8 +10,7 @@ from sn40l_sim.errors import InputError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from sn40l_sim.present.fs_boundary import check_output_file, check_writable_dir
-    from sn40l_sim.present.results_dir import write_text_atomic
+    from sn40l_sim.present.fs_boundary import check_output_file, check_writable_dir, write_user_file
     from sn40l_sim.studies.validate import print_rows, validation_rows
     from sn40l_sim.workload.data_dir import resolve_data_dir
 
@@ -30,7 +29,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         if json_path is None:
             print(text)
         else:
-            write_text_atomic(json_path, text + "\n")
+            write_user_file(json_path, text + "\n")
     if args.markdown:
         from sn40l_sim.studies.validate import markdown_rows
 

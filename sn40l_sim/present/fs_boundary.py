@@ -189,3 +189,24 @@ def make_unique_dir(base: Path, stamp: str) -> Path:
             raise os_error(exc) from None
         return path
     raise InputError(f"10,000 folders named {stamp}-* already exist", file=str(base))
+
+
+def write_user_file(path: Path, text: str) -> None:
+    """Write a file the user named (``--json FILE``): a regular file through a temporary file and a
+    rename (never half a file), but a device such as ``/dev/null`` or ``/dev/stdout`` directly, as
+    a rename would replace the device itself with a file."""
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
