@@ -9,6 +9,7 @@ written as by the CLI. Nothing is printed and, unless asked, no plot drawn. See 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,15 +39,54 @@ def load(scenario: ScenarioLike) -> ResolvedScenario:
         return scenario
     if isinstance(scenario, Scenario):
         return resolve(scenario)
-    if isinstance(scenario, str | Path):
-        return load_scenario(Path(scenario))
+    if isinstance(scenario, str | os.PathLike) and not isinstance(scenario, bytes):
+        path = _path(scenario, "scenario", optional=False)
+        assert path is not None
+        return load_scenario(path)
     if isinstance(scenario, Mapping):
         return resolve(validate(Scenario, dict(scenario), None, "<scenario mapping>"))
-    raise InputError(f"a scenario is a path, a mapping or a loaded scenario, not {type(scenario).__name__}")
+    raise InputError(f"a scenario is a path, a mapping or a loaded scenario, not {type(scenario).__name__}",
+                     field="scenario")
 
 
-def _data_dir(data_dir: str | Path | None) -> Path:
-    return resolve_data_dir(str(data_dir) if data_dir is not None else None)
+def _path(value: object, name: str, *, optional: bool = True) -> Path | None:
+    """An argument that names a file or folder: a str or a path (None where optional)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, str | os.PathLike) and not isinstance(value, bytes):
+        text = os.fspath(value)
+        if isinstance(text, str) and text.strip():
+            return Path(text)
+    raise InputError(f"expected a path (str or pathlib.Path), got {_shown(value)}", field=name)
+
+
+def _flag(value: object, name: str) -> bool:
+    """A yes/no argument: True or False only (``plots="no"`` is not taken as true)."""
+    if isinstance(value, bool):
+        return value
+    raise InputError(f"expected True or False, got {_shown(value)}", field=name)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}"
+
+
+def _platforms(value: object) -> list[str]:
+    """Platform names: a sequence of strings, or one comma-separated string as on the command line."""
+    if isinstance(value, str):
+        value = [p.strip() for p in value.split(",") if p.strip()]
+    if not isinstance(value, Sequence) or not all(isinstance(p, str) and p.strip() for p in value):
+        raise InputError(f"expected a list of profile names or YAML paths, got {_shown(value)}",
+                         field="platforms")
+    if not value:
+        raise InputError("compare needs at least one platform", field="platforms")
+    return [p.strip() for p in value]
+
+
+def _data_dir(data_dir: object) -> Path:
+    path = _path(data_dir, "data_dir")
+    return resolve_data_dir(str(path) if path is not None else None)
 
 
 def run(scenario: ScenarioLike, *, output: str | Path | None = None, data_dir: str | Path | None = None,
@@ -58,8 +98,9 @@ def run(scenario: ScenarioLike, *, output: str | Path | None = None, data_dir: s
     ``run_dir`` and ``wall_s``. Results go to ``<output>/<scenario name>/<UTC stamp>/`` (``output``
     defaults to the scenario's, ``results``).
     """
-    return run_scenario(load(scenario), output=Path(output) if output is not None else None,
-                        data_dir=_data_dir(data_dir), plots=plots, progress=progress)
+    out, plots, progress = _path(output, "output"), _flag(plots, "plots"), _flag(progress, "progress")
+    data = _data_dir(data_dir)
+    return run_scenario(load(scenario), output=out, data_dir=data, plots=plots, progress=progress)
 
 
 def compare(scenario: ScenarioLike, platforms: Sequence[str] = ("sn40l_node", "dgx_a100", "dgx_h100"), *,
@@ -70,10 +111,11 @@ def compare(scenario: ScenarioLike, platforms: Sequence[str] = ("sn40l_node", "d
     Returns a ``Comparison``: ``results`` (a ``Result`` per platform name, the first the baseline),
     ``ratios`` (a DataFrame: how many times better the baseline is, per metric) and ``run_dir``.
     """
+    names, out, plots = _platforms(platforms), _path(output, "output"), _flag(plots, "plots")
+    data = _data_dir(data_dir)
     resolved = load(scenario)
-    return run_comparison(resolved.scenario, resolved.source, list(platforms),
-                          output=Path(output) if output is not None else None,
-                          data_dir=_data_dir(data_dir), plots=plots)
+    return run_comparison(resolved.scenario, resolved.source, names, output=out, data_dir=data,
+                          plots=plots)
 
 
 def sweep(sweep_file: str | Path, *, workers: int = 2, backend: str = "local",
@@ -85,8 +127,16 @@ def sweep(sweep_file: str | Path, *, workers: int = 2, backend: str = "local",
     ``search`` (one row per SLO search, or None), ``out`` (the sweep folder), ``n_ran``, ``n_skipped``
     and ``failures`` (internal errors, not recorded; a rerun retries them).
     """
-    options = SweepOptions(backend=backend, workers=workers,
-                           output=Path(output) if output is not None else None,
-                           data_dir=_data_dir(data_dir), restart=restart, progress=False,
-                           ray_address=ray_address)
-    return run_sweep(Path(sweep_file), options)
+    path = _path(sweep_file, "sweep_file", optional=False)
+    assert path is not None
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise InputError(f"expected an integer, got {_shown(workers)}", field="workers")
+    if not isinstance(backend, str):
+        raise InputError(f"expected 'local' or 'ray', got {_shown(backend)}", field="backend")
+    if ray_address is not None and not isinstance(ray_address, str):
+        raise InputError(f"expected an address such as 'host:6379', got {_shown(ray_address)}",
+                         field="ray_address")
+    options = SweepOptions(backend=backend, workers=workers, output=_path(output, "output"),
+                           data_dir=_data_dir(data_dir), restart=_flag(restart, "restart"),
+                           progress=False, ray_address=ray_address)
+    return run_sweep(path, options)

@@ -25,6 +25,9 @@ class InputError(Exception):
     ``scenario.yaml:12: serving.max_batch: expected an integer >= 1, got -3``.
     """
 
+    #: the CLI's exit status for this error: 2, an input the user can fix
+    exit_status = 2
+
     def __init__(
         self,
         message: str,
@@ -41,7 +44,7 @@ class InputError(Exception):
 
     def located(self, *, file: str | None = None, line: int | None = None) -> InputError:
         """Return a copy with a file/line filled in where this error had none."""
-        return InputError(
+        return type(self)(
             self.message,
             file=self.file or file,
             line=self.line if self.line is not None else line,
@@ -106,6 +109,13 @@ def combine(problems: list[InputError]) -> InputError:
     for problem in problems:
         flat.extend(problem.problems if isinstance(problem, CombinedInputError) else [problem])
     return flat[0] if len(flat) == 1 else CombinedInputError(flat)
+
+
+class MachineFaultError(InputError):
+    """A fault of the machine rather than of the input: a full disk (ENOSPC), a file-size limit
+    (EFBIG, ``ulimit -f``), a quota or an I/O error. One located line, exit status 1."""
+
+    exit_status = 1
 
 
 class Interrupted(KeyboardInterrupt):

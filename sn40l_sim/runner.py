@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import signal
@@ -32,6 +33,7 @@ from sn40l_sim.plan.run_plan import RunPlan
 from sn40l_sim.policy.expert_load import label_shares
 from sn40l_sim.policy.placement_rules import PLACEMENTS
 from sn40l_sim.policy.prompt_router import Router
+from sn40l_sim.present.fs_boundary import check_writable_dir, os_error
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.workload.data_dir import resolve_data_dir
 from sn40l_sim.workload.request_stream import RequestStream, count_hint, iter_request_chunks
@@ -148,7 +150,7 @@ def _remove_failed_run(run_dir: Path, made: list[Path]) -> None:
     empty ``<output>`` and ``<output>/<scenario>`` folders that only it had created."""
     shutil.rmtree(run_dir, ignore_errors=True)
     for folder in made:  # deepest first
-        if folder.is_dir() and not any(folder.iterdir()):
+        with contextlib.suppress(OSError):  # another run may have written into it meanwhile
             folder.rmdir()
 
 
@@ -164,8 +166,8 @@ def _kept_message(requests: ParquetColumns, n_events: int, now_s: float, run_dir
 def _in_scenario_file(exc: InputError, resolved: ResolvedScenario) -> InputError:
     """A workload problem found while running (a missing trace, arrivals past the time limit)
     names its field; give it the scenario file and the field's line there."""
-    if resolved.source is None:
-        return exc
+    if resolved.source is None or (exc.field or "").startswith("--"):
+        return exc  # a command-line option's problem (--output) is not in the scenario file
     source = str(resolved.source)
     exc = exc.located(file=source)
     try:
@@ -225,6 +227,11 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
                   plots: bool, progress: bool, run_dir: Path | None,
                   step_costs: StepCostFactory) -> RunResult:
     scenario = resolved.scenario
+    out: Path | None = None
+    if run_dir is None:  # checked before any work: a bad folder costs nothing and leaves nothing
+        # A relative output folder is relative to where the user runs the command.
+        out = check_writable_dir(output if output is not None else Path(scenario.output),
+                                 "--output" if output is not None else "output")
     data = data_dir if data_dir is not None else resolve_data_dir(None)
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
                                  base_dir=resolved.base_dir)
@@ -232,21 +239,26 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
     plan = plan_run(resolved)
     made: list[Path] = []  # folders this run creates, removed again if it fails on its input
     if run_dir is None:
-        # A relative output folder is relative to where the user runs the command.
-        out = output if output is not None else Path(scenario.output)
-        made = [p for p in (out / scenario.name, out) if not p.exists()]
+        assert out is not None
+        made = [p for p in (out / scenario.name, *out.parents, out) if not p.exists()]
+        made.sort(key=lambda p: -len(p.parts))  # deepest first
         run_dir = new_run_dir(out, scenario.name)
         created = True
     else:
         created = not run_dir.exists()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        _prepare_run_dir(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            _prepare_run_dir(run_dir)
+        except OSError as exc:
+            raise os_error(exc) from None
     try:
         return _run_in(resolved, plan, run_dir, chunks, data, plots=plots, progress=progress,
                        step_costs=step_costs)
-    except InputError:
+    except (InputError, OSError) as exc:  # a bad trace row, a full disk: no partial folder
         if created:
             _remove_failed_run(run_dir, made)
+        if isinstance(exc, OSError):
+            raise os_error(exc) from None
         raise
 
 

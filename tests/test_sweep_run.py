@@ -21,6 +21,7 @@ import pytest
 import yaml
 from conftest import REPO, default_sigint
 
+from sn40l_sim.errors import InputError
 from sn40l_sim.studies.sweep.driver import SweepOptions, SweepResult, run_sweep
 from sn40l_sim.studies.sweep.grid import expand, point_id
 from sn40l_sim.studies.sweep.spec import load_sweep
@@ -283,6 +284,17 @@ def test_search_over_a_dimensioned_field_writes_its_unit(tmp_path):
 
 
 def test_search_over_a_dimensioned_field_without_unit_says_which(tmp_path):
-    result = _router_latency_search(tmp_path, None)
-    assert (result.points["status"] == "error").all()
-    assert "unit" in result.points["error"].iloc[0]
+    """A search whose probes cannot be valid values is one located error before anything runs
+    (not a search of error rows that exits 0 with no answer), and leaves no sweep folder."""
+    with pytest.raises(InputError, match="unit") as caught:
+        _router_latency_search(tmp_path, None)
+    assert caught.value.line is not None and caught.value.field == "search.low"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("unit", ["GB", "W"])
+def test_search_unit_of_the_wrong_dimension_is_located(tmp_path, unit):
+    with pytest.raises(InputError) as caught:
+        _router_latency_search(tmp_path, unit)
+    assert caught.value.field == "search.unit" and caught.value.line is not None
+    assert not (tmp_path / "out").exists()

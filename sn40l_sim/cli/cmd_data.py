@@ -73,9 +73,10 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
         TransferSpeedColumn,
     )
 
+    from sn40l_sim.present.fs_boundary import check_writable_dir
     from sn40l_sim.workload.datasets import FetchError, fetch_dataset, get_dataset, known_datasets
 
-    data_dir = resolve_data_dir(args.data_dir)
+    data_dir = check_writable_dir(resolve_data_dir(args.data_dir), "--data-dir")
     names = list(known_datasets()) if args.names == ["all"] else args.names
     for name in names:
         get_dataset(name)  # unknown names fail (exit 2) before anything is downloaded

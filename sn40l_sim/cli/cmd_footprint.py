@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from pathlib import Path
 
+from sn40l_sim.cli.common import check_range, split_names
 from sn40l_sim.errors import InputError
 from sn40l_sim.units import format_seconds
 
@@ -16,14 +16,26 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from sn40l_sim.catalogue.models import get_model
+    from sn40l_sim.config.limits import MAX_BATCH, MAX_DEVICES_PER_NODE, MAX_EXPERTS, MAX_TOKENS
     from sn40l_sim.config.profiles import load_platform
     from sn40l_sim.plan.planner import router_plan
+    from sn40l_sim.present.fs_boundary import check_output_file, write_user_file
     from sn40l_sim.studies.footprint import RequestShape, footprint
 
-    if args.experts < 1:
-        raise InputError("--experts must be >= 1", field="--experts")
-    if args.router_output_tokens < 1:
-        raise InputError("--router-output-tokens must be >= 1", field="--router-output-tokens")
+    check_range(args.experts, "--experts", 1, MAX_EXPERTS)
+    check_range(args.tp, "--tp", 1, MAX_DEVICES_PER_NODE)
+    check_range(args.max_batch, "--max-batch", 1, MAX_BATCH)
+    check_range(args.router_output_tokens, "--router-output-tokens", 1, MAX_TOKENS)
+    for option, value in (("--max-context", args.max_context), ("--prompt-tokens", args.prompt_tokens),
+                          ("--output-tokens", args.output_tokens)):
+        check_range(value, option, 1, MAX_TOKENS)
+    names = split_names(args.platforms, "--platforms")
+    json_path = check_output_file(args.json, "--json") if args.json else None
+    platforms = [load_platform(name) for name in names]  # every name checked before any work
+    for platform in platforms:
+        if args.tp > platform.n_devices_per_node:
+            raise InputError(f"a serving group of {args.tp} devices does not fit one node of "
+                             f"{platform.name} ({platform.n_devices_per_node} devices)", field="--tp")
     expert = get_model(args.model)
     router_model = get_model(args.router) if args.router and args.router != "none" else None
     router = router_plan(router_model, output_tokens=args.router_output_tokens,
@@ -31,8 +43,7 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
     kv = args.max_batch * args.max_context * expert.kv_bytes_per_token()
     shape = RequestShape(args.prompt_tokens, args.output_tokens)
     rows = []
-    for name in [p.strip() for p in args.platforms.split(",") if p.strip()]:
-        platform = load_platform(name)
+    for platform in platforms:
         rows.extend(footprint(platform, [expert] * args.experts, tp=args.tp, router=router,
                               kv_reservation_bytes=kv, shape=shape))
     table = Table(title=f"Footprint: {args.experts} x {args.model} experts, TP{args.tp}, router "
@@ -46,8 +57,8 @@ def _cmd_footprint(args: argparse.Namespace) -> int:
                       format_seconds(r.latency_s) if r.latency_s is not None else "-",
                       format_seconds(r.switch_s) if r.switch_s else "-", r.note)
     Console().print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=2))
+    if json_path is not None:
+        write_user_file(json_path, json.dumps([dataclasses.asdict(r) for r in rows], indent=2) + "\n")
     return 0
 
 
@@ -56,7 +67,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--model", default="llama-2-7b", help="expert model (catalogue name)")
     p.add_argument("--experts", type=int, default=850, help="number of experts")
     p.add_argument("--platforms", default="sn40l_node,dgx_a100,dgx_h100")
-    p.add_argument("--tp", type=int, default=8, help="tensor-parallel degree of a serving group")
+    p.add_argument("--tp", "--tensor-parallel", dest="tp", type=int, default=8,
+                   help="tensor-parallel degree of a serving group")
     p.add_argument("--router", default="llama-2-7b", help="router model, or 'none'")
     p.add_argument("--router-output-tokens", type=int, default=1,
                    help="tokens the router model generates per prompt (1: a classifier)")

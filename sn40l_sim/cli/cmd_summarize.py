@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+
+from sn40l_sim.errors import InputError
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
     from sn40l_sim.metrics.run_summary import RunSummary
     from sn40l_sim.present.console import print_summary
+    from sn40l_sim.present.fs_boundary import check_output_file, check_readable_dir
     from sn40l_sim.present.results_dir import jsonable, write_json
 
-    run_dir = Path(args.run_dir)
+    run_dir = check_readable_dir(args.run_dir, "RUN_DIR")
+    if not args.no_write:  # checked before the work: a read-only folder is a one-line error
+        try:
+            check_output_file(run_dir / "summary.json", "RUN_DIR")
+        except InputError as exc:
+            raise InputError(f"{exc.message} (pass --no-write to only print the summary)",
+                             field="RUN_DIR") from None
     summary = RunSummary.from_run_dir(run_dir).to_dict()
     if args.json:
         print(json.dumps(jsonable(summary), indent=2))

@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+
+from sn40l_sim.errors import InputError
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from sn40l_sim.present.fs_boundary import check_output_file, check_writable_dir, write_user_file
     from sn40l_sim.studies.validate import print_rows, validation_rows
     from sn40l_sim.workload.data_dir import resolve_data_dir
 
+    # Every path and option is checked before the rows are computed (seconds of work).
+    json_path = check_output_file(args.json, "--json") if args.json and args.json != "-" else None
+    if args.only is not None and not [p for p in args.only.split(",") if p.strip()]:
+        raise InputError("expected comma-separated row ids, e.g. T1,T11", field="--only")
+    out = check_writable_dir(args.output, "--output") if args.output else None
     data = resolve_data_dir(args.data_dir)
     if not data.is_dir():
         print(f"sn40l-sim: note: no data directory at {data}: the measured-data rows (M, R) are left "
@@ -19,21 +26,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     rows = validation_rows(data if data.is_dir() else None, only=args.only)
     if args.json:
         text = json.dumps([r.to_json() for r in rows], indent=2, default=lambda v: None)
-        if args.json == "-":
+        if json_path is None:
             print(text)
         else:
-            Path(args.json).write_text(text + "\n")
+            write_user_file(json_path, text + "\n")
     if args.markdown:
         from sn40l_sim.studies.validate import markdown_rows
 
         print(markdown_rows(rows))
     elif args.json != "-":
         print_rows(rows)
-    if args.output and (args.only is None or "T7" in args.only):
+    if out is not None and (args.only is None or "T7" in args.only):
         from sn40l_sim.present.run_plots import latency_vs_experts
         from sn40l_sim.studies.validate_coe import expert_sweep
 
-        out = Path(args.output)
         out.mkdir(parents=True, exist_ok=True)
         sweep = expert_sweep()
         sweep.to_parquet(out / "expert_sweep.parquet", index=False)

@@ -20,25 +20,22 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from sn40l_sim.errors import CombinedInputError, InputError, combine, did_you_mean
+from sn40l_sim.safe_load import check_yaml_size, read_text_bounded
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    """Return (data, node tree) of a YAML file; a missing file or bad syntax is an InputError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read file: {exc}", file=str(path)) from None
-    return parse_yaml_text(text, str(path))
+    """Return (data, node tree) of a YAML file; a missing file, one over the size limit, bad syntax
+    or an alias bomb is an InputError (:mod:`sn40l_sim.safe_load`)."""
+    return parse_yaml_text(read_text_bounded(path), str(path))
 
 
 def parse_yaml_text(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """Parse YAML text; syntax errors carry the line where the parser stopped."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        check_yaml_size(node, source)  # before anything expands its aliases
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark

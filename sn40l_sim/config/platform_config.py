@@ -285,6 +285,15 @@ class PlatformConfig(DocumentedModel):
     serving_stack: ServingStacksConfig | None = None
     """Costs of the serving software beyond kernels, per stack (docs/cost_model.md section 6)."""
 
+    @model_validator(mode="after")
+    def _weights_come_from_a_memory_it_has(self) -> PlatformConfig:
+        """``weight_load.source: ddr`` needs a device DDR tier (SN40L); a profile without one (DGX)
+        loads weights from host DRAM: a field that does not apply to the platform is an error."""
+        if self.weight_load.source == "ddr" and self.device.ddr is None:
+            raise ValueError("weight_load.source is 'ddr', but the device has no 'ddr' tier (device.ddr); "
+                             "a GPU loads expert weights from 'host_dram'")
+        return self
+
     def to_spec(self) -> PlatformSpec:
         stack, others = self.serving_stack.specs() if self.serving_stack else (ServingStackSpec(), ())
         return PlatformSpec(

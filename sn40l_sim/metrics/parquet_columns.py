@@ -29,6 +29,12 @@ class ParquetColumns:
             self._file = pq.ParquetFile(path, read_dictionary=ab.text_columns(schema))
         except FileNotFoundError:
             raise InputError("no such file: not a finished results folder", file=str(path)) from None
+        except IsADirectoryError:
+            raise InputError("is a folder, not a Parquet file", file=str(path)) from None
+        except PermissionError:
+            raise InputError("cannot read the file (permission denied)", file=str(path)) from None
+        except (OSError, pa.ArrowException, ValueError) as exc:  # empty, truncated, not Parquet
+            raise InputError(f"not a readable Parquet file ({_short(exc)})", file=str(path)) from None
         self.n_rows: int = self._file.metadata.num_rows
         # the last text column's codes: equals() on one column twice in a row reads it once
         self._last: tuple[str, list[tuple[np.ndarray, list[str]]]] | None = None
@@ -37,7 +43,9 @@ class ParquetColumns:
         try:
             table = self._file.read(columns=[name], use_threads=False)
         except (KeyError, pa.ArrowInvalid) as exc:
-            raise InputError(f"no column {name!r} ({exc})", file=str(self.path)) from None
+            raise InputError(f"no column {name!r} ({_short(exc)})", file=str(self.path)) from None
+        except (OSError, pa.ArrowException, ValueError) as exc:  # a damaged page
+            raise InputError(f"cannot read column {name!r}: {_short(exc)}", file=str(self.path)) from None
         if table.num_columns != 1:
             raise InputError(f"no column {name!r}", file=str(self.path))
         return table.column(0)
@@ -97,3 +105,8 @@ class ParquetColumns:
                 counts[names[code]] = counts.get(names[code], 0) + n
         pairs = sorted(counts.items(), key=lambda p: (-p[1], p[0]))
         return {value: n for value, n in pairs if n}
+
+
+def _short(exc: BaseException) -> str:
+    """An Arrow error's message on one line, at most 200 characters."""
+    return " ".join(str(exc).split())[:200] or type(exc).__name__

@@ -8,12 +8,13 @@ runner records them here, next to the Parquet files, and :class:`RunSummary` rea
 
 from __future__ import annotations
 
-import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from sn40l_sim.config.records import check_record
 from sn40l_sim.errors import InputError
+from sn40l_sim.safe_load import read_json
 
 RUN_INFO = "run_info.json"
 
@@ -72,19 +73,15 @@ class RunInfo:
     def read(cls, run_dir: Path) -> RunInfo:
         """The run info of a results folder; a folder without one (older runs) is an input error."""
         path = run_dir / RUN_INFO
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not path.exists() and not path.is_symlink():
             raise InputError("no such file: the folder is not a run of this version of sn40l-sim "
-                             "(rerun the scenario)", file=str(path)) from None
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg}", file=str(path), line=exc.lineno) from None
-        names = {f.name for f in fields(cls)}
+                             "(rerun the scenario)", file=str(path))
+        data = read_json(path)
+        if not isinstance(data, dict):
+            raise InputError(f"expected a JSON object, got {type(data).__name__}", file=str(path))
         required = {f.name for f in fields(cls)
                     if f.default is MISSING and f.default_factory is MISSING}
         missing = sorted(required - set(data))
         if missing:
             raise InputError(f"missing {', '.join(missing)}", file=str(path))
-        values = {k: v for k, v in data.items() if k in names}
-        values["memory"] = MemoryUse(**{f.name: data["memory"][f.name] for f in fields(MemoryUse)})
-        return cls(**values)
+        return check_record(cls, data, path)

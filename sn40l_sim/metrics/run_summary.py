@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from sn40l_sim.catalogue.hardware import PowerSpec, PriceSpec
+from sn40l_sim.config.limits import MAX_NAME_CHARS
 from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.economics import Fleet, RequestColumns, Slo, economics
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
 from sn40l_sim.metrics.run_info import MemoryUse, RunInfo, doc
+from sn40l_sim.safe_load import read_yaml_data
 from sn40l_sim.workload.workload_stats import WorkloadStats
 
 LATENCY_METRICS = {
@@ -138,8 +139,11 @@ class RunSummary:
                               "`kv_reservation`) that rejected requests, with the count")
 
     @classmethod
-    def from_run_dir(cls, run_dir: Path) -> RunSummary:
+    def from_run_dir(cls, run_dir: Path | str) -> RunSummary:
         """Recompute the summary of a results folder from its files alone."""
+        if not isinstance(run_dir, str | Path):
+            raise InputError(f"run_dir is a path, not {type(run_dir).__name__}", field="run_dir")
+        run_dir = Path(run_dir)
         if not run_dir.is_dir():
             raise InputError("no such results folder", file=str(run_dir))
         if (run_dir / "requests.parquet.parts").is_dir() or (run_dir / "events.parquet.parts").is_dir():
@@ -178,13 +182,16 @@ _FIELD_NAMES = frozenset(f.name for f in fields(RunSummary))
 
 def _scenario_name(run_dir: Path) -> str:
     path = run_dir / "scenario.resolved.yaml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file: not a results folder", file=str(path)) from None
+    if not path.exists() and not path.is_symlink():
+        raise InputError("no such file: not a results folder", file=str(path))
+    data = read_yaml_data(path)  # untrusted: bounded, no alias bombs
     if not isinstance(data, dict) or "name" not in data:
         raise InputError("no scenario name in it", file=str(path))
-    return str(data["name"])
+    name = data["name"]
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise InputError(f"the scenario name is not a name of 1 to {MAX_NAME_CHARS} characters",
+                         file=str(path), field="name")
+    return name
 
 
 def _mean(values: np.ndarray) -> float:

@@ -14,13 +14,15 @@ import yaml
 
 from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.arrow_buffers import text_columns
+from sn40l_sim.present.fs_boundary import make_unique_dir
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
 def new_run_dir(output: Path, scenario_name: str) -> Path:
-    """``<output>/<scenario>/<UTC timestamp>/``, unique even for runs started in the same second.
+    """``<output>/<scenario>/<UTC timestamp>/``, unique even for runs started in the same second
+    (by this process or another: the folder is made with one atomic ``mkdir``, a suffix on collision).
 
     The scenario name is validated as a slug; this checks again that the folder is inside
     ``output`` (a name such as ``../../..`` or ``/etc/passwd`` must never place results elsewhere).
@@ -30,19 +32,19 @@ def new_run_dir(output: Path, scenario_name: str) -> Path:
     if base.resolve().parent != output.resolve() or scenario_name in ("", ".", ".."):
         raise InputError(f"scenario name {scenario_name[:40]!r} does not name a folder inside "
                          f"{output}", field="name")
-    path = base / stamp
-    n = 1
-    while path.exists():
-        n += 1
-        path = base / f"{stamp}-{n}"
-    path.mkdir(parents=True)
-    return path
+    return make_unique_dir(base, stamp)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``path`` through a temporary file and a rename: a reader sees the old or the new file,
+    never half of one; the temporary file is removed if the write fails (a full disk)."""
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def jsonable(value: Any) -> Any:

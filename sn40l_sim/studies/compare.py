@@ -8,7 +8,9 @@ time, throughput, energy and cost are properties of a whole run and are compared
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,8 +25,9 @@ from rich.table import Table
 from sn40l_sim.config.load import load_model
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.present.console import fmt_ratio
+from sn40l_sim.present.fs_boundary import check_writable_dir, os_error
 from sn40l_sim.present.results_dir import new_run_dir, write_json
 from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.units import format_seconds
@@ -115,26 +118,47 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
         if repeated:
             raise InputError(f"two platforms share the {what} {', '.join(map(repr, repeated))}; "
                              "give each compared platform its own", field="platforms")
-    out = output if output is not None else Path(scenario.output)
-    made = [p for p in (out / f"{scenario.name}-compare", out) if not p.exists()]
+    out = check_writable_dir(output if output is not None else Path(scenario.output),
+                             "--output" if output is not None else "output")
+    made = [p for p in (out / f"{scenario.name}-compare", *out.parents, out) if not p.exists()]
+    made.sort(key=lambda p: -len(p.parts))  # deepest first
     root = new_run_dir(out, f"{scenario.name}-compare")
     results: dict[str, RunResult] = {}
     try:
         for platform, resolved in zip(platforms, variants, strict=True):
-            results[resolved.platform.name] = run_scenario(
-                resolved, data_dir=data_dir, plots=plots, progress=progress,
-                run_dir=root / Path(platform).stem)
-    except InputError:  # a bad trace row: a failed comparison leaves no results folder
+            try:
+                results[resolved.platform.name] = run_scenario(
+                    resolved, data_dir=data_dir, plots=plots, progress=progress,
+                    run_dir=root / Path(platform).stem)
+            except Interrupted as exc:
+                finished = ", ".join(results) or "none"
+                raise Interrupted(f"compare interrupted while simulating {resolved.platform.name}: "
+                                  f"finished platform(s): {finished}; no ratios.csv was written "
+                                  f"(it needs every platform); {exc}", signum=exc.signum) from None
+        summaries = {label: result.summary.to_dict() for label, result in results.items()}
+        table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
+        write_frame_csv_atomic(table, root / "ratios.csv")
+        write_json(root / "summaries.json", summaries)
+    except (InputError, OSError) as exc:  # a bad trace row, a full disk: no results folder
         shutil.rmtree(root, ignore_errors=True)
         for folder in made:
-            if folder.is_dir() and not any(folder.iterdir()):
+            with contextlib.suppress(OSError):
                 folder.rmdir()
+        if isinstance(exc, OSError):
+            raise os_error(exc) from None
         raise
-    summaries = {label: result.summary.to_dict() for label, result in results.items()}
-    table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
-    table.to_csv(root / "ratios.csv", index=False)
-    write_json(root / "summaries.json", summaries)
     return Comparison(root, results, table)
+
+
+def write_frame_csv_atomic(table: pd.DataFrame, path: Path) -> None:
+    """``table`` as CSV through a temporary file and a rename (never half a file)."""
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,

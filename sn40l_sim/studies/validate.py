@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sn40l_sim.errors import InputError, unknown_name_error
 from sn40l_sim.present.validation_row import ValidationRow
 
 
@@ -26,11 +27,27 @@ def validation_rows(data_dir: Path | None, only: str | None = None) -> list[Vali
     rows: list[ValidationRow] = []
     for source in _sources():
         rows.extend(source(data_dir))
-    if only:
-        prefixes = [p.strip() for p in only.split(",") if p.strip()]
-        rows = [r for r in rows if any(r.id == p or r.id.startswith(p + ".") or
-                                       r.id.startswith(p + "-") for p in prefixes)]
-    return rows
+    return select_rows(rows, only) if only is not None else rows
+
+
+def _matches(row_id: str, prefix: str) -> bool:
+    return row_id == prefix or row_id.startswith((prefix + ".", prefix + "-"))
+
+
+def select_rows(rows: list[ValidationRow], only: str) -> list[ValidationRow]:
+    """The rows whose ids ``only``'s comma-separated prefixes name; a prefix that names no row is an
+    InputError with the closest id (``--only T77``: did you mean 'T7'?)."""
+    prefixes = [p.strip() for p in only.split(",") if p.strip()]
+    if not prefixes:
+        raise InputError("expected comma-separated row ids, e.g. T1,T11", field="--only")
+    ids = [r.id for r in rows]
+    heads = sorted({i.split(".")[0].split("-")[0] for i in ids} | set(ids))
+    for prefix in prefixes:
+        if not any(_matches(i, prefix) for i in ids):
+            error = unknown_name_error("row id", prefix, heads)
+            raise InputError(error.message + " (measured-data rows M and R need the data directory)",
+                             field="--only")
+    return [r for r in rows if any(_matches(r.id, p) for p in prefixes)]
 
 
 def _num(value: float | None) -> str:

@@ -94,12 +94,48 @@ def header_of(path: Path, file_type: FileType) -> list[str]:
         if file_type == "csv":
             import pandas as pd  # the reader's CSV parser, so the header is read as it will be
 
+            _check_csv_header(path)
             return [str(c) for c in pd.read_csv(path, nrows=0).columns]
         if file_type == "parquet":
-            return list(pq.ParquetFile(path).schema_arrow.names)
+            names = list(pq.ParquetFile(path).schema_arrow.names)
+            _check_unique(path, names, None)
+            return names
         return _json_keys(path)
     except (ValueError, OSError) as exc:  # pandas' ParserError is a ValueError
-        raise InputError(f"cannot read the header: {exc}", file=str(path)) from None
+        text = " ".join(str(exc).split())[:200]
+        raise InputError(f"cannot read the header: {text}", file=str(path)) from None
+
+
+MAX_HEADER_CHARS = 65_536  # a CSV header line: hundreds of columns, not a million
+
+
+def _check_csv_header(path: Path) -> None:
+    """The header line is read no further than MAX_HEADER_CHARS (a 1 MB header, or a file of
+    one endless line, is one located error, not minutes of parsing), and names each column once."""
+    import csv
+
+    with open_text(path) as handle:
+        line = handle.readline(MAX_HEADER_CHARS + 1)
+    if len(line) > MAX_HEADER_CHARS and not line.endswith("\n"):
+        raise InputError(f"the header line is longer than {MAX_HEADER_CHARS:,} characters (a header "
+                         "names the columns; is this a CSV trace?)", file=str(path), line=1)
+    names = next(csv.reader([line]), [])
+    _check_unique(path, [n.strip() for n in names], 1)
+
+
+def _check_unique(path: Path, names: list[str], line: int | None) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"the column name {name[:60]!r} appears twice; each column needs its own "
+                             "name", file=str(path), line=line)
+        seen.add(name)
+
+
+def _shown(header: list[str], limit: int = 20) -> str:
+    """At most ``limit`` column names, for a message that stays one readable line."""
+    more = f" and {len(header) - limit:,} more" if len(header) > limit else ""
+    return ", ".join(repr(h[:60]) for h in header[:limit]) + more
 
 
 def _json_keys(path: Path) -> list[str]:
@@ -145,7 +181,7 @@ def trace_spec(path: Path, fmt: str, columns: ColumnMap | None, arrival_unit: st
         detected = _detect(header)
         if detected is None and columns is None:
             known = "; ".join(f"{n}: {', '.join(p.columns.values())}" for n, p in PRESETS.items())
-            raise InputError(f"cannot recognise the trace format from its columns {header}; "
+            raise InputError(f"cannot recognise the trace format from its columns {_shown(header)}; "
                              f"set 'format' and/or 'columns' (known formats: {known})",
                              file=str(path), field="workload.format")
         name = detected or "generic"
@@ -155,7 +191,28 @@ def trace_spec(path: Path, fmt: str, columns: ColumnMap | None, arrival_unit: st
     if not use_arrival:
         mapping.pop("arrival", None)
     _check_columns(path, name, mapping, header)
+    if file_type == "parquet":
+        _check_parquet_types(path, mapping)
     return TraceSpec(path, file_type, name, mapping, unit if "arrival" in mapping else None)
+
+
+def _check_parquet_types(path: Path, mapping: dict[str, str]) -> None:
+    """Token counts and arrival times are numbers: a boolean or text column is the wrong one."""
+    import pyarrow as pa
+
+    schema = pq.ParquetFile(path).schema_arrow
+    for field, column in mapping.items():
+        if field not in ("prompt_tokens", "output_tokens", "arrival"):
+            continue
+        kind = schema.field(column).type
+        if pa.types.is_boolean(kind) or not (pa.types.is_integer(kind) or pa.types.is_floating(kind)
+                                             or pa.types.is_decimal(kind) or pa.types.is_temporal(kind)
+                                             or pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            raise InputError(f"column {column!r} holds {kind} values; {field} needs numbers",
+                             file=str(path), field=f"workload.columns.{field}")
+        if pa.types.is_temporal(kind) and field != "arrival":
+            raise InputError(f"column {column!r} holds {kind} values; {field} needs numbers",
+                             file=str(path), field=f"workload.columns.{field}")
 
 
 def _check_columns(path: Path, fmt: str, mapping: dict[str, str], header: list[str]) -> None:
@@ -165,8 +222,8 @@ def _check_columns(path: Path, fmt: str, mapping: dict[str, str], header: list[s
                              file=str(path), field=f"workload.columns.{field}")
     for field, column in mapping.items():
         if column not in header:
-            raise InputError(f"{field}: no column {column!r} in the file"
-                             f"{did_you_mean(column, header)} (it has: {', '.join(header)})",
+            raise InputError(f"{field}: no column {column!r} in the file{did_you_mean(column, header)}; "
+                             f"it has {_shown(header)}",
                              file=str(path), field=f"workload.columns.{field}")
 
 

@@ -117,7 +117,9 @@ def _leading_long_lines(spec: TraceSpec) -> list[tuple[int, str]]:
                 long_lines.append((reader.line_num,
                                    f"expected {n_header} fields, saw {len(fields)}"))
         except (UnicodeDecodeError, csv.Error) as exc:  # as pandas' own errors, below
-            raise InputError(f"malformed row: {_short(exc)}", file=str(spec.path)) from None
+            # csv counts the line it was reading (a 10 MB field: the line that holds it)
+            raise InputError(f"malformed row: {_short(exc)}", file=str(spec.path),
+                             line=max(reader.line_num, 1)) from None
     return long_lines
 
 

@@ -13,6 +13,7 @@ import ctypes
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -113,6 +114,7 @@ class RayBackend:
     """Points as Ray tasks: on a running cluster (``--ray-address`` / RAY_ADDRESS) or a local one."""
 
     def __init__(self, address: str | None = None) -> None:
+        check_reachable(address)
         try:
             import ray
         except ImportError:
@@ -149,6 +151,25 @@ class RayBackend:
             self.running.clear()
         if self.owns_ray:
             self.ray.shutdown()
+
+
+RAY_CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str | None) -> None:
+    """A ``host:port`` Ray address must accept a connection within RAY_CONNECT_TIMEOUT_S: Ray itself
+    would retry an unreachable head for minutes. ``auto``, ``local`` and None are Ray's to find."""
+    if address is None or address.strip() in ("", "auto", "local"):
+        return
+    target = address.strip().removeprefix("ray://")
+    host, _, port_text = target.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise InputError(f"expected host:port (or 'auto'), got {address!r}", field="--ray-address")
+    try:
+        socket.create_connection((host.strip("[]"), int(port_text)), timeout=RAY_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise InputError(f"cannot reach a Ray cluster at {address} within {RAY_CONNECT_TIMEOUT_S:g} s "
+                         f"({exc.strerror or exc})", field="--ray-address") from None
 
 
 def make_backend(name: str, workers: int, ray_address: str | None = None) -> Backend:

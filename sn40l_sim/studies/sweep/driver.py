@@ -9,7 +9,6 @@ skips every finished point, including the probes an SLO search already made.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import signal
@@ -25,15 +24,18 @@ import pandas as pd
 from sn40l_sim.config.load import read_yaml, validate
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError, Interrupted
+from sn40l_sim.present.fs_boundary import absolute, check_writable_dir, os_error
 from sn40l_sim.present.results_dir import write_json
-from sn40l_sim.studies.sweep.backends import Backend, make_backend
+from sn40l_sim.safe_load import read_json
+from sn40l_sim.studies.sweep.backends import MAX_WORKERS, Backend, make_backend
 from sn40l_sim.studies.sweep.capacity import ANSWER_KEYS, capacity_markdown, capacity_table
+from sn40l_sim.studies.sweep.checks import check_points, check_values
 from sn40l_sim.studies.sweep.fingerprint import fingerprint
 from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
 from sn40l_sim.studies.sweep.progress import SweepProgress
 from sn40l_sim.studies.sweep.search import Bisection
 from sn40l_sim.studies.sweep.spec import SweepSpec, load_sweep, located
-from sn40l_sim.studies.sweep.store import SEARCH_TABLE, PointStore, write_frame_atomic
+from sn40l_sim.studies.sweep.store import SCRATCH_DIR, SEARCH_TABLE, PointStore, write_frame_atomic
 from sn40l_sim.studies.sweep.task import SweepPoint
 
 
@@ -83,6 +85,39 @@ def _base_scenario(spec: SweepSpec, path: Path, node: Any) -> tuple[dict[str, An
     return data, source
 
 
+def _check_base_trace(spec: SweepSpec, base: dict[str, Any], source: Path, data_dir: Path) -> None:
+    """The base scenario's trace must exist, unless every point sets its own: a missing trace is
+    one error now, not a sweep of error rows that exits 0."""
+    axes = {*spec.set, *spec.grid} | {k for case in spec.cases for k in case}
+    overridden = {"workload.trace", "workload"} & axes
+    workload = base.get("workload")
+    trace = workload.get("trace") if isinstance(workload, dict) else None
+    if overridden or not isinstance(trace, str):
+        return
+    from sn40l_sim.config.load import with_lines
+    from sn40l_sim.workload.data_dir import resolve_data_path
+
+    try:
+        resolve_data_path(trace, data_dir, source.parent)
+    except InputError as exc:
+        _, node = read_yaml(source)
+        raise with_lines(InputError(exc.message, file=str(source), field="workload.trace"), node,
+                         str(source)) from None
+
+
+def _check_options(options: SweepOptions) -> None:
+    """The command-line choices, checked before the sweep folder is made (``--workers 0`` leaves
+    nothing behind)."""
+    if options.backend not in ("local", "ray"):
+        raise InputError(f"unknown backend {options.backend!r} (expected 'local' or 'ray')",
+                         field="--backend")
+    if isinstance(options.workers, bool) or not isinstance(options.workers, int):
+        raise InputError(f"expected an integer, got {options.workers!r}", field="--workers")
+    if not 1 <= options.workers <= MAX_WORKERS:
+        raise InputError(f"expected 1 to {MAX_WORKERS} worker processes, got {options.workers}",
+                         field="--workers")
+
+
 class _Planner:
     """Turns the spec into points, one SLO search per grid combination when there is a search."""
 
@@ -99,10 +134,13 @@ class _Planner:
     def point(self, overrides: Overrides, order: int, probe: int = 0) -> SweepPoint:
         pid = point_id(overrides)
         run_dir = str(self.out / "runs" / pid) if self.spec.keep_runs else None
+        # Ray workers may run on other machines: their points keep the temp folder of their own.
+        local = self.options.backend == "local" and not self.spec.keep_runs
+        scratch = str(self.out / SCRATCH_DIR / pid) if local else None
         return SweepPoint(point_id=pid, order=order, probe=probe, overrides=overrides, base=self.base,
                           source=str(self.source), sweep_file=str(self.sweep_file),
                           data_dir=str(self.options.data_dir) if self.options.data_dir else None,
-                          run_dir=run_dir, units=self.units)
+                          run_dir=run_dir, scratch_dir=scratch, units=self.units)
 
     def probe(self, order: int) -> SweepPoint | None:
         """The next probe of search ``order`` (None when that search is over)."""
@@ -145,11 +183,16 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
-    """A sweep folder resumes only under the base scenario, profiles and version it began with."""
+    """A sweep folder resumes only under the base scenario, profiles and version it began with.
+    Its ``sweep.json`` is untrusted input: a damaged one is named, never a traceback."""
     meta = out / "sweep.json"
-    if not meta.exists():
+    if not meta.exists() and not meta.is_symlink():
         return
-    before = json.loads(meta.read_text()).get("fingerprint")
+    data = read_json(meta)
+    if not isinstance(data, dict):
+        raise InputError(f"expected a JSON object, got {type(data).__name__} (damaged? rerun with "
+                         "--restart)", file=str(meta))
+    before = data.get("fingerprint")
     if before != stamp:  # a folder without one predates the check: its model is unknown
         raise InputError(f"{out} holds points simulated from another base scenario, hardware profile, "
                          "trace or sn40l-sim code; rerun with --restart (or --output elsewhere) so old "
@@ -157,27 +200,44 @@ def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
 
 
 def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
+    _check_options(options)
+    path = absolute(path)
     spec, node = load_sweep(path)
     check_paths(spec, path, node)
+    check_points(spec, path, node)
     base, source = _base_scenario(spec, path, node)
-    root = options.output if options.output is not None else Path(spec.output)
+    check_values(spec, base, source, path, node)
+    root = check_writable_dir(options.output if options.output is not None else Path(spec.output),
+                              "--output" if options.output is not None else "output")
     out = root / spec.name
     if out.resolve().parent != root.resolve():  # the spec's name pattern should make this impossible
         raise InputError(f"sweep name {spec.name!r} does not name a folder inside {root}", file=str(path))
     from sn40l_sim.workload.data_dir import resolve_data_dir
 
     data_dir = resolve_data_dir(str(options.data_dir) if options.data_dir else None)
+    _check_base_trace(spec, base, source, data_dir)
     stamp = fingerprint(spec, base, source, data_dir)
     if options.restart and out.exists():
         shutil.rmtree(out)
     _check_resumable(out, stamp, path)
-    store = PointStore(out)
-    store.open_for_writing()
-    write_json(out / "sweep.json", {"sweep_file": str(path), "scenario": str(source), "fingerprint": stamp,
-                                    "spec": spec.model_dump(mode="json")})
-    planner = _Planner(spec, base, source, path, options, out)
-    done = store.done_ids()
     backend = make_backend(options.backend, options.workers, options.ray_address)
+    created = not out.exists()
+    store = PointStore(out)
+    try:
+        store.open_for_writing()
+        write_json(out / "sweep.json", {"sweep_file": str(path), "scenario": str(source),
+                                        "fingerprint": stamp, "spec": spec.model_dump(mode="json")})
+        done = store.done_ids()
+        for pid in done:  # every finished point is readable, or named now (not mid-sweep)
+            store.read(pid)
+    except (InputError, OSError) as exc:
+        backend.close(cancel=True)
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise os_error(exc) from None
+        raise
+    planner = _Planner(spec, base, source, path, options, out)
     bar = SweepProgress(sum(planner.remaining(i) for i in range(len(planner.combos))),
                         options.progress)
     stats = {"ran": 0, "skipped": 0}
@@ -188,6 +248,7 @@ def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
         except KeyboardInterrupt as exc:
             bar.close()
             backend.close(cancel=True)
+            store.sweep_scratch()  # the running points' run folders, whose workers were stopped
             store.compact()
             n_kept = len(store.done_ids())
             raise Interrupted(f"sweep interrupted: kept {n_kept} finished point(s) in {out}; "
@@ -195,6 +256,7 @@ def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
                               signum=getattr(exc, "signum", signal.SIGINT)) from None
     bar.close()
     backend.close(cancel=False)
+    store.sweep_scratch()
     store.compact()
     search = _write_search(planner, store, out) if spec.search else None
     return SweepResult(out, store.table(), search, stats["ran"], stats["skipped"], failures)

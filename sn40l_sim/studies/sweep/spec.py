@@ -46,9 +46,9 @@ class SloConfig(BaseModel):
 
     model_config = STRICT
     metric: str = Field(min_length=1)
-    max: float | None = None
-    min: float | None = None
-    max_rejected_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    max: float | None = Field(default=None, allow_inf_nan=False)
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max_rejected_share: float = Field(default=0.0, ge=0.0, le=1.0, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _one_bound(self) -> SloConfig:
@@ -84,14 +84,15 @@ class SearchConfig(BaseModel):
 
     model_config = STRICT
     field: str = Field(min_length=1)
-    low: float | None = None
-    high: float | None = None
-    values: list[float] | None = Field(default=None, min_length=1)
+    low: float | None = Field(default=None, allow_inf_nan=False, ge=-1e15, le=1e15)
+    high: float | None = Field(default=None, allow_inf_nan=False, ge=-1e15, le=1e15)
+    values: list[Annotated[float, Field(allow_inf_nan=False, ge=-1e15, le=1e15)]] | None = Field(
+        default=None, min_length=1, max_length=10_000)
     integer: bool | None = None  # default: True when low and high are whole numbers
     # The unit of a dimensioned field ('GB/s', 'ms', 'W'): each probe is written as '<value> <unit>',
     # since a bare number in such a field is an error (docs/limits.md). None for counts and rates.
     unit: str | None = Field(default=None, min_length=1, max_length=16)
-    resolution: float | None = Field(default=None, gt=0)
+    resolution: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     goal: Literal["min", "max"] = "min"
     slo: SloConfig
     # Grid or case axes to choose over rather than report: per combination of the other axes the

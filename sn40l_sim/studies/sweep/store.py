@@ -12,14 +12,19 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+
+from sn40l_sim.errors import InputError
 
 POINTS_DIR = "points"
 POINTS_TABLE = "points.parquet"
 SEARCH_TABLE = "search.parquet"
+SCRATCH_DIR = "scratch"  # <out>/scratch/<point id>/: a running point's run folder, removed after it
 
 
 def _cell(value: Any) -> Any:
@@ -33,8 +38,12 @@ def _cell(value: Any) -> Any:
 
 def write_frame_atomic(frame: pd.DataFrame, path: Path) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.partial")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _coerce_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -62,6 +71,12 @@ class PointStore:
         # Per-point files, and points.parquet / search.parquet caught mid-rewrite by a SIGKILL.
         for stale in [*self.points_dir.glob("*.partial"), *self.out.glob("*.partial")]:
             stale.unlink(missing_ok=True)
+        self.sweep_scratch()
+
+    def sweep_scratch(self) -> None:
+        """Remove the run folders of points that were running when a sweep stopped (their workers
+        were killed before they could clean up): an interrupted sweep leaves no temporary files."""
+        shutil.rmtree(self.out / SCRATCH_DIR, ignore_errors=True)
 
     def done_ids(self) -> set[str]:
         return {p.stem for p in self.points_dir.glob("*.parquet")}
@@ -70,7 +85,11 @@ class PointStore:
         path = self.points_dir / f"{pid}.parquet"
         if not path.exists():
             return None
-        row = pd.read_parquet(path).iloc[0].to_dict()
+        frame = read_frame(path)
+        if frame.empty:
+            raise InputError("a point file without a row (damaged; delete it to rerun the point)",
+                             file=str(path))
+        row = frame.iloc[0].to_dict()
         return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
     def add(self, row: dict[str, Any]) -> None:
@@ -83,7 +102,7 @@ class PointStore:
         files = sorted(self.points_dir.glob("*.parquet"))
         if not files:
             return pd.DataFrame()
-        frames = [pd.read_parquet(f) for f in files]
+        frames = [read_frame(f) for f in files]
         frames = [f for f in frames if not f.empty]
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         if "order" in table.columns:
@@ -102,5 +121,20 @@ def read_points(out: Path) -> pd.DataFrame:
     if (out / POINTS_DIR).is_dir() and any((out / POINTS_DIR).glob("*.parquet")):
         return PointStore(out).table()
     if (out / POINTS_TABLE).exists():
-        return pd.read_parquet(out / POINTS_TABLE)
+        return read_frame(out / POINTS_TABLE)
     return pd.DataFrame()
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """A Parquet table of a sweep folder, read as untrusted input: a damaged file is an InputError
+    naming it and what is wrong (delete a damaged ``points/<id>.parquet`` and the rerun redoes it)."""
+    try:
+        return pd.read_parquet(path)
+    except IsADirectoryError:
+        raise InputError("is a folder, not a Parquet file", file=str(path)) from None
+    except PermissionError:
+        raise InputError("cannot read the file (permission denied)", file=str(path)) from None
+    except (OSError, ValueError, TypeError, pa.ArrowException) as exc:
+        text = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise InputError(f"not a readable Parquet table ({text}); delete it to recompute it",
+                         file=str(path)) from None

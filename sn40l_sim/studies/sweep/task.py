@@ -39,6 +39,9 @@ class SweepPoint:
     data_dir: str | None = None  # the data directory (default: as the CLI resolves it)
     run_dir: str | None = None  # keep the run's folder here (``keep_runs``); else a temp folder
     units: dict[str, str] = field(default_factory=dict)  # override path -> unit its value is written with
+    # the run's folder when not kept: inside the sweep folder, so a sweep killed mid-point leaves its
+    # leftovers where the next run of the sweep removes them (None: a folder in the temp directory)
+    scratch_dir: str | None = None
 
 
 def _row_base(point: SweepPoint) -> dict[str, Any]:
@@ -74,8 +77,12 @@ def run_point(point: SweepPoint) -> dict[str, Any]:
     source = Path(point.source)
     where = f"{point.sweep_file or source} (point {point.point_id})"
     keep = point.run_dir is not None
-    run_dir = Path(point.run_dir) if point.run_dir is not None else Path(
-        tempfile.mkdtemp(prefix="sn40l-point-"))
+    if point.run_dir is not None:
+        run_dir = Path(point.run_dir)
+    elif point.scratch_dir is not None:
+        run_dir = Path(point.scratch_dir)
+    else:
+        run_dir = Path(tempfile.mkdtemp(prefix="sn40l-point-"))
     try:
         try:
             data = apply_overrides(point.base, with_units(point.overrides, point.units))
