@@ -79,6 +79,15 @@ class InNetworkReductionSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScaleOutSpec:
+    """The link between nodes that a tensor-parallel group larger than one node crosses."""
+
+    bw_bytes_per_s: float  # per device, one direction, to a device of another node
+    latency_s: float  # per message hop between nodes (alpha)
+    devices_per_node: int  # a collective over more devices than this crosses the link
+
+
+@dataclass(frozen=True, slots=True)
 class InterconnectSpec:
     """Device-to-device network for tensor-parallel collectives (alpha-beta model).
 
@@ -93,6 +102,7 @@ class InterconnectSpec:
     topology: Topology
     latency_per_doubling_s: float = 0.0  # added per doubling of the device count beyond 2
     in_network: InNetworkReductionSpec | None = None
+    scale_out: ScaleOutSpec | None = None  # between nodes; None: a group never leaves its node
 
 
 @dataclass(frozen=True, slots=True)

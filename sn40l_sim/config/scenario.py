@@ -20,6 +20,7 @@ from sn40l_sim.config.limits import (
 from sn40l_sim.config.quantities import STRICT, Bytes, Count, PositiveSeconds, Seconds, Watts
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.schema_docs import DocumentedModel
+from sn40l_sim.config.speculative_config import SpeculativeConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 
 
@@ -86,6 +87,8 @@ class ServingConfig(BaseModel):
     sn40l_sim/policy/placement_rules.py; it chooses its own copies, so `replicas` must stay 1)."""
     max_steps_per_iteration: Count = Field(default=64, ge=1, le=MAX_TOKENS)
     """Most decode steps one simulation event covers (a bound on how coarse an iteration is)."""
+    speculative: SpeculativeConfig | None = None
+    """Speculative decoding: {draft: <catalogue model>, lookahead: k, acceptance: rate | {category: rate}}."""
 
     @model_validator(mode="after")
     def _replicas_with_uniform(self) -> ServingConfig:
