@@ -93,8 +93,10 @@ def test_config_rejects_rates_that_are_not_probabilities(acceptance: object) -> 
 
 
 def test_config_accepts_a_rate_or_rates_per_category() -> None:
-    assert SpeculativeConfig.model_validate({"draft": "llama-3.2-1b", "lookahead": 4, "acceptance": 0.7}).lookahead == 4
-    spec = SpeculativeConfig.model_validate({"draft": "llama-3.2-1b", "acceptance": {"coding": 0.8, "default": 0.6}})
+    one = SpeculativeConfig.model_validate({"draft": "llama-3.2-1b", "lookahead": 4, "acceptance": 0.7})
+    assert one.lookahead == 4 and one.acceptance == 0.7
+    rates = {"coding": 0.8, "default": 0.6}
+    spec = SpeculativeConfig.model_validate({"draft": "llama-3.2-1b", "acceptance": rates})
     assert spec.acceptance == {"coding": 0.8, "default": 0.6}
     with pytest.raises(ValidationError):
         SpeculativeConfig.model_validate({"draft": "llama-3.2-1b", "lookahead": 0})

@@ -8,6 +8,7 @@ that a table can show where a number came from.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -42,7 +43,7 @@ def size_rule_rate(log_ratio: float, points: list[tuple[float, float]]) -> float
         return pts[0][1]
     if log_ratio >= pts[-1][0]:
         return pts[-1][1]
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(pts):
         if x0 <= log_ratio <= x1:
             return y0 + (y1 - y0) * (log_ratio - x0) / (x1 - x0)
     raise AssertionError("unreachable: the ratio lies between the ends")

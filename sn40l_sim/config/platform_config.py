@@ -303,6 +303,10 @@ class PlatformConfig(DocumentedModel):
     serving_stack: ServingStacksConfig | None = None
     """Costs of the serving software beyond kernels, per stack (docs/cost_model.md section 6)."""
 
+    def _scale_out(self) -> ScaleOutSpec | None:
+        link = self.interconnect.scale_out
+        return ScaleOutSpec(link.bandwidth, link.latency, self.devices_per_node) if link else None
+
     def to_spec(self) -> PlatformSpec:
         stack, others = self.serving_stack.specs() if self.serving_stack else (ServingStackSpec(), ())
         return PlatformSpec(
@@ -325,8 +329,7 @@ class PlatformConfig(DocumentedModel):
                 latency_per_doubling_s=self.interconnect.latency_per_doubling,
                 in_network=(self.interconnect.in_network_reduction.to_spec()
                             if self.interconnect.in_network_reduction else None),
-                scale_out=(ScaleOutSpec(self.interconnect.scale_out.bandwidth, self.interconnect.scale_out.latency,
-                                        self.devices_per_node) if self.interconnect.scale_out else None),
+                scale_out=self._scale_out(),
             ),
             execution=self.execution.to_spec(),
             power=self.power.to_spec() if self.power else None,

@@ -33,7 +33,9 @@ class SpeculativeConfig(BaseModel):
     @field_validator("acceptance")
     @classmethod
     def _rates(cls, value: float | dict[str, float] | None) -> float | dict[str, float] | None:
-        rates = value.items() if isinstance(value, dict) else [("acceptance", value)] if value is not None else []
+        if value is None:
+            return value
+        rates = value.items() if isinstance(value, dict) else [("acceptance", value)]
         for key, rate in rates:
             if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not math.isfinite(rate) \
                     or not 0.0 <= rate <= 1.0:

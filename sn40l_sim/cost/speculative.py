@@ -115,7 +115,8 @@ def lookahead_steps(platform: PlatformSpec, target: ModelSpec, draft: ModelSpec,
 
 def best_of(steps: list[tuple[int, float, float]], acceptance: float) -> SpeculativeStepCost:
     """The lookahead of ``steps`` with the most tokens per second per sequence at ``acceptance``."""
-    costs = [SpeculativeStepCost(k, acceptance, d, v, expected_tokens_per_step(acceptance, k)) for k, d, v in steps]
+    costs = [SpeculativeStepCost(k, acceptance, d, v, expected_tokens_per_step(acceptance, k))
+             for k, d, v in steps]
     return max(costs, key=lambda s: s.tokens_per_s)
 
 
@@ -124,8 +125,9 @@ def best_lookahead(platform: PlatformSpec, target: ModelSpec, draft: ModelSpec, 
                    draft_tp: int | None = None) -> SpeculativeStepCost:
     """The lookahead (1..``max_lookahead``) with the most tokens per second per sequence: how a
     deployment would pick ``k`` for a pair, given the acceptance rate and this cost model."""
-    return best_of(lookahead_steps(platform, target, draft, n_batch=n_batch, n_context_tokens=n_context_tokens,
-                                   tp=tp, max_lookahead=max_lookahead, draft_tp=draft_tp), acceptance)
+    steps = lookahead_steps(platform, target, draft, n_batch=n_batch, n_context_tokens=n_context_tokens,
+                            tp=tp, max_lookahead=max_lookahead, draft_tp=draft_tp)
+    return best_of(steps, acceptance)
 
 
 def acceptance_for_rate(steps: list[tuple[int, float, float]], tokens_per_s: float) -> float | None:
