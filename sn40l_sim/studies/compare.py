@@ -27,6 +27,7 @@ from sn40l_sim.errors import InputError
 from sn40l_sim.present.console import fmt_ratio
 from sn40l_sim.present.results_dir import new_run_dir, write_json
 from sn40l_sim.runner import RunResult, run_scenario
+from sn40l_sim.studies import program_load
 from sn40l_sim.units import format_seconds
 from sn40l_sim.workload.data_dir import resolve_data_dir
 
@@ -132,9 +133,27 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
         raise
     summaries = {label: result.summary.to_dict() for label, result in results.items()}
     table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
+    if len(variants) > 1 and any(program_load.has_program_load(v) for v in variants):
+        table = _program_load_band(table, platforms, variants, results, root, data_dir)
     table.to_csv(root / "ratios.csv", index=False)
     write_json(root / "summaries.json", summaries)
     return Comparison(root, results, table)
+
+
+def _program_load_band(table: pd.DataFrame, platforms: Sequence[str], variants: list, results: dict,
+                       root: Path, data_dir: Path | None) -> pd.DataFrame:
+    """Rerun the platforms that pay a program load with it halved and doubled (studies/program_load.py)."""
+    tables = {}
+    for factor in program_load.FACTORS:
+        runs = dict(results)
+        for platform, resolved in zip(platforms, variants, strict=True):
+            if program_load.has_program_load(resolved):
+                runs[resolved.platform.name] = run_scenario(
+                    program_load.scaled(resolved, factor), data_dir=data_dir, plots=False, progress=False,
+                    run_dir=root / f"{Path(platform).stem}-program-load-{factor:g}x")
+        tables[factor] = ratio_rows({k: r.summary.to_dict() for k, r in runs.items()},
+                                    {k: r.requests for k, r in runs.items()})
+    return program_load.band_table(table, tables)
 
 
 def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
@@ -189,6 +208,15 @@ def print_absolute(summaries: dict[str, dict[str, Any]], console: Console) -> No
             console.print(f"[bold yellow]warning ({name}):[/] {line}")
 
 
+def _cell(row: pd.Series) -> str:
+    """A ratio, with its program-load band when the comparison has one."""
+    text = fmt_ratio(row["advantage"])
+    band = [row[c] for c in row.index if str(c).startswith("advantage_program_load_")]
+    if band and all(b is not None and b == b for b in band):
+        text += f" [{fmt_ratio(min(band))} - {fmt_ratio(max(band))}]"
+    return text
+
+
 def print_ratios(table: pd.DataFrame, root: Path, console: Console) -> None:
     if table.empty:
         console.print("only one platform: nothing to compare")
@@ -201,8 +229,10 @@ def print_ratios(table: pd.DataFrame, root: Path, console: Console) -> None:
     for other in others:
         view.add_column(f"vs {other}", justify="right")
     for label in dict.fromkeys(table["metric"]):
-        cells = [fmt_ratio(table[(table["metric"] == label) & (table["other"] == o)]["advantage"].iloc[0])
-                 for o in others]
+        cells = [_cell(table[(table["metric"] == label) & (table["other"] == o)].iloc[0]) for o in others]
         view.add_row(label, *cells)
     console.print(view)
+    if any(c.startswith("advantage_program_load_") for c in table.columns):
+        console.print("[ ]: the advantage with the SN40L program load (fitted on T5-A100) at half and at "
+                      "double its value")
     console.print(f"results: {root}")
