@@ -122,7 +122,8 @@ class ServingStackSpec:
     (a launch-bound host, as in an eager-mode Python runtime; 0 with CUDA graphs or a compiled
     runtime); ``program_load_s``: loading a model's program and arguments onto the devices when
     a group switches from running one model to another (SN40L: P1 §IV-C program load -> argument
-    load -> execute; the router and the expert alternate in a CoE).
+    load -> execute; the router and the expert alternate in a CoE), plus ``program_load_per_layer_s``
+    for each decoder layer of the model switched to (:func:`sn40l_sim.cost.launch.program_load_s`).
     """
 
     name: str = "none"
@@ -134,6 +135,7 @@ class ServingStackSpec:
     prompt_token_pair_s: float = 0.0
     host_layer_s: float = 0.0
     program_load_s: float = 0.0
+    program_load_per_layer_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

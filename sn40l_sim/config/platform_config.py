@@ -147,6 +147,8 @@ class ServingStackConfig(BaseModel):
     """Host time to issue one decoder layer's kernels: a step is never shorter than layers x this."""
     program_load: Seconds = 0.0
     """Loading a model's program onto the devices when a group switches between models."""
+    program_load_per_layer: Seconds = 0.0
+    """Program load per decoder layer of the model switched to (added to program_load)."""
 
     def to_spec(self, name: str) -> ServingStackSpec:
         return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
@@ -154,7 +156,8 @@ class ServingStackConfig(BaseModel):
                                 request_s=self.request,
                                 prompt_token_s=self.prompt_token,
                                 prompt_token_pair_s=self.prompt_token_pair, host_layer_s=self.host_layer,
-                                program_load_s=self.program_load)
+                                program_load_s=self.program_load,
+                                program_load_per_layer_s=self.program_load_per_layer)
 
 
 class ServingStacksConfig(BaseModel):

@@ -211,7 +211,12 @@ def apply_costs(platform: PlatformSpec, costs: CostsConfig, source: Path | None)
         power = PowerSpec(*(merged[f] for f in _POWER_FIELDS))
     if costs.node_usd_per_hour is not None:
         price = PriceSpec(costs.node_usd_per_hour)
-    return dataclasses.replace(platform, power=power, price=price)
+    platform = dataclasses.replace(platform, power=power, price=price)
+    if costs.program_load_scale is not None:
+        from sn40l_sim.cost.launch import with_program_load
+
+        platform = with_program_load(platform, costs.program_load_scale)
+    return platform
 
 
 def _check_size(scenario: Scenario, platform: PlatformSpec, source: Path | None) -> None:

@@ -117,7 +117,7 @@ class SloConfig(BaseModel):
 
 
 class CostsConfig(BaseModel):
-    """Overrides of the profile's ``power:`` and ``price:`` (so a sweep can vary them, e.g. the
+    """Overrides of the profile's ``power:``, ``price:`` and program load (so a sweep can vary them, e.g. the
     SN40L's, which are not public): ``costs.node_usd_per_hour``, ``costs.device_busy``, ..."""
 
     model_config = STRICT
@@ -131,6 +131,9 @@ class CostsConfig(BaseModel):
     """Replaces the profile's power.node_idle."""
     node_busy: Watts | None = None
     """Replaces the profile's power.node_busy."""
+    program_load_scale: float | None = Field(default=None, gt=0, le=1e3, allow_inf_nan=False)
+    """Multiplies the profile's serving-stack program load (the SN40L's is fitted, not measured: sweep
+    it, e.g. [0.5, 2])."""
 
 
 class Scenario(DocumentedModel):

@@ -12,20 +12,15 @@ import dataclasses
 
 import pandas as pd
 
-from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.cost.launch import with_program_load
 
 FACTORS = (0.5, 2.0)
 
 
-def with_program_load(platform: PlatformSpec, factor: float) -> PlatformSpec:
-    """``platform`` with its serving stack's program load scaled by ``factor``."""
-    stack = dataclasses.replace(platform.stack, program_load_s=platform.stack.program_load_s * factor)
-    return dataclasses.replace(platform, stack=stack)
-
-
 def has_program_load(resolved: ResolvedScenario) -> bool:
-    return resolved.platform.stack.program_load_s > 0
+    stack = resolved.platform.stack
+    return stack.program_load_s > 0 or stack.program_load_per_layer_s > 0
 
 
 def scaled(resolved: ResolvedScenario, factor: float) -> ResolvedScenario:
