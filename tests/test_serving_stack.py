@@ -70,12 +70,12 @@ def test_table_inference_matches_its_steps():
 
 def test_program_load_grows_with_the_layers_of_the_model_switched_to():
     from sn40l_sim.catalogue.models import get_model
-    from sn40l_sim.cost.launch import program_load_s, with_program_load
+    from sn40l_sim.cost.launch import program_load_s
 
     stack = SN40L.stack
     assert program_load_s(stack, get_model("llama-3.1-70b")) == pytest.approx(80 / 32 * 0.0378)
     assert program_load_s(stack, get_model("llama-3.2-1b")) == pytest.approx(16 / 32 * 0.0378)
-    half = with_program_load(SN40L, 0.5).stack
+    half = SN40L.with_program_load_scale(0.5).stack
     assert program_load_s(half, LLAMA7) == pytest.approx(0.0189)
 
 

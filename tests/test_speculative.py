@@ -7,8 +7,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
+from sn40l_sim.catalogue.acceptance import default_acceptance, size_rule_rate
 from sn40l_sim.catalogue.models import get_model
-from sn40l_sim.catalogue.speculative import default_acceptance, size_rule_rate
 from sn40l_sim.config.profiles import load_platform
 from sn40l_sim.config.speculative_config import SpeculativeConfig
 from sn40l_sim.cost.operators import head_operators, layer_operators, verify_shape

@@ -181,6 +181,12 @@ class PlatformSpec:
     stack: ServingStackSpec = ServingStackSpec()  # the serving stack the profile's runs use
     other_stacks: tuple[ServingStackSpec, ...] = ()  # alternatives, by name (measured data of them)
 
+    def with_program_load_scale(self, factor: float) -> PlatformSpec:
+        """The same platform with its serving stack's program load (both terms) scaled by ``factor``."""
+        stack = replace(self.stack, program_load_s=self.stack.program_load_s * factor,
+                        program_load_per_layer_s=self.stack.program_load_per_layer_s * factor)
+        return replace(self, stack=stack)
+
     def with_stack(self, name: str) -> PlatformSpec:
         """The same hardware under another of its serving stacks."""
         for stack in (self.stack, *self.other_stacks):

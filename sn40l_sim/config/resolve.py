@@ -213,9 +213,7 @@ def apply_costs(platform: PlatformSpec, costs: CostsConfig, source: Path | None)
         price = PriceSpec(costs.node_usd_per_hour)
     platform = dataclasses.replace(platform, power=power, price=price)
     if costs.program_load_scale is not None:
-        from sn40l_sim.cost.launch import with_program_load
-
-        platform = with_program_load(platform, costs.program_load_scale)
+        platform = platform.with_program_load_scale(costs.program_load_scale)
     return platform
 
 

@@ -2,7 +2,7 @@
 
 ``{draft: llama-3.2-1b, lookahead: 4, acceptance: 0.7}``; ``acceptance`` is a per-token rate, a rate
 per router category or expert name (``{coding: 0.8, writing: 0.6, default: 0.7}``), or left out for
-the catalogue's rate for each (target, draft) pair (``sn40l_sim/catalogue/speculative.yaml``, from
+the catalogue's rate for each (target, draft) pair (``sn40l_sim/catalogue/acceptance.yaml``, from
 public literature). The cost functions are in :mod:`sn40l_sim.cost.speculative`.
 """
 

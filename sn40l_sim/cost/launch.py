@@ -17,18 +17,8 @@ each ratio with the program load halved and doubled (``sn40l_sim/studies/program
 
 from __future__ import annotations
 
-import dataclasses
-
-from sn40l_sim.catalogue.hardware import PlatformSpec, ServingStackSpec
+from sn40l_sim.catalogue.hardware import ServingStackSpec
 from sn40l_sim.catalogue.models import ModelSpec
-
-
-def with_program_load(platform: PlatformSpec, factor: float) -> PlatformSpec:
-    """``platform`` with its serving stack's program load (both terms) scaled by ``factor``."""
-    stack = platform.stack
-    scaled = dataclasses.replace(stack, program_load_s=stack.program_load_s * factor,
-                                 program_load_per_layer_s=stack.program_load_per_layer_s * factor)
-    return dataclasses.replace(platform, stack=scaled)
 
 
 def program_load_s(stack: ServingStackSpec, model: ModelSpec) -> float:

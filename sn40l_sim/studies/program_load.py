@@ -13,7 +13,6 @@ import dataclasses
 import pandas as pd
 
 from sn40l_sim.config.resolve import ResolvedScenario
-from sn40l_sim.cost.launch import with_program_load
 
 FACTORS = (0.5, 2.0)
 
@@ -24,7 +23,7 @@ def has_program_load(resolved: ResolvedScenario) -> bool:
 
 
 def scaled(resolved: ResolvedScenario, factor: float) -> ResolvedScenario:
-    return dataclasses.replace(resolved, platform=with_program_load(resolved.platform, factor))
+    return dataclasses.replace(resolved, platform=resolved.platform.with_program_load_scale(factor))
 
 
 def band_table(base: pd.DataFrame, variants: dict[float, pd.DataFrame]) -> pd.DataFrame:

@@ -7,16 +7,16 @@ T15 rows evaluate the profile with ``execution.loop_layers`` on, every other row
 it is. 70B and 405B use speculative decoding in P1: their rows state the draft, the acceptance rate
 and the lookahead (the best for the cost model, :func:`sn40l_sim.cost.speculative.best_of`). One
 acceptance rate is fitted on the 70B row and predicts the 405B row; rows with the literature's
-prior rate (``catalogue/speculative.yaml``) show what that prior gives.
+prior rate (``catalogue/acceptance.yaml``) show what that prior gives.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from sn40l_sim.catalogue.acceptance import default_acceptance
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import get_model
-from sn40l_sim.catalogue.speculative import default_acceptance
 from sn40l_sim.cost.monarch import MonarchFFTConv
 from sn40l_sim.cost.speculative import acceptance_for_rate, best_of, lookahead_steps
 from sn40l_sim.cost.step import decode_cost, hbm_utilisation, prefill_cost

@@ -1,4 +1,4 @@
-"""Acceptance rates of speculative decoding from public literature (``speculative.yaml``).
+"""Acceptance rates of speculative decoding from public literature (``acceptance.yaml``).
 
 A pair listed under ``pairs`` uses its rate; any other catalogue pair gets the size rule: the rate
 interpolated in ``log10(draft params / target params)`` through a measured series of one model
@@ -31,7 +31,7 @@ class Acceptance:
 @cache
 def acceptance_table() -> dict[str, Any]:
     """The shipped acceptance data (measured rates, the size rule, explicit pairs)."""
-    text = resources.files("sn40l_sim.catalogue").joinpath("speculative.yaml").read_text()
+    text = resources.files("sn40l_sim.catalogue").joinpath("acceptance.yaml").read_text()
     data: dict[str, Any] = yaml.safe_load(text)
     return data
 
