@@ -55,3 +55,21 @@ def test_two_platforms_with_one_profile_name_are_refused(tmp_path):
     with pytest.raises(InputError, match="share the profile name"):
         run_comparison(scenario, None, ["dgx_h100", "dgx_h100"], output=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_sn40l_comparison_carries_a_program_load_band(tmp_path):
+    """With the SN40L in a comparison, each ratio is rerun at half and double its program load; the
+    program load is paid on every router/expert alternation, so the batch-1 latency advantage over
+    the A100 falls with a larger one and rises with a smaller one, and the switch ratio does not move."""
+    from sn40l_sim.config.load import load_model
+    from sn40l_sim.config.scenario import Scenario
+    from sn40l_sim.studies.compare import run_comparison
+    from sn40l_sim.studies.validate_coe import paper_dir
+
+    source = paper_dir() / "t3_batch1_20tok.yaml"
+    table = run_comparison(load_model(Scenario, source), source, ["sn40l_node", "dgx_a100"],
+                           output=tmp_path).ratios
+    row = table[table["key"] == "e2e_latency_mean_s"].iloc[0]
+    assert row["advantage_program_load_2x"] < row["advantage"] < row["advantage_program_load_0.5x"]
+    switch = table[table["key"] == "switch_time_mean_s"].iloc[0]
+    assert switch["advantage_program_load_2x"] == switch["advantage"] == switch["advantage_program_load_0.5x"]

@@ -41,9 +41,10 @@ def test_schema_command_prints_the_descriptions(capsys):
 
 
 def _config_models() -> list[type[BaseModel]]:
-    from sn40l_sim.config import platform_config, router_config, scenario, workload_config
+    from sn40l_sim.config import platform_config, router_config, scenario, speculative_config, workload_config
 
-    return [value for module in (platform_config, router_config, scenario, workload_config)
+    modules = (platform_config, router_config, scenario, speculative_config, workload_config)
+    return [value for module in modules
             for value in vars(module).values()
             if isinstance(value, type) and issubclass(value, BaseModel)
             and value.__module__ == module.__name__]

@@ -63,7 +63,20 @@ def test_table_inference_matches_its_steps():
     assert table.inference_s(1, 128, 1) == pytest.approx(table.prefill_s(1, 128))
     expected = table.prefill_s(2, 128) + table.decode_run_s(2, 129, 19)
     assert table.inference_s(2, 128, 20) == pytest.approx(expected)
-    assert table.program_load_s == SN40L.stack.program_load_s > 0
+    # 32 layers x the profile's per-layer program load (cost/launch.py): the fitted 37.8 ms
+    per_layer = SN40L.stack.program_load_per_layer_s
+    assert table.program_load_s == pytest.approx(32 * per_layer) == pytest.approx(0.0378)
+
+
+def test_program_load_grows_with_the_layers_of_the_model_switched_to():
+    from sn40l_sim.catalogue.models import get_model
+    from sn40l_sim.cost.launch import program_load_s
+
+    stack = SN40L.stack
+    assert program_load_s(stack, get_model("llama-3.1-70b")) == pytest.approx(80 / 32 * 0.0378)
+    assert program_load_s(stack, get_model("llama-3.2-1b")) == pytest.approx(16 / 32 * 0.0378)
+    half = SN40L.with_program_load_scale(0.5).stack
+    assert program_load_s(half, LLAMA7) == pytest.approx(0.0189)
 
 
 def test_allreduce_latency_grows_with_gpus_and_h100_reduces_in_network():
@@ -151,3 +164,15 @@ def test_a_decode_after_a_mid_batch_router_step_reloads_the_expert_program(write
             assert steps["end_s"].iloc[k] - steps["start_s"].iloc[k] >= load_s
             checked += 1
     assert checked >= 3
+
+
+def test_costs_program_load_scale_multiplies_the_profile_program_load():
+    from sn40l_sim.config.resolve import resolve
+    from sn40l_sim.config.scenario import Scenario
+
+    raw = {"name": "x", "platform": "sn40l_node", "experts": [{"model": "llama-2-7b"}],
+           "workload": {"generator": {"arrivals": {"kind": "poisson", "rate_per_s": 1}, "prompt_tokens": 8,
+                                      "output_tokens": 2, "requests": 1}},
+           "costs": {"program_load_scale": 2.0}}
+    platform = resolve(Scenario.model_validate(raw)).platform
+    assert platform.stack.program_load_per_layer_s == pytest.approx(2 * SN40L.stack.program_load_per_layer_s)

@@ -31,7 +31,9 @@ class ExecutionSpec:
     split further where the stationary operands exceed ``sram_usable_fraction`` of the SRAM; each
     operator is a pipeline stage adding ``pipeline_stage_latency_s`` of fill/drain; one launch per
     graph (``hw_launch_s`` when ``launch_mode`` is hardware); collectives overlap the graph's
-    compute when ``overlap_collectives``.
+    compute when ``overlap_collectives``. With ``loop_layers`` (kernel looping, hardware-orchestrated
+    launches only) the calls of a step's identical one-graph layers become one call of a kernel with
+    a pipelined outer loop: one launch and one pipeline fill/drain for all of them.
     """
 
     mode: ExecutionMode
@@ -52,6 +54,7 @@ class ExecutionSpec:
     pipeline_stage_latency_s: float = 0.0  # fill + drain per operator (pipeline stage) of a graph
     overlap_collectives: bool = False  # collectives stream inside the fused kernel
     graph_sync_s: float = 0.0  # fused: a TP group syncs at the end of a graph with no collective
+    loop_layers: bool = False  # fused, hardware launch: a step's identical layer graphs are one looped call
 
     def launch_s(self, launch_mode: LaunchMode | None = None) -> float:
         """Cost of one fused-graph launch in the given (default: the profile's) orchestration."""

@@ -79,6 +79,15 @@ class InNetworkReductionSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ScaleOutSpec:
+    """The link between nodes that a tensor-parallel group larger than one node crosses."""
+
+    bw_bytes_per_s: float  # per device, one direction, to a device of another node
+    latency_s: float  # per message hop between nodes (alpha)
+    devices_per_node: int  # a collective over more devices than this crosses the link
+
+
+@dataclass(frozen=True, slots=True)
 class InterconnectSpec:
     """Device-to-device network for tensor-parallel collectives (alpha-beta model).
 
@@ -93,6 +102,7 @@ class InterconnectSpec:
     topology: Topology
     latency_per_doubling_s: float = 0.0  # added per doubling of the device count beyond 2
     in_network: InNetworkReductionSpec | None = None
+    scale_out: ScaleOutSpec | None = None  # between nodes; None: a group never leaves its node
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +122,8 @@ class ServingStackSpec:
     (a launch-bound host, as in an eager-mode Python runtime; 0 with CUDA graphs or a compiled
     runtime); ``program_load_s``: loading a model's program and arguments onto the devices when
     a group switches from running one model to another (SN40L: P1 §IV-C program load -> argument
-    load -> execute; the router and the expert alternate in a CoE).
+    load -> execute; the router and the expert alternate in a CoE), plus ``program_load_per_layer_s``
+    for each decoder layer of the model switched to (:func:`sn40l_sim.cost.launch.program_load_s`).
     """
 
     name: str = "none"
@@ -124,6 +135,7 @@ class ServingStackSpec:
     prompt_token_pair_s: float = 0.0
     host_layer_s: float = 0.0
     program_load_s: float = 0.0
+    program_load_per_layer_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +180,12 @@ class PlatformSpec:
     price: PriceSpec | None = None
     stack: ServingStackSpec = ServingStackSpec()  # the serving stack the profile's runs use
     other_stacks: tuple[ServingStackSpec, ...] = ()  # alternatives, by name (measured data of them)
+
+    def with_program_load_scale(self, factor: float) -> PlatformSpec:
+        """The same platform with its serving stack's program load (both terms) scaled by ``factor``."""
+        stack = replace(self.stack, program_load_s=self.stack.program_load_s * factor,
+                        program_load_per_layer_s=self.stack.program_load_per_layer_s * factor)
+        return replace(self, stack=stack)
 
     def with_stack(self, name: str) -> PlatformSpec:
         """The same hardware under another of its serving stacks."""

@@ -16,6 +16,7 @@ from sn40l_sim.catalogue.hardware import (
     PlatformSpec,
     PowerSpec,
     PriceSpec,
+    ScaleOutSpec,
     ServingStackSpec,
     WeightLoadSpec,
 )
@@ -86,6 +87,16 @@ class WeightLoadConfig(BaseModel):
     link shared by the node."""
 
 
+class ScaleOutConfig(BaseModel):
+    """``interconnect.scale_out``: the link between nodes (a collective crossing it runs at its pace)."""
+
+    model_config = STRICT
+    bandwidth: BytesPerS
+    """Per-device bandwidth to a device of another node."""
+    latency: Seconds
+    """Latency of one collective step between nodes."""
+
+
 class InNetworkReductionConfig(BaseModel):
     """``interconnect.in_network_reduction``: a switch that reduces (NVLink SHARP / NCCL NVLS)."""
 
@@ -111,6 +122,9 @@ class InterconnectConfig(BaseModel):
     """Extra all-reduce latency per doubling of the devices in a collective (NCCL's ring/tree depth)."""
     in_network_reduction: InNetworkReductionConfig | None = None
     """A switch that reduces in the network (NVLink SHARP / NCCL NVLS); None: it does not."""
+    scale_out: ScaleOutConfig | None = None
+    """The link between nodes a tensor-parallel group larger than a node crosses; None: such a group
+    uses the in-node network's figures."""
 
 
 class ServingStackConfig(BaseModel):
@@ -133,6 +147,8 @@ class ServingStackConfig(BaseModel):
     """Host time to issue one decoder layer's kernels: a step is never shorter than layers x this."""
     program_load: Seconds = 0.0
     """Loading a model's program onto the devices when a group switches between models."""
+    program_load_per_layer: Seconds = 0.0
+    """Program load per decoder layer of the model switched to (added to program_load)."""
 
     def to_spec(self, name: str) -> ServingStackSpec:
         return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
@@ -140,7 +156,8 @@ class ServingStackConfig(BaseModel):
                                 request_s=self.request,
                                 prompt_token_s=self.prompt_token,
                                 prompt_token_pair_s=self.prompt_token_pair, host_layer_s=self.host_layer,
-                                program_load_s=self.program_load)
+                                program_load_s=self.program_load,
+                                program_load_per_layer_s=self.program_load_per_layer)
 
 
 class ServingStacksConfig(BaseModel):
@@ -204,6 +221,9 @@ class ExecutionConfig(BaseModel):
     """Collectives stream inside the fused kernel, overlapping its compute."""
     graph_sync: Seconds = 0.0
     """Synchronisation of a fused graph on several devices that has no collective (one already syncs)."""
+    loop_layers: bool = False
+    """Kernel looping: with hardware launches, a step's identical layer kernels run as one call with a
+    pipelined outer loop (one launch and one pipeline fill/drain per step, not per layer)."""
 
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
@@ -225,6 +245,7 @@ class ExecutionConfig(BaseModel):
             pipeline_stage_latency_s=self.pipeline_stage_latency,
             overlap_collectives=self.overlap_collectives,
             graph_sync_s=self.graph_sync,
+            loop_layers=self.loop_layers,
         )
 
 
@@ -294,6 +315,10 @@ class PlatformConfig(DocumentedModel):
                              "a GPU loads expert weights from 'host_dram'")
         return self
 
+    def _scale_out(self) -> ScaleOutSpec | None:
+        link = self.interconnect.scale_out
+        return ScaleOutSpec(link.bandwidth, link.latency, self.devices_per_node) if link else None
+
     def to_spec(self) -> PlatformSpec:
         stack, others = self.serving_stack.specs() if self.serving_stack else (ServingStackSpec(), ())
         return PlatformSpec(
@@ -316,6 +341,7 @@ class PlatformConfig(DocumentedModel):
                 latency_per_doubling_s=self.interconnect.latency_per_doubling,
                 in_network=(self.interconnect.in_network_reduction.to_spec()
                             if self.interconnect.in_network_reduction else None),
+                scale_out=self._scale_out(),
             ),
             execution=self.execution.to_spec(),
             power=self.power.to_spec() if self.power else None,

@@ -139,6 +139,32 @@ def _check_pinned(scenario: Scenario, experts: tuple[Expert, ...], source: Path 
                          file=str(source) if source else None, field="serving.pinned")
 
 
+def _check_speculative(scenario: Scenario, experts: tuple[Expert, ...] | None, source: Path | None) -> None:
+    """The draft is a catalogue model, rates are keyed by known categories or experts; and the
+    engine does not simulate it yet (the cost functions do: `sn40l-sim validate --only T15`)."""
+    from sn40l_sim.config.speculative_config import DEFAULT_KEY
+
+    spec = scenario.serving.speculative
+    assert spec is not None
+    file = str(source) if source else None
+    try:
+        get_model(spec.draft)
+    except InputError as exc:
+        raise _field_error(exc, source, "serving.speculative.draft") from None
+    if isinstance(spec.acceptance, dict):
+        known = set(scenario.router.categories or {}) | {e.name for e in experts or ()} | {DEFAULT_KEY}
+        if isinstance(scenario.router.mapping, dict):
+            known |= set(scenario.router.mapping)
+        unknown = sorted(set(spec.acceptance) - known)
+        if unknown:
+            raise InputError(f"acceptance keys {unknown} are neither router categories nor experts "
+                             f"(known: {', '.join(sorted(known))})", file=file,
+                             field="serving.speculative.acceptance")
+    raise InputError("speculative decoding is costed (sn40l_sim/cost/speculative.py, validate rows T15) "
+                     "but not yet simulated by the engine; remove serving.speculative to run",
+                     file=file, field="serving.speculative")
+
+
 SHARE_TOLERANCE = 1e-6  # given shares may sum to 1 within this
 
 
@@ -187,7 +213,10 @@ def apply_costs(platform: PlatformSpec, costs: CostsConfig, source: Path | None)
         power = PowerSpec(*(merged[f] for f in _POWER_FIELDS))
     if costs.node_usd_per_hour is not None:
         price = PriceSpec(costs.node_usd_per_hour)
-    return dataclasses.replace(platform, power=power, price=price)
+    platform = dataclasses.replace(platform, power=power, price=price)
+    if costs.program_load_scale is not None:
+        platform = platform.with_program_load_scale(costs.program_load_scale)
+    return platform
 
 
 def _check_size(scenario: Scenario, platform: PlatformSpec, source: Path | None) -> None:
@@ -251,6 +280,8 @@ def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
     experts = _attempt(problems, lambda: expand_experts(scenario, source))
     if experts is not None:
         _attempt(problems, lambda: _check_pinned(scenario, experts, source))
+    if scenario.serving.speculative is not None:
+        _attempt(problems, lambda: _check_speculative(scenario, experts, source))
     router_model = _attempt(problems, lambda: _router_model(scenario, source))
     shares = _attempt(problems, lambda: group_shares(scenario, source))
     if problems:

@@ -20,6 +20,7 @@ from sn40l_sim.config.limits import (
 from sn40l_sim.config.quantities import STRICT, Bytes, Count, PositiveSeconds, Seconds, Watts
 from sn40l_sim.config.router_config import RouterConfig
 from sn40l_sim.config.schema_docs import DocumentedModel
+from sn40l_sim.config.speculative_config import SpeculativeConfig
 from sn40l_sim.config.workload_config import WorkloadConfig
 
 
@@ -86,6 +87,8 @@ class ServingConfig(BaseModel):
     sn40l_sim/policy/placement_rules.py; it chooses its own copies, so `replicas` must stay 1)."""
     max_steps_per_iteration: Count = Field(default=64, ge=1, le=MAX_TOKENS)
     """Most decode steps one simulation event covers (a bound on how coarse an iteration is)."""
+    speculative: SpeculativeConfig | None = None
+    """Speculative decoding: {draft: <catalogue model>, lookahead: k, acceptance: rate | {category: rate}}."""
 
     @model_validator(mode="after")
     def _replicas_with_uniform(self) -> ServingConfig:
@@ -114,7 +117,7 @@ class SloConfig(BaseModel):
 
 
 class CostsConfig(BaseModel):
-    """Overrides of the profile's ``power:`` and ``price:`` (so a sweep can vary them, e.g. the
+    """Overrides of the profile's ``power:``, ``price:`` and program load (so a sweep can vary them, e.g. the
     SN40L's, which are not public): ``costs.node_usd_per_hour``, ``costs.device_busy``, ..."""
 
     model_config = STRICT
@@ -128,6 +131,9 @@ class CostsConfig(BaseModel):
     """Replaces the profile's power.node_idle."""
     node_busy: Watts | None = None
     """Replaces the profile's power.node_busy."""
+    program_load_scale: float | None = Field(default=None, gt=0, le=1e3, allow_inf_nan=False)
+    """Multiplies the profile's serving-stack program load (the SN40L's is fitted, not measured: sweep
+    it, e.g. [0.5, 2])."""
 
 
 class Scenario(DocumentedModel):

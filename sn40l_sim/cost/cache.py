@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
+from sn40l_sim.cost.launch import program_load_s
 from sn40l_sim.cost.serving import served_prefill_s, served_step_s
 from sn40l_sim.cost.step import decode_cost, prefill_cost
 
@@ -112,7 +113,7 @@ class StepCostTable:
     @property
     def program_load_s(self) -> float:
         """Loading this model's program when the group last ran another model (serving stack)."""
-        return self.platform.stack.program_load_s
+        return program_load_s(self.platform.stack, self.model)
 
 StepCostFactory = Callable[[PlatformSpec, ModelSpec, int], StepCostTable]
 """Builds the step-cost table of one (platform, model, tp): :class:`StepCostTable` in every run;

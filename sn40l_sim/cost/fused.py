@@ -60,6 +60,23 @@ def sync_s(platform: PlatformSpec, ops: tuple[Operator, ...], n_devices: int) ->
     return platform.execution.graph_sync_s
 
 
+def fill_s(platform: PlatformSpec, ops: tuple[Operator, ...]) -> float:
+    """Pipeline fill and drain of one fused graph: one stage latency per non-collective operator."""
+    return sum(op.kind != "allreduce" for op in ops) * platform.execution.pipeline_stage_latency_s
+
+
+def looped(one: GroupCost, fill: float, count: int) -> GroupCost:
+    """``count`` calls of the same one-graph kernel as one looped call (kernel looping): the outer
+    loop is pipelined, so only the first iteration pays the launch and the fill/drain."""
+    if count <= 1:
+        return one.times(count)
+    total = one.times(count)
+    saved_launch = (count - 1) * one.launch_s
+    return GroupCost(total.compute_s, total.memory_s, total.network_s, total.launch_s - saved_launch,
+                     total.total_s - saved_launch - (count - 1) * fill, total.flop, total.hbm_bytes,
+                     one.n_launches)
+
+
 def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: LaunchMode | None = None,
                io_bytes: float | None = None, n_devices: int = 1) -> GroupCost:
     """One fused kernel over ``ops`` run by ``n_devices`` devices (a TP group); ``io_bytes`` is its
@@ -76,7 +93,7 @@ def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: L
         compute += compute_s(platform, op)
         hbm_bytes += op.weight_bytes + op.kv_read_bytes + op.kv_write_bytes + op.restream_bytes(budget)
     memory = hbm_bytes / (platform.device.hbm.bw_bytes_per_s * ex.hbm_efficiency)
-    fill = sum(op.kind != "allreduce" for op in ops) * ex.pipeline_stage_latency_s
+    fill = fill_s(platform, ops)
     launch = ex.launch_s(launch_mode) + sync_s(platform, ops, n_devices)
     if ex.overlap_collectives:
         # The bytes of a collective stream under the graph's compute, but the stage after it needs

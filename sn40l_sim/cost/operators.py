@@ -93,6 +93,7 @@ class StepShape:
     n_new_tokens: int
     n_prior_tokens: int
     tp: int
+    logits_per_sequence: int = 1  # LM-head rows per sequence: 1, or every new token when verifying
 
     @property
     def n_tokens(self) -> int:
@@ -105,6 +106,14 @@ def prefill_shape(n_batch: int, n_prompt_tokens: int, tp: int, n_prior_tokens: i
 
 def decode_shape(n_batch: int, n_context_tokens: int, tp: int) -> StepShape:
     return StepShape("decode", n_batch, 1, n_context_tokens, tp)
+
+
+def verify_shape(n_batch: int, n_context_tokens: int, n_draft_tokens: int, tp: int) -> StepShape:
+    """The target's pass of speculative decoding: the last accepted token and ``n_draft_tokens``
+    drafted ones per sequence, causal among themselves over ``n_context_tokens`` cached ones, with
+    logits for every one of them (each is a position the target samples)."""
+    n_new = n_draft_tokens + 1
+    return StepShape("prefill", n_batch, n_new, n_context_tokens, tp, logits_per_sequence=n_new)
 
 
 def gemm_op(name: str, m: int, n: int, k: int, bpe: float, bias: bool = False) -> Operator:
@@ -201,13 +210,14 @@ def layer_operators(model: ModelSpec, shape: StepShape) -> tuple[Operator, ...]:
 
 def head_operators(model: ModelSpec, shape: StepShape) -> tuple[Operator, ...]:
     """Once per step: token embedding, final norm and LM head (logits for the last token of each
-    sequence only; the vocabulary is split over ``tp`` devices and gathered)."""
+    sequence, or for ``logits_per_sequence`` of them when verifying drafted tokens; the vocabulary
+    is split over ``tp`` devices and gathered)."""
     bpe, h, t = model.bytes_per_param, model.hidden_size, shape.n_tokens
     embed = Operator("embedding", "embedding", weight_bytes=t * h * bpe, act_in_bytes=t * 8.0,
                      act_out_bytes=t * h * bpe)
     vocab = -(-model.vocab_size // shape.tp)
-    return (embed, _norm("final_norm", shape.n_batch, h, bpe),
-            gemm_op("lm_head", shape.n_batch, vocab, h, bpe))
+    rows = shape.n_batch * shape.logits_per_sequence
+    return (embed, _norm("final_norm", rows, h, bpe), gemm_op("lm_head", rows, vocab, h, bpe))
 
 
 def step_operators(model: ModelSpec, shape: StepShape) -> tuple[tuple[Operator, ...], tuple[Operator, ...]]:

@@ -14,7 +14,7 @@ from sn40l_sim.catalogue.execution import ExecutionMode, LaunchMode
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.breakdown import ZERO, GroupCost
-from sn40l_sim.cost.fused import fused_cost
+from sn40l_sim.cost.fused import fill_s, fused_cost, looped
 from sn40l_sim.cost.operators import Operator, StepShape, decode_shape, prefill_shape, step_operators
 from sn40l_sim.cost.unfused import unfused_cost
 
@@ -28,6 +28,12 @@ def _group(platform: PlatformSpec, ops: tuple[Operator, ...], mode: ExecutionMod
     return unfused_cost(platform, ops)
 
 
+def _loops(platform: PlatformSpec, mode: ExecutionMode, launch_mode: LaunchMode | None) -> bool:
+    """Kernel looping needs fused graphs launched by the hardware (the device runs the loop)."""
+    ex = platform.execution
+    return ex.loop_layers and mode == "fused_dataflow" and (launch_mode or ex.launch_mode) == "hardware"
+
+
 def step_cost(platform: PlatformSpec, model: ModelSpec, shape: StepShape, *,
               mode: ExecutionMode | None = None, launch_mode: LaunchMode | None = None) -> StepCost:
     """Time and traffic of one step of ``shape`` on every device of a ``shape.tp``-way group."""
@@ -35,7 +41,11 @@ def step_cost(platform: PlatformSpec, model: ModelSpec, shape: StepShape, *,
     layer, head = step_operators(model, shape)
     per_graph = platform.execution.max_layers_per_graph if mode == "fused_dataflow" else 1
     n_full, rest = divmod(model.n_layers, per_graph)
-    total = _group(platform, layer * per_graph, mode, launch_mode, shape.tp).times(n_full)
+    one = _group(platform, layer * per_graph, mode, launch_mode, shape.tp)
+    if _loops(platform, mode, launch_mode) and one.n_launches == 1:
+        total = looped(one, fill_s(platform, layer * per_graph), n_full)
+    else:
+        total = one.times(n_full)
     if rest:
         total = total + _group(platform, layer * rest, mode, launch_mode, shape.tp)
     return total + (_group(platform, head, mode, launch_mode, shape.tp) if head else ZERO)

@@ -23,13 +23,14 @@ from rich.console import Console
 from rich.table import Table
 
 from sn40l_sim.config.load import load_model
-from sn40l_sim.config.resolve import resolve
+from sn40l_sim.config.resolve import ResolvedScenario, resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.present.console import fmt_ratio
 from sn40l_sim.present.fs_boundary import check_writable_dir, os_error
 from sn40l_sim.present.results_dir import new_run_dir, write_json
 from sn40l_sim.runner import RunResult, run_scenario
+from sn40l_sim.studies import program_load
 from sn40l_sim.units import format_seconds
 from sn40l_sim.workload.data_dir import resolve_data_dir
 
@@ -137,6 +138,8 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
                                   f"(it needs every platform); {exc}", signum=exc.signum) from None
         summaries = {label: result.summary.to_dict() for label, result in results.items()}
         table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
+        if len(variants) > 1 and any(program_load.has_program_load(v) for v in variants):
+            table = _program_load_band(table, platforms, variants, results, root, data_dir)
         write_frame_csv_atomic(table, root / "ratios.csv")
         write_json(root / "summaries.json", summaries)
     except (InputError, OSError) as exc:  # a bad trace row, a full disk: no results folder
@@ -159,6 +162,23 @@ def write_frame_csv_atomic(table: pd.DataFrame, path: Path) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _program_load_band(table: pd.DataFrame, platforms: Sequence[str], variants: list[ResolvedScenario],
+                       results: dict[str, RunResult],
+                       root: Path, data_dir: Path | None) -> pd.DataFrame:
+    """Rerun the platforms that pay a program load with it halved and doubled (studies/program_load.py)."""
+    tables = {}
+    for factor in program_load.FACTORS:
+        runs = dict(results)
+        for platform, resolved in zip(platforms, variants, strict=True):
+            if program_load.has_program_load(resolved):
+                runs[resolved.platform.name] = run_scenario(
+                    program_load.scaled(resolved, factor), data_dir=data_dir, plots=False, progress=False,
+                    run_dir=root / f"{Path(platform).stem}-program-load-{factor:g}x")
+        tables[factor] = ratio_rows({k: r.summary.to_dict() for k, r in runs.items()},
+                                    {k: r.requests for k, r in runs.items()})
+    return program_load.band_table(table, tables)
 
 
 def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
@@ -213,6 +233,15 @@ def print_absolute(summaries: dict[str, dict[str, Any]], console: Console) -> No
             console.print(f"[bold yellow]warning ({name}):[/] {line}")
 
 
+def _cell(row: pd.Series) -> str:
+    """A ratio, with its program-load band when the comparison has one."""
+    text = fmt_ratio(row["advantage"])
+    band = [row[c] for c in row.index if str(c).startswith("advantage_program_load_")]
+    if band and all(b is not None and b == b for b in band):
+        text += f" [{fmt_ratio(min(band))} - {fmt_ratio(max(band))}]"
+    return text
+
+
 def print_ratios(table: pd.DataFrame, root: Path, console: Console) -> None:
     if table.empty:
         console.print("only one platform: nothing to compare")
@@ -225,8 +254,10 @@ def print_ratios(table: pd.DataFrame, root: Path, console: Console) -> None:
     for other in others:
         view.add_column(f"vs {other}", justify="right")
     for label in dict.fromkeys(table["metric"]):
-        cells = [fmt_ratio(table[(table["metric"] == label) & (table["other"] == o)]["advantage"].iloc[0])
-                 for o in others]
+        cells = [_cell(table[(table["metric"] == label) & (table["other"] == o)].iloc[0]) for o in others]
         view.add_row(label, *cells)
     console.print(view)
+    if any(c.startswith("advantage_program_load_") for c in table.columns):
+        console.print("[ ]: the advantage with the SN40L program load (fitted on T5-A100) at half and at "
+                      "double its value")
     console.print(f"results: {root}")
