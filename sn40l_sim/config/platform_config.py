@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from sn40l_sim.catalogue.execution import ExecutionSpec
 from sn40l_sim.catalogue.hardware import (
+    CustomAllReduceSpec,
     DeviceSpec,
     HostSpec,
     InNetworkReductionSpec,
@@ -99,6 +100,22 @@ class InNetworkReductionConfig(BaseModel):
         return InNetworkReductionSpec(bw_bytes_per_s=self.bandwidth, latency_s=self.latency)
 
 
+class CustomAllReduceConfig(BaseModel):
+    """``interconnect.custom_allreduce``: an engine's one-shot all-reduce kernel in a CUDA graph."""
+
+    model_config = STRICT
+    bandwidth: BytesPerS
+    """Bandwidth at which a GPU reads its peers' tensors (the time grows with (GPUs - 1) x bytes)."""
+    latency: Seconds
+    """One call at two GPUs (no host launch: captured in a CUDA graph)."""
+    latency_per_doubling: Seconds = 0.0
+    """Extra latency per doubling of the GPUs beyond two."""
+
+    def to_spec(self) -> CustomAllReduceSpec:
+        return CustomAllReduceSpec(bw_bytes_per_s=self.bandwidth, latency_s=self.latency,
+                                   latency_per_doubling_s=self.latency_per_doubling)
+
+
 class InterconnectConfig(BaseModel):
     model_config = STRICT
     bandwidth: BytesPerS
@@ -111,6 +128,8 @@ class InterconnectConfig(BaseModel):
     """Extra all-reduce latency per doubling of the devices in a collective (NCCL's ring/tree depth)."""
     in_network_reduction: InNetworkReductionConfig | None = None
     """A switch that reduces in the network (NVLink SHARP / NCCL NVLS); None: it does not."""
+    custom_allreduce: CustomAllReduceConfig | None = None
+    """An engine's custom all-reduce kernel that a serving stack may use for small messages."""
 
 
 class ServingStackConfig(BaseModel):
@@ -133,6 +152,8 @@ class ServingStackConfig(BaseModel):
     """Host time to issue one decoder layer's kernels: a step is never shorter than layers x this."""
     program_load: Seconds = 0.0
     """Loading a model's program onto the devices when a group switches between models."""
+    custom_allreduce_max: Bytes | None = None
+    """All-reduces up to this size use the interconnect's custom kernel (None: eager NCCL only)."""
 
     def to_spec(self, name: str) -> ServingStackSpec:
         return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
@@ -140,7 +161,8 @@ class ServingStackConfig(BaseModel):
                                 request_s=self.request,
                                 prompt_token_s=self.prompt_token,
                                 prompt_token_pair_s=self.prompt_token_pair, host_layer_s=self.host_layer,
-                                program_load_s=self.program_load)
+                                program_load_s=self.program_load,
+                                custom_allreduce_max_bytes=self.custom_allreduce_max)
 
 
 class ServingStacksConfig(BaseModel):
@@ -285,6 +307,16 @@ class PlatformConfig(DocumentedModel):
     serving_stack: ServingStacksConfig | None = None
     """Costs of the serving software beyond kernels, per stack (docs/cost_model.md section 6)."""
 
+    @model_validator(mode="after")
+    def _custom_allreduce_known(self) -> PlatformConfig:
+        if self.serving_stack is None or self.interconnect.custom_allreduce is not None:
+            return self
+        for name, stack in self.serving_stack.stacks.items():
+            if stack.custom_allreduce_max is not None:
+                raise ValueError(f"serving_stack.stacks.{name}.custom_allreduce_max: the profile's "
+                                 "interconnect has no custom_allreduce section")
+        return self
+
     def to_spec(self) -> PlatformSpec:
         stack, others = self.serving_stack.specs() if self.serving_stack else (ServingStackSpec(), ())
         return PlatformSpec(
@@ -307,6 +339,8 @@ class PlatformConfig(DocumentedModel):
                 latency_per_doubling_s=self.interconnect.latency_per_doubling,
                 in_network=(self.interconnect.in_network_reduction.to_spec()
                             if self.interconnect.in_network_reduction else None),
+                custom_allreduce=(self.interconnect.custom_allreduce.to_spec()
+                                  if self.interconnect.custom_allreduce else None),
             ),
             execution=self.execution.to_spec(),
             power=self.power.to_spec() if self.power else None,
