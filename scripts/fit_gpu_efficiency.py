@@ -273,7 +273,7 @@ def main() -> int:
     print(f"fitted {args.profile} parameters:")
     for key, value in {**values, **network}.items():
         print(f"  {key:30} {_yaml_value(key, value)}")
-    report(platform, gemm, "GEMM kernels")
+    report(platform, gemm, "GEMM kernels (M1)")
     if not vector.empty:
         report(platform, vector, "vector kernels (norm, rotary, activation, add)")
     if not attention.empty:

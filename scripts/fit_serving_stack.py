@@ -4,7 +4,7 @@
 
 Two stacks, because the two end-to-end datasets were measured with two serving stacks on the same
 DGX A100: NVIDIA NeMo's published Llama-2-7B latencies (TensorRT-LLM, a compiled C++ runtime:
-``tensorrt-llm``, the stack behind P1's DGX numbers and the profile's default) and SplitwiseSim's
+``tensorrt-llm-2024``, the stack behind P1's DGX numbers and the profile's default) and SplitwiseSim's
 Llama-2-70B prefill/decode times (the vLLM-era Python stack of the Splitwise paper: ``vllm-2023``).
 The kernels are the profile's (fitted on Vidur/LLMCompass kernels by fit_gpu_efficiency.py, never
 refitted here); only the stack's parameters are fitted, each on the few rows listed in
@@ -69,13 +69,15 @@ def main() -> int:
         return float(np.log(e200 / vs.PAPER_A100_E200_S))
 
     trt = fit(nemo, lambda s, r: vs.predict_nemo(replace(a100, stack=s), r),
-              ("prefill_s", "iteration_s", "sequence_s"), (2e-2, 2e-4, 1e-4), "tensorrt-llm",
-              fixed={"request_s": vs.TRT_REQUEST_S}, extra=t6)
+              ("prefill_s", "iteration_s", "sequence_s"), (2e-2, 2e-4, 1e-4), "tensorrt-llm-2024",
+              fixed={"request_s": vs.TRT_REQUEST_S,
+                     "custom_allreduce_max_bytes": a100.stack.custom_allreduce_max_bytes}, extra=t6)
     vllm = fit(split, lambda s, r: vs.predict_splitwise(replace(a100, stack=s), r),
                ("prefill_s", "iteration_s", "sequence_s", "host_layer_s", "request_s", "prompt_token_s",
                 "prompt_token_pair_s"),
                (1e-2, 1e-3, 3e-4, 4e-4, 1e-2, 2e-5, 1e-9),
-               "vllm-2023")
+               "vllm-2023",
+               fixed={"custom_allreduce_max_bytes": a100.with_stack("vllm-2023").stack.custom_allreduce_max_bytes})
     for stack in (trt, vllm):
         print(f"{stack.name}: prefill {stack.prefill_s * 1e3:.2f} ms, "
               f"iteration {stack.iteration_s * 1e6:.0f} us, sequence {stack.sequence_s * 1e6:.0f} us, "
