@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 from fit_gpu_efficiency import nelder_mead  # noqa: E402
 
 from sn40l_sim.catalogue.hardware import ServingStackSpec  # noqa: E402
-from sn40l_sim.config.profiles import load_platform  # noqa: E402
 from sn40l_sim.catalogue.models import get_model  # noqa: E402
+from sn40l_sim.config.profiles import load_platform  # noqa: E402
 from sn40l_sim.cost.serving import served_prefill_s  # noqa: E402
 from sn40l_sim.cost.step import prefill_cost  # noqa: E402
 from sn40l_sim.studies import validate_gpu_kernels as vk  # noqa: E402
@@ -95,7 +95,8 @@ def main() -> int:
                 "prompt_token_pair_s"),
                (1e-2, 1e-3, 3e-4, 4e-4, 1e-2, 2e-5, 1e-9),
                "vllm-2023",
-               fixed={"custom_allreduce_max_bytes": a100.with_stack("vllm-2023").stack.custom_allreduce_max_bytes})
+               fixed={"custom_allreduce_max_bytes":
+                      a100.with_stack("vllm-2023").stack.custom_allreduce_max_bytes})
     for stack in (trt, vllm):
         print(f"{stack.name}: prefill {stack.prefill_s * 1e3:.2f} ms, "
               f"iteration {stack.iteration_s * 1e6:.0f} us, sequence {stack.sequence_s * 1e6:.0f} us, "

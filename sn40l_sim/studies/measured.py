@@ -5,7 +5,8 @@ A100: Vidur, LLMCompass and NVIDIA AIConfigurator's tables; H100 and B200: AICon
 TensorRT-LLM's custom all-reduce). Shared by ``scripts/fit_gpu_efficiency.py`` (which fits each DGX
 profile's kernel and collective parameters) and ``sn40l-sim validate`` (the M rows). Each loader
 returns a DataFrame with a ``family`` column, the measured seconds, and the :class:`Operator`
-the row corresponds to, so a prediction is always ``cost.unfused.kernel_s`` of that operator, never a look-up of the row.
+the row corresponds to, so a prediction is always ``cost.unfused.kernel_s`` of that operator, never
+a look-up of the row.
 """
 
 from __future__ import annotations

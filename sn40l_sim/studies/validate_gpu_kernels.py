@@ -56,8 +56,8 @@ def gpu_kernel_rows(data_dir: Path | None) -> list[ValidationRow]:
             fitted = bool(measured.fit_mask(profile, family, data).all())
             ident = f"M-{gpu}." + {"nccl": "nccl-allreduce", "custom": "custom-allreduce"}.get(family, sub)
             rows.append(ValidationRow(
-                ident, f"{platform.name} {label} vs AIConfigurator ({len(data)} rows)", f"MAPE <= {limit:.0%}",
-                limit, error, 0.0, limit, "", "aiconfigurator-perf, TensorRT-LLM kernels",
+                ident, f"{platform.name} {label} vs AIConfigurator ({len(data)} rows)",
+                f"MAPE <= {limit:.0%}", limit, error, 0.0, limit, "", "aiconfigurator-perf, TensorRT-LLM kernels",
                 usage=f"fit ({profile} kernel parameters)" if fitted else "prediction"))
     return rows
 
@@ -80,9 +80,11 @@ def first_token_rows(data_dir: Path | None) -> list[ValidationRow]:
         ref = float(r.first_token_latency_ms) * 1e-3
         rows.append(ValidationRow(
             f"TTFT.{model.name}-tp{tp}-{prompt}", f"DGX A100 {model.name} first-token latency, batch 1, "
-            f"{prompt} input tokens, TP{tp}, stack {a100.stack.name}", f"{ref * 1e3:g} ms (TensorRT-LLM v0.5)",
+            f"{prompt} input tokens, TP{tp}, stack {a100.stack.name}",
+            f"{ref * 1e3:g} ms (TensorRT-LLM v0.5)",
             ref, ttft, ref * (1 - TTFT_TOLERANCE), ref * (1 + TTFT_TOLERANCE), "s",
-            f"device prefill {device * 1e3:.1f} ms", usage="fit (A100 stack: what falls before the first token)"))
+            f"device prefill {device * 1e3:.1f} ms",
+            usage="fit (A100 stack: what falls before the first token)"))
     return rows
 
 
