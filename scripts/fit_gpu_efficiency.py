@@ -188,7 +188,7 @@ def _yaml_value(key: str, value: float) -> str:
     if key.endswith("bw_bytes_per_s"):
         return f"{value / 1e9:.0f} GB/s"
     if key in ("gemm_half_dim", "gemm_half_k", "attention_half_keys"):
-        return f"{value:.1f}"
+        return f"{value:.1f}" if value >= 1 else f"{value:.2g}"  # a saturation fitted away stays > 0
     return f"{value:.3f}"
 
 

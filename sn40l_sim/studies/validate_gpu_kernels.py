@@ -57,7 +57,8 @@ def gpu_kernel_rows(data_dir: Path | None) -> list[ValidationRow]:
             ident = f"M-{gpu}." + {"nccl": "nccl-allreduce", "custom": "custom-allreduce"}.get(family, sub)
             rows.append(ValidationRow(
                 ident, f"{platform.name} {label} vs AIConfigurator ({len(data)} rows)",
-                f"MAPE <= {limit:.0%}", limit, error, 0.0, limit, "", "aiconfigurator-perf, TensorRT-LLM kernels",
+                f"MAPE <= {limit:.0%}", limit, error, 0.0, limit, "",
+                "aiconfigurator-perf, TensorRT-LLM kernels",
                 usage=f"fit ({profile} kernel parameters)" if fitted else "prediction"))
     return rows
 
