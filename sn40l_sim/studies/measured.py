@@ -239,7 +239,7 @@ def gpu_measured_sets(data_dir: Path, profile: str) -> dict[str, pd.DataFrame]:
 # stack both A100 end-to-end datasets sit on), with AIConfigurator's TensorRT-LLM kernels as a
 # check; H100 and B200 have AIConfigurator's tables only. Collectives: eager NCCL on Vidur (A100)
 # or AIConfigurator, the custom all-reduce on AIConfigurator everywhere.
-FIT_SOURCES = {
+FIT_SOURCES: dict[str, dict[str, tuple[str, ...]]] = {
     "dgx_a100": {"gemm": ("vidur", "llmcompass"), "vector": ("vidur",), "attention": ("vidur",),
                  "nccl": ("vidur",), "custom": ("aic",)},
     "dgx_h100": {"gemm": ("aic",), "attention": ("aic",), "nccl": ("aic",), "custom": ("aic",)},
@@ -277,7 +277,7 @@ def with_interconnect(platform: PlatformSpec, **values: float) -> PlatformSpec:
     """The platform with some collective parameters replaced (names as the fit script's:
     ``latency_s``, ``bw_bytes_per_s``, ``latency_per_doubling_s``, ``nvls_*``, ``custom_*``)."""
     net = platform.interconnect
-    plain = {k: v for k, v in values.items() if not k.startswith(("nvls_", "custom_"))}
+    plain: dict[str, Any] = {k: v for k, v in values.items() if not k.startswith(("nvls_", "custom_"))}
     net = replace(net, **plain)
     nvls = {k.removeprefix("nvls_"): v for k, v in values.items() if k.startswith("nvls_")}
     if nvls and net.in_network is not None:
