@@ -1,13 +1,16 @@
 """Fit the DGX A100 profile's efficiency parameters to measured A100 kernels, and print the errors.
 
-    SN40L_SIM_DATA=../shared/data python scripts/fit_gpu_efficiency.py [--write]
+    SN40L_SIM_DATA=../shared/data python scripts/fit_gpu_efficiency.py [--profile dgx_h100] [--write]
 
 Data ($SN40L_SIM_DATA): Vidur's per-layer linear/vector kernels of Llama-2-7B and -70B (1-4096
-tokens, TP 1-8), LLMCompass's GEMM sweep, Vidur's FlashAttention kernels and NCCL all-reduce.
+tokens, TP 1-8), LLMCompass's GEMM sweep, Vidur's FlashAttention kernels and NCCL all-reduce, and
+aiconfigurator-perf/<gpu>_sxm (NVIDIA AIConfigurator's measured operator tables).
 Each group of parameters is fitted by least squares on log(predicted / measured) with a small
 Nelder-Mead (numpy only) over the *same* ``cost.unfused.kernel_s`` / ``cost.network.allreduce_s``
-the simulator uses; the fit never looks rows up. ``--write`` puts the values into
-hw_profiles/dgx_a100.yaml (lines tagged ``[fit]``); H100 is not fitted (see docs/cost_model.md).
+the simulator uses; the fit never looks rows up. Each GPU is fitted on its own kernels: A100 on
+Vidur, LLMCompass and AIConfigurator's tables, H100 and B200 on AIConfigurator's (GEMM, prefill and
+decode attention, eager NCCL and TensorRT-LLM's custom all-reduce). ``--write`` puts the values into
+hw_profiles/<profile>.yaml (lines tagged ``[fit]``).
 """
 
 from __future__ import annotations
@@ -127,20 +130,39 @@ def fit_attention(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float
 
 
 def fit_allreduce(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float]:
-    """Interconnect alpha (per step), its growth per doubling of the GPU count (NCCL's
+    """Eager NCCL: interconnect alpha (per step), its growth per doubling of the GPU count (NCCL's
     small-message protocols take log2(p) hops) and bandwidth of the profile's topology, launch
-    included."""
+    included; where the switch reduces in the network (NVLS) its latency and bandwidth too."""
+    measured = rows["measured_s"].to_numpy()
+    nvls = platform.interconnect.in_network is not None
+
+    def unpack(x: np.ndarray) -> dict[str, float]:
+        v = {"latency_s": float(np.exp(x[0])), "bw_bytes_per_s": float(np.exp(x[1])),
+             "latency_per_doubling_s": float(np.exp(x[2]))}
+        if nvls:
+            v |= {"nvls_latency_s": float(np.exp(x[3])), "nvls_bw_bytes_per_s": float(np.exp(x[4]))}
+        return v
+
+    def loss(x: np.ndarray) -> float:
+        return _loss(m.predict_allreduce(m.with_interconnect(platform, **unpack(x)), rows), measured)
+
+    x0 = [np.log(5e-6), np.log(3e11), np.log(5e-6)] + ([np.log(3e-5), np.log(3e11)] if nvls else [])
+    x = nelder_mead(loss, np.array(x0), iters=1200)
+    return unpack(nelder_mead(loss, x, iters=1200))
+
+
+def fit_custom_allreduce(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float]:
+    """The engine's custom all-reduce in a CUDA graph: latency at 2 GPUs, per doubling, bandwidth."""
     measured = rows["measured_s"].to_numpy()
 
     def unpack(x: np.ndarray) -> dict[str, float]:
-        return {"latency_s": float(np.exp(x[0])), "bw_bytes_per_s": float(np.exp(x[1])),
-                "latency_per_doubling_s": float(np.exp(x[2]))}
+        return {"custom_latency_s": float(np.exp(x[0])), "custom_bw_bytes_per_s": float(np.exp(x[1])),
+                "custom_latency_per_doubling_s": float(np.exp(x[2]))}
 
     def loss(x: np.ndarray) -> float:
-        v = unpack(x)
-        return _loss(m.predict_allreduce(m.with_interconnect(platform, **v), rows), measured)
+        return _loss(m.predict_allreduce(m.with_interconnect(platform, **unpack(x)), rows), measured)
 
-    x = nelder_mead(loss, np.array([np.log(5e-6), np.log(3e11), np.log(5e-6)]), iters=800)
+    x = nelder_mead(loss, np.array([np.log(4e-6), np.log(1.5e11), np.log(5e-7)]), iters=800)
     return unpack(nelder_mead(loss, x, iters=800))
 
 
@@ -161,12 +183,12 @@ def report(platform: PlatformSpec, rows: pd.DataFrame, label: str) -> None:
 
 
 def _yaml_value(key: str, value: float) -> str:
-    if key.endswith("launch_s") or key == "latency_s":
+    if key.endswith(("launch_s", "latency_s", "per_doubling_s")):
         return f"{value * 1e6:.2f} us"
-    if key == "bw_bytes_per_s":
+    if key.endswith("bw_bytes_per_s"):
         return f"{value / 1e9:.0f} GB/s"
     if key in ("gemm_half_dim", "gemm_half_k", "attention_half_keys"):
-        return f"{value:.1f}"
+        return f"{value:.1f}" if value >= 1 else f"{value:.2g}"  # a saturation fitted away stays > 0
     return f"{value:.3f}"
 
 
@@ -176,63 +198,97 @@ def _set_line(text: str, indent_key: str, value: str, stamp: str) -> str:
     return re.sub(rf"(?m)^{re.escape(indent_key)}:[^\n]*$", line, text, count=1)
 
 
-def write_profile(values: dict[str, float], network: dict[str, float]) -> None:
-    """Replace the [fit] numbers of hw_profiles/dgx_a100.yaml in place."""
-    text = PROFILE.read_text()
+def _set_in_block(text: str, block: str, indent_key: str, value: str, stamp: str) -> str:
+    """``_set_line`` inside the YAML block that starts at the line ``block:``."""
+    start = text.index(f"\n{block}:")
+    end = start + 1 + len(block) + 1
+    indent = len(block) - len(block.lstrip())
+    lines = text[end:].split("\n")
+    n = 1
+    while n < len(lines) and (not lines[n].strip() or len(lines[n]) - len(lines[n].lstrip()) > indent):
+        n += 1
+    body = "\n".join(lines[:n])
+    rest = "\n".join(lines[n:])
+    return text[:end] + _set_line(body, indent_key, value, stamp) + ("\n" + rest if lines[n:] else "")
+
+
+NET_KEYS = {"bw_bytes_per_s": ("  interconnect", "  bandwidth"), "latency_s": ("  interconnect", "  latency"),
+            "latency_per_doubling_s": ("  interconnect", "  latency_per_doubling"),
+            "nvls_bw_bytes_per_s": ("  in_network_reduction", "    bandwidth"),
+            "nvls_latency_s": ("  in_network_reduction", "    latency"),
+            "custom_bw_bytes_per_s": ("  custom_allreduce", "    bandwidth"),
+            "custom_latency_s": ("  custom_allreduce", "    latency"),
+            "custom_latency_per_doubling_s": ("  custom_allreduce", "    latency_per_doubling")}
+
+
+def write_profile(profile: Path, values: dict[str, float], network: dict[str, float]) -> None:
+    """Replace the [fit] numbers of the profile in place (its execution and interconnect lines)."""
+    text = profile.read_text()
     stamp = f"[fit] scripts/fit_gpu_efficiency.py --write, {datetime.date.today().isoformat()}"
     head, sep, execution = text.partition("\nexecution:")
     for key, value in values.items():
         yaml_key = key.removesuffix("_s")  # kernel_launch_s -> kernel_launch, as the profile spells it
         execution = _set_line(execution, f"  {yaml_key}", _yaml_value(key, value), stamp)
-    net_start = head.index("\ninterconnect:")
-    net = head[net_start:]
-    if network:
-        net = _set_line(net, "  bandwidth", _yaml_value("bw_bytes_per_s", network["bw_bytes_per_s"]), stamp)
-        net = _set_line(net, "  latency", _yaml_value("latency_s", network["latency_s"]), stamp)
-        net = _set_line(net, "  latency_per_doubling",
-                        _yaml_value("latency_s", network["latency_per_doubling_s"]), stamp)
-    PROFILE.write_text(head[:net_start] + net + sep + execution)
-    print(f"\nwrote {PROFILE.relative_to(REPO)}")
+    for key, value in network.items():
+        block, line = NET_KEYS[key]
+        if block == "  interconnect":
+            net_start = head.index("\ninterconnect:")
+            head = head[:net_start] + _set_line(head[net_start:], line, _yaml_value(key, value), stamp)
+        else:
+            head = _set_in_block(head, block, line, _yaml_value(key, value), stamp)
+    profile.write_text(head + sep + execution)
+    print(f"\nwrote {profile.relative_to(REPO)}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--write", action="store_true", help="update hw_profiles/dgx_a100.yaml")
+    parser.add_argument("--profile", default="dgx_a100", choices=sorted(m.AIC_GPUS),
+                        help="the DGX profile to fit on its own GPU's measured kernels")
+    parser.add_argument("--write", action="store_true", help="update hw_profiles/<profile>.yaml")
     args = parser.parse_args()
     data = Path(os.environ.get("SN40L_SIM_DATA", REPO.parent / "shared" / "data"))
-    platform = load_platform("dgx_a100")
-    gemm = pd.concat([m.vidur_mlp_rows(data), m.llmcompass_matmul_rows(data)], ignore_index=True)
+    platform = load_platform(args.profile)
+    sets = m.gpu_measured_sets(data, args.profile)
+    fit_sets = {k: v[m.fit_mask(args.profile, k, v)] for k, v in sets.items()}
+    gemm, vector, attention = fit_sets["gemm"], fit_sets["vector"], fit_sets["attention"]
+    nccl, custom = fit_sets["nccl"], fit_sets["custom"]
     if gemm.empty:
         print(f"no measured data under {data}", file=sys.stderr)
         return 2
-    vector = gemm[gemm["family"] == "vector"]
-    gemm = gemm[gemm["family"] == "gemm"]
-    attention = m.vidur_attention_rows(data)
-    allreduce = m.vidur_allreduce_rows(data)
 
     values = fit_gemm(platform, gemm)
     platform = with_execution(platform, **values)
-    values |= fit_vector(platform, vector)
-    platform = with_execution(platform, **values)
+    if not vector.empty:  # only A100 has measured vector kernels (Vidur)
+        values |= fit_vector(platform, vector)
+        platform = with_execution(platform, **values)
     if not attention.empty:
         values |= fit_attention(platform, attention)
         platform = with_execution(platform, **values)
-    network = fit_allreduce(platform, allreduce) if not allreduce.empty else {}
-    if network:
+    network = fit_allreduce(platform, nccl) if not nccl.empty else {}
+    platform = m.with_interconnect(platform, **network)
+    if not custom.empty:
+        network |= fit_custom_allreduce(platform, custom)
         platform = m.with_interconnect(platform, **network)
 
-    print("fitted DGX A100 parameters:")
+    print(f"fitted {args.profile} parameters:")
     for key, value in {**values, **network}.items():
-        print(f"  {key:28} {_yaml_value(key, value)}")
+        print(f"  {key:30} {_yaml_value(key, value)}")
     report(platform, gemm, "GEMM kernels (M1)")
-    report(platform, vector, "vector kernels (norm, rotary, activation, add)")
+    if not vector.empty:
+        report(platform, vector, "vector kernels (norm, rotary, activation, add)")
     if not attention.empty:
-        report(platform, attention, "attention kernels (M2)")
-    if not allreduce.empty:
-        labelled = allreduce.assign(op=allreduce["tp"].map(lambda p: f"{p} GPUs"))
-        report(platform, labelled, "NCCL all-reduce (M3)")
+        report(platform, attention, "attention kernels")
+    for label, rows in (("eager NCCL all-reduce", nccl), ("custom all-reduce (CUDA graph)", custom)):
+        if not rows.empty:
+            report(platform, rows.assign(op=rows["tp"].map(lambda p: f"{p} GPUs")), label)
+    for family, rows in sets.items():
+        checks = rows[~m.fit_mask(args.profile, family, rows)]
+        if not checks.empty:
+            if "operator" not in checks:
+                checks = checks.assign(op=checks["tp"].map(lambda p: f"{p} GPUs"))
+            report(platform, checks, f"{family}: measured rows not fitted on (predictions)")
     if args.write:
-        write_profile(values, network)
+        write_profile(REPO / "hw_profiles" / f"{args.profile}.yaml", values, network)
     return 0
 
 

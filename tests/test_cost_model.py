@@ -20,7 +20,7 @@ from sn40l_sim.cost.operators import decode_shape, layer_operators, prefill_shap
 from sn40l_sim.cost.step import decode_cost, hbm_utilisation, prefill_cost, step_cost
 from sn40l_sim.cost.unfused import gemm_efficiency, kernel_s, unfused_cost
 
-PROFILES = ("sn40l_node", "dgx_a100", "dgx_h100")
+PROFILES = ("sn40l_node", "dgx_a100", "dgx_h100", "dgx_b200")
 PLATFORMS = {name: load_platform(name) for name in PROFILES}
 SN40L = PLATFORMS["sn40l_node"]
 A100 = PLATFORMS["dgx_a100"]

@@ -88,6 +88,18 @@ class ScaleOutSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomAllReduceSpec:
+    """An engine's own all-reduce kernel (TensorRT-LLM's, vLLM's one-shot kernel), captured in a
+    CUDA graph: every GPU writes its tensor into peers' buffers over NVLink and reduces what the
+    others wrote, so one call costs ``latency_s`` (+ ``latency_per_doubling_s`` per doubling of the
+    GPUs beyond two) plus ``(p - 1) * bytes / bw_bytes_per_s``, with no host launch."""
+
+    bw_bytes_per_s: float  # per device: the peers' data it reads
+    latency_s: float  # one call at two GPUs, no host launch (CUDA graph)
+    latency_per_doubling_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class InterconnectSpec:
     """Device-to-device network for tensor-parallel collectives (alpha-beta model).
 
@@ -103,6 +115,7 @@ class InterconnectSpec:
     latency_per_doubling_s: float = 0.0  # added per doubling of the device count beyond 2
     in_network: InNetworkReductionSpec | None = None
     scale_out: ScaleOutSpec | None = None  # between nodes; None: a group never leaves its node
+    custom_allreduce: CustomAllReduceSpec | None = None  # an engine's kernel a stack may use
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +137,8 @@ class ServingStackSpec:
     a group switches from running one model to another (SN40L: P1 §IV-C program load -> argument
     load -> execute; the router and the expert alternate in a CoE), plus ``program_load_per_layer_s``
     for each decoder layer of the model switched to (:func:`sn40l_sim.cost.launch.program_load_s`).
+    ``custom_allreduce_max_bytes``: the stack runs all-reduces up to this size with the engine's custom kernel under a CUDA graph
+    (``InterconnectSpec.custom_allreduce``), larger ones and all of them when None with eager NCCL.
     """
 
     name: str = "none"
@@ -136,6 +151,7 @@ class ServingStackSpec:
     host_layer_s: float = 0.0
     program_load_s: float = 0.0
     program_load_per_layer_s: float = 0.0
+    custom_allreduce_max_bytes: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from sn40l_sim.catalogue.execution import ExecutionSpec
 from sn40l_sim.catalogue.hardware import (
+    CustomAllReduceSpec,
     DeviceSpec,
     HostSpec,
     InNetworkReductionSpec,
@@ -110,6 +111,22 @@ class InNetworkReductionConfig(BaseModel):
         return InNetworkReductionSpec(bw_bytes_per_s=self.bandwidth, latency_s=self.latency)
 
 
+class CustomAllReduceConfig(BaseModel):
+    """``interconnect.custom_allreduce``: an engine's one-shot all-reduce kernel in a CUDA graph."""
+
+    model_config = STRICT
+    bandwidth: BytesPerS
+    """Bandwidth at which a GPU reads its peers' tensors (the time grows with (GPUs - 1) x bytes)."""
+    latency: Seconds
+    """One call at two GPUs (no host launch: captured in a CUDA graph)."""
+    latency_per_doubling: Seconds = 0.0
+    """Extra latency per doubling of the GPUs beyond two."""
+
+    def to_spec(self) -> CustomAllReduceSpec:
+        return CustomAllReduceSpec(bw_bytes_per_s=self.bandwidth, latency_s=self.latency,
+                                   latency_per_doubling_s=self.latency_per_doubling)
+
+
 class InterconnectConfig(BaseModel):
     model_config = STRICT
     bandwidth: BytesPerS
@@ -125,6 +142,8 @@ class InterconnectConfig(BaseModel):
     scale_out: ScaleOutConfig | None = None
     """The link between nodes a tensor-parallel group larger than a node crosses; None: such a group
     uses the in-node network's figures."""
+    custom_allreduce: CustomAllReduceConfig | None = None
+    """An engine's custom all-reduce kernel that a serving stack may use for small messages."""
 
 
 class ServingStackConfig(BaseModel):
@@ -149,6 +168,8 @@ class ServingStackConfig(BaseModel):
     """Loading a model's program onto the devices when a group switches between models."""
     program_load_per_layer: Seconds = 0.0
     """Program load per decoder layer of the model switched to (added to program_load)."""
+    custom_allreduce_max: Bytes | None = None
+    """All-reduces up to this size use the interconnect's custom kernel (None: eager NCCL only)."""
 
     def to_spec(self, name: str) -> ServingStackSpec:
         return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
@@ -157,7 +178,8 @@ class ServingStackConfig(BaseModel):
                                 prompt_token_s=self.prompt_token,
                                 prompt_token_pair_s=self.prompt_token_pair, host_layer_s=self.host_layer,
                                 program_load_s=self.program_load,
-                                program_load_per_layer_s=self.program_load_per_layer)
+                                program_load_per_layer_s=self.program_load_per_layer,
+                                custom_allreduce_max_bytes=self.custom_allreduce_max)
 
 
 class ServingStacksConfig(BaseModel):
@@ -319,6 +341,16 @@ class PlatformConfig(DocumentedModel):
         link = self.interconnect.scale_out
         return ScaleOutSpec(link.bandwidth, link.latency, self.devices_per_node) if link else None
 
+    @model_validator(mode="after")
+    def _custom_allreduce_known(self) -> PlatformConfig:
+        if self.serving_stack is None or self.interconnect.custom_allreduce is not None:
+            return self
+        for name, stack in self.serving_stack.stacks.items():
+            if stack.custom_allreduce_max is not None:
+                raise ValueError(f"serving_stack.stacks.{name}.custom_allreduce_max: the profile's "
+                                 "interconnect has no custom_allreduce section")
+        return self
+
     def to_spec(self) -> PlatformSpec:
         stack, others = self.serving_stack.specs() if self.serving_stack else (ServingStackSpec(), ())
         return PlatformSpec(
@@ -342,6 +374,8 @@ class PlatformConfig(DocumentedModel):
                 in_network=(self.interconnect.in_network_reduction.to_spec()
                             if self.interconnect.in_network_reduction else None),
                 scale_out=self._scale_out(),
+                custom_allreduce=(self.interconnect.custom_allreduce.to_spec()
+                                  if self.interconnect.custom_allreduce else None),
             ),
             execution=self.execution.to_spec(),
             power=self.power.to_spec() if self.power else None,

@@ -24,7 +24,8 @@ from __future__ import annotations
 from sn40l_sim.catalogue.execution import LaunchMode
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.cost.breakdown import GroupCost
-from sn40l_sim.cost.network import allreduce_latency_s, allreduce_s
+from sn40l_sim.cost.collectives import allreduce_impl, allreduce_work_s
+from sn40l_sim.cost.network import allreduce_latency_s
 from sn40l_sim.cost.operators import Operator
 from sn40l_sim.cost.unfused import compute_s, on_chip_bytes
 
@@ -87,7 +88,8 @@ def graph_cost(platform: PlatformSpec, ops: tuple[Operator, ...], launch_mode: L
     compute = network = exposed = 0.0
     for op in ops:
         if op.kind == "allreduce":
-            network += allreduce_s(platform.interconnect, op.comm_bytes, op.n_devices)
+            network += allreduce_work_s(platform, op.comm_bytes, op.n_devices,
+                                        allreduce_impl(platform, op.comm_bytes))
             exposed += allreduce_latency_s(platform.interconnect, op.n_devices)
             continue
         compute += compute_s(platform, op)

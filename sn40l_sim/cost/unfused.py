@@ -11,16 +11,17 @@ small or skinny GEMMs leave tiles, warps and the k-loop pipeline partly idle, so
 peak. Attention's achievable FLOP/s is ``peak * attention_flop_efficiency * s(a, h_keys)`` for
 ``a`` attended keys per query (short key ranges leave FlashAttention's inner loop and its softmax
 rescaling a larger share). ``fixed`` is the launch plus prologue and tail of a kernel: one value for
-GEMMs and collectives, one for vector kernels, one for attention. These few parameters are fitted to
-measured A100 kernels by ``scripts/fit_gpu_efficiency.py``, which calls :func:`kernel_s` itself,
-so the fit and the simulator share one model.
+GEMMs and eager collectives, one for vector kernels, one for attention; an all-reduce's time and
+launch depend on the implementation the serving stack uses (``cost/collectives.py``). These few
+parameters are fitted per GPU to its own measured kernels by ``scripts/fit_gpu_efficiency.py``,
+which calls :func:`kernel_s` itself, so the fit and the simulator share one model.
 """
 
 from __future__ import annotations
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.cost.breakdown import GroupCost
-from sn40l_sim.cost.network import allreduce_s
+from sn40l_sim.cost.collectives import allreduce_impl, allreduce_launch_s, allreduce_work_s
 from sn40l_sim.cost.operators import Operator
 
 
@@ -49,7 +50,9 @@ def fixed_s(platform: PlatformSpec, op: Operator) -> float:
         return ex.attention_kernel_launch_s
     if op.kind in ("norm", "elementwise", "embedding"):
         return ex.vector_kernel_launch_s
-    return ex.kernel_launch_s  # GEMMs and collectives
+    if op.kind == "allreduce":  # eager NCCL: a kernel launch; a custom kernel in a CUDA graph: none
+        return allreduce_launch_s(platform, allreduce_impl(platform, op.comm_bytes))
+    return ex.kernel_launch_s  # GEMMs
 
 
 def compute_s(platform: PlatformSpec, op: Operator) -> float:
@@ -84,7 +87,10 @@ def kernel_s(platform: PlatformSpec, op: Operator, launch_s: float | None = None
     ``launch_s`` replaces the fixed cost (0: the work alone)."""
     launch = fixed_s(platform, op) if launch_s is None else launch_s
     if op.kind == "allreduce":
-        return allreduce_s(platform.interconnect, op.comm_bytes, op.n_devices) + launch
+        if op.n_devices <= 1 or op.comm_bytes <= 0:
+            return launch
+        impl = allreduce_impl(platform, op.comm_bytes)
+        return allreduce_work_s(platform, op.comm_bytes, op.n_devices, impl) + launch
     memory = kernel_hbm_bytes(platform, op) / stream_bw_bytes_per_s(platform, op)
     return max(compute_s(platform, op), memory) + launch
 

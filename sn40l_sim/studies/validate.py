@@ -15,10 +15,12 @@ from sn40l_sim.present.validation_row import ValidationRow
 def _sources() -> list[Callable[[Path | None], list[ValidationRow]]]:
     from sn40l_sim.studies.validate_coe import coe_validation_rows
     from sn40l_sim.studies.validate_cost import cost_validation_rows
+    from sn40l_sim.studies.validate_gpu_kernels import gpu_validation_rows
     from sn40l_sim.studies.validate_router import router_validation_rows
     from sn40l_sim.studies.validate_serving import serving_validation_rows
 
-    return [coe_validation_rows, router_validation_rows, cost_validation_rows, serving_validation_rows]
+    return [coe_validation_rows, router_validation_rows, cost_validation_rows, serving_validation_rows,
+            gpu_validation_rows]
 
 
 def validation_rows(data_dir: Path | None, only: str | None = None) -> list[ValidationRow]:

@@ -2,7 +2,7 @@
 
 N1: NVIDIA NeMo's published Llama-2-7B latencies on DGX A100 (TP1-8, batch 1-8, 128 in / 20 out),
 the source of P1's DGX expert times; predicted by ``cost.serving.inference_s`` under the profile's
-default serving stack (``tensorrt-llm``). S1: SplitwiseSim's DGX-A100 Llama-2-70B prefill and
+default serving stack (``tensorrt-llm-2024``). S1: SplitwiseSim's DGX-A100 Llama-2-70B prefill and
 decode-iteration times at TP2/4/8, under the profile's ``vllm-2023`` stack (the stack Splitwise
 measured with). The few rows each stack was fitted on (``scripts/fit_serving_stack.py``) are
 marked; the rest are predictions.
@@ -31,7 +31,7 @@ N1_FIT_ROWS = {(1, 1), (1, 8), (8, 1), (8, 8)}  # (TP, batch): the corners of Ne
 S1_FIT_ROWS = {(2, 512, 1), (2, 512, 32), (8, 512, 1), (8, 512, 32), (8, 8192, 1)}
 VLLM_STACK = "vllm-2023"
 # PAPER.md (corrected Table V reading): the A100 expert time at 200 output tokens is T6's 3.2x the
-# SN40L's ~354 ms. The tensorrt-llm stack's split between per-call and per-iteration cost is fitted
+# SN40L's ~354 ms. The tensorrt-llm-2024 stack's split between per-call and per-iteration cost is fitted
 # on it (NeMo's rows all have 20 output tokens and cannot separate the two); row T6-A100 is a fit row.
 PAPER_A100_E200_S = 3.2 * 0.354
 TRT_REQUEST_S = 0.1e-3  # assumption: tokenising a 128-token prompt in a C++ runtime (~0.1 ms)
