@@ -16,6 +16,7 @@ from sn40l_sim.config.resolve import load_scenario
 from sn40l_sim.cost.collectives import allreduce_call_s, allreduce_impl, custom_allreduce_s
 from sn40l_sim.cost.network import allreduce_s
 from sn40l_sim.errors import InputError
+from sn40l_sim.plan.planner import router_plan
 from sn40l_sim.runner import run_scenario
 from sn40l_sim.studies.footprint import footprint
 
@@ -63,9 +64,12 @@ def test_b200_footprint_by_hand():
     b200 = load_platform("dgx_b200")
     llama = get_model("llama-2-7b")
     assert b200.device.hbm.capacity_bytes == pytest.approx(180e9)
-    options = {o.strategy: o for o in footprint(b200, [llama] * 850, tp=8, router=llama,
+    router = router_plan(llama, output_tokens=1, max_batch=1, max_context_tokens=4096)
+    options = {o.strategy: o for o in footprint(b200, [llama] * 850, tp=8, router=router,
                                                 kv_reservation_bytes=0.0)}
-    per_node = math.floor((8 * 180e9 - llama.weight_bytes) / llama.weight_bytes)
+    # The router keeps its weights and the KV of one 4,096-token context in HBM.
+    per_node = math.floor((8 * 180e9 - llama.weight_bytes - 4096 * llama.kv_bytes_per_token())
+                          / llama.weight_bytes)
     assert options["all_in_hbm"].n_nodes == math.ceil(850 / per_node)
 
 

@@ -137,8 +137,9 @@ class ServingStackSpec:
     a group switches from running one model to another (SN40L: P1 §IV-C program load -> argument
     load -> execute; the router and the expert alternate in a CoE), plus ``program_load_per_layer_s``
     for each decoder layer of the model switched to (:func:`sn40l_sim.cost.launch.program_load_s`).
-    ``custom_allreduce_max_bytes``: the stack runs all-reduces up to this size with the engine's custom kernel under a CUDA graph
-    (``InterconnectSpec.custom_allreduce``), larger ones and all of them when None with eager NCCL.
+    ``custom_allreduce_max_bytes``: the stack runs all-reduces up to this size with the engine's
+    custom kernel under a CUDA graph (``InterconnectSpec.custom_allreduce``), larger ones and all of
+    them when None with eager NCCL.
     """
 
     name: str = "none"
