@@ -114,7 +114,7 @@ class RayBackend:
     """Points as Ray tasks: on a running cluster (``--ray-address`` / RAY_ADDRESS) or a local one."""
 
     def __init__(self, address: str | None = None) -> None:
-        check_reachable(address)
+        check_reachable(address if address is not None else os.environ.get("RAY_ADDRESS"))
         try:
             import ray
         except ImportError:
