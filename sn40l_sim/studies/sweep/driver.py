@@ -237,17 +237,21 @@ def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
     data_dir = resolve_data_dir(str(options.data_dir) if options.data_dir else None)
     _check_base_trace(spec, base, source, data_dir)
     stamp = fingerprint(spec, base, source, data_dir)
-    with sweep_lock(root, spec.name):  # a second sweep into this folder waits, then resumes
-        return _run_in_folder(spec, path, base, source, out, stamp, options)
+    backend = make_backend(options.backend, options.workers, options.ray_address)  # before any folder
+    try:
+        with sweep_lock(root, spec.name):  # a second sweep into this folder waits, then resumes
+            return _run_in_folder(spec, path, base, source, out, stamp, options, backend)
+    except BaseException:
+        backend.close(cancel=True)  # idempotent: an interrupted sweep already closed it
+        raise
 
 
 def _run_in_folder(spec: SweepSpec, path: Path, base: dict[str, Any], source: Path, out: Path, stamp: str,
-                   options: SweepOptions) -> SweepResult:
+                   options: SweepOptions, backend: Backend) -> SweepResult:
     """Run the sweep in ``out``, holding its lock: resume, run the missing points, write the tables."""
     if options.restart and out.exists():
         shutil.rmtree(out)
     _check_resumable(out, stamp, path)
-    backend = make_backend(options.backend, options.workers, options.ray_address)
     created = not out.exists()
     store = PointStore(out)
     try:
