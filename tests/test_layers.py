@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sn40l_sim"
 
 # Bottom to top. A layer may import any layer to its left (and itself), never one to its right.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("units", "errors"),  # ground: quantities, the one error type
+    ("units", "errors", "safe_load"),  # ground: quantities, the one error type, bounded file reading
     ("catalogue",),  # model and hardware specs as frozen dataclasses
     ("config",),  # YAML -> pydantic -> specs (pydantic lives here)
     ("workload",),  # generators, trace formats and readers, the data directory
