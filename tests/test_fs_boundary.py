@@ -240,3 +240,19 @@ def test_sweep_scratch_folders_are_swept(tmp_path, monkeypatch):
     leftover.mkdir(parents=True)
     PointStore(tmp_path / "out" / "sw").open_for_writing()
     assert not leftover.exists()
+
+
+def test_two_sweeps_started_together_into_one_output_both_succeed(tmp_path):
+    """A sweep's folder is named by the sweep (a rerun resumes it): the second of two sweeps started
+    at once waits for the first's lock, then finds every point done; each point is simulated once."""
+    _scenario(tmp_path)
+    (tmp_path / "sweep.yaml").write_text(
+        yaml.safe_dump({"name": "sw", "scenario": "s.yaml", "grid": {"serving.max_batch": [1, 2, 4]}})
+    )
+    args = ["sweep", "sweep.yaml", "--output", "out", "--workers", "1", "--no-progress"]
+    procs = [_cli(args, tmp_path) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    said = sorted(out.split(" point(s): ")[1].split(" already")[0] for out, _ in outs)
+    assert said == ["0 simulated now, 3", "3 simulated now, 0"], said
+    assert len(list((tmp_path / "out" / "sw" / "points").glob("*.parquet"))) == 3

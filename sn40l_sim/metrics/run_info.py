@@ -12,7 +12,6 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sn40l_sim.config.records import check_record
 from sn40l_sim.errors import InputError
 from sn40l_sim.safe_load import read_json
 
@@ -84,4 +83,40 @@ class RunInfo:
         missing = sorted(required - set(data))
         if missing:
             raise InputError(f"missing {', '.join(missing)}", file=str(path))
-        return check_record(cls, data, path)
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        for f in fields(cls):
+            if f.name in values and f.name != "memory":
+                _check_type(values[f.name], str(f.type), path, f.name)
+        memory = data["memory"]
+        if not isinstance(memory, dict):
+            raise InputError(f"expected an object, got {type(memory).__name__}", file=str(path),
+                             field="memory")
+        for f in fields(MemoryUse):
+            if f.name not in memory:
+                raise InputError("missing", file=str(path), field=f"memory.{f.name}")
+            _check_type(memory[f.name], str(f.type), path, f"memory.{f.name}")
+        values["memory"] = MemoryUse(**{f.name: memory[f.name] for f in fields(MemoryUse)})
+        return cls(**values)
+
+
+_SCALARS: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+
+
+def _check_type(value: Any, annotation: str, path: Path, name: str) -> None:
+    """A run_info.json value of its field's type (the file is untrusted: a damaged or edited one is
+    named, not a TypeError deep inside the summary)."""
+    kind = annotation.split("|")[0].strip()
+    if value is None and "None" in annotation:
+        return
+    if kind in _SCALARS:
+        ok = isinstance(value, _SCALARS[kind]) and (kind == "bool" or not isinstance(value, bool))
+    elif kind.startswith("dict"):
+        ok = isinstance(value, dict)
+    elif kind.startswith("list"):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    else:
+        ok = True
+    if not ok:
+        raise InputError(f"expected {annotation}, got {type(value).__name__} {str(value)[:40]!r}",
+                         file=str(path), field=name)

@@ -102,7 +102,7 @@ class LocalBackend:
         if not cancel:
             self.pool.shutdown(wait=True)
             return
-        processes = list(getattr(self.pool, "_processes", {}).values())
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())  # None once shut
         self.pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:  # points still running are abandoned, not waited for
             process.kill()  # workers ignore SIGTERM (left to the driver); SIGKILL cannot be
@@ -114,7 +114,7 @@ class RayBackend:
     """Points as Ray tasks: on a running cluster (``--ray-address`` / RAY_ADDRESS) or a local one."""
 
     def __init__(self, address: str | None = None) -> None:
-        check_reachable(address)
+        check_reachable(address if address is not None else os.environ.get("RAY_ADDRESS"))
         try:
             import ray
         except ImportError:

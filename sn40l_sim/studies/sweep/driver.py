@@ -163,6 +163,26 @@ class _Planner:
 
 
 @contextmanager
+def sweep_lock(root: Path, name: str) -> Iterator[None]:
+    """Hold ``<output>/.<name>.lock`` (an advisory ``flock``) while a sweep uses its folder: a second
+    sweep of the same name into the same output waits for the first, then resumes where it ended
+    (every point already done), instead of both writing, and clearing, one folder at once."""
+    import fcntl
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        handle = (root / f".{name}.lock").open("a")
+    except OSError as exc:
+        raise os_error(exc) from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM (``timeout``, a batch scheduler) stops a sweep as Ctrl-C does: workers stopped,
     finished points kept, exit 143. Only the main thread's default handler is replaced."""
@@ -217,10 +237,21 @@ def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
     data_dir = resolve_data_dir(str(options.data_dir) if options.data_dir else None)
     _check_base_trace(spec, base, source, data_dir)
     stamp = fingerprint(spec, base, source, data_dir)
+    backend = make_backend(options.backend, options.workers, options.ray_address)  # before any folder
+    try:
+        with sweep_lock(root, spec.name):  # a second sweep into this folder waits, then resumes
+            return _run_in_folder(spec, path, base, source, out, stamp, options, backend)
+    except BaseException:
+        backend.close(cancel=True)  # idempotent: an interrupted sweep already closed it
+        raise
+
+
+def _run_in_folder(spec: SweepSpec, path: Path, base: dict[str, Any], source: Path, out: Path, stamp: str,
+                   options: SweepOptions, backend: Backend) -> SweepResult:
+    """Run the sweep in ``out``, holding its lock: resume, run the missing points, write the tables."""
     if options.restart and out.exists():
         shutil.rmtree(out)
     _check_resumable(out, stamp, path)
-    backend = make_backend(options.backend, options.workers, options.ray_address)
     created = not out.exists()
     store = PointStore(out)
     try:
