@@ -14,7 +14,9 @@ import numpy as np
 from sn40l_sim.catalogue.acceptance import default_acceptance
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec, get_model
-from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.config.resolve import Expert, ResolvedScenario
+from sn40l_sim.config.serving_spec import SpeculativeSpec
+from sn40l_sim.config.speculative_config import DEFAULT_KEY
 from sn40l_sim.cost import memory
 from sn40l_sim.plan.run_plan import (
     ExpertGroupPlan,
@@ -69,46 +71,38 @@ def _router(resolved: ResolvedScenario) -> RouterPlan:
                        latency_s=float(resolved.router.latency or 0.0))
 
 
-def expert_acceptance(resolved: ResolvedScenario, draft: ModelSpec) -> tuple[float, ...]:
+def expert_acceptance(spec: SpeculativeSpec, experts: tuple[Expert, ...],
+                      draft: ModelSpec) -> tuple[float, ...]:
     """Each expert's acceptance rate: the single rate; else its own key, else ``default``; else the
     catalogue's rate for its (target, draft) pair. (A request's category key, when given, wins in
     the engine: :attr:`SpeculativePlan.by_category`.)"""
-    spec = resolved.scenario.serving.speculative
-    assert spec is not None
-    rates = spec.acceptance if isinstance(spec.acceptance, dict) else {"default": spec.acceptance}
+    rates = dict(spec.rates) if spec.acceptance is None else {DEFAULT_KEY: spec.acceptance}
     out = []
-    for e in resolved.experts:
-        rate = rates.get(e.name, rates.get("default"))
-        out.append(float(rate) if rate is not None else default_acceptance(e.model, draft).rate)
+    for e in experts:
+        rate = rates.get(e.name, rates.get(DEFAULT_KEY))
+        out.append(rate if rate is not None else default_acceptance(e.model, draft).rate)
     return tuple(out)
 
 
-def category_acceptance(resolved: ResolvedScenario) -> tuple[tuple[str, float], ...]:
-    """The rates keyed by a router category (not an expert name, not ``default``)."""
-    spec = resolved.scenario.serving.speculative
-    assert spec is not None
-    if not isinstance(spec.acceptance, dict):
-        return ()
-    experts = {e.name for e in resolved.experts} | {"default"}
-    return tuple((k, float(v)) for k, v in spec.acceptance.items() if k not in experts)
-
-
 def speculative_plan(resolved: ResolvedScenario) -> SpeculativePlan | None:
-    """The draft pinned next to the router: its weights and a full batch's KV at the longest context."""
-    spec = resolved.scenario.serving.speculative
+    """The draft pinned next to the router: its weights and a full batch's KV at the longest
+    context; each expert's acceptance rate, and the rates keyed by router category."""
+    serving = resolved.serving
+    spec = serving.speculative
     if spec is None:
         return None
-    serving = resolved.serving
     draft = get_model(spec.draft)
     kv = serving.max_batch * serving.max_context_tokens * draft.kv_bytes_per_token()
-    return SpeculativePlan(draft, int(spec.lookahead), expert_acceptance(resolved, draft),
-                           draft.weight_bytes + kv, category_acceptance(resolved))
+    names = {e.name for e in resolved.experts} | {DEFAULT_KEY}
+    by_category = tuple((k, v) for k, v in spec.rates if k not in names)
+    return SpeculativePlan(draft, spec.lookahead, expert_acceptance(spec, resolved.experts, draft),
+                           draft.weight_bytes + kv, by_category)
 
 
 def _experts(resolved: ResolvedScenario) -> tuple[tuple[ExpertPlan, ...], tuple[ExpertGroupPlan, ...]]:
     """Each expert with the ``experts:`` entry it came from (entries expand in order)."""
     tp, replicas = resolved.serving.tensor_parallel, resolved.serving.replicas
-    spec = resolved.scenario.serving.speculative
+    spec = resolved.serving.speculative
     draft = get_model(spec.draft) if spec is not None else None
     experts: list[ExpertPlan] = []
     groups: list[ExpertGroupPlan] = []
