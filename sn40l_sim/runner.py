@@ -278,7 +278,7 @@ def _run_in(resolved: ResolvedScenario, plan: RunPlan, run_dir: Path, chunks: Re
     recorder = Recorder(run_dir, [e.name for e in resolved.experts],
                         [float(e.model.n_params) for e in resolved.experts],
                         float(resolved.router_model.n_params) if resolved.router_model else 0.0,
-                        on_progress=bar.update)
+                        on_progress=bar.update, speculative=plan.speculative is not None)
     started = time.perf_counter()
     stop = StopRequest()
     received: list[int] = []

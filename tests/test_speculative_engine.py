@@ -173,3 +173,25 @@ def test_a_category_rate_wins_over_the_expert_rate(tmp_path: Path) -> None:
     plan = plan_run(resolve(load_model(Scenario, path), path))
     assert plan.speculative is not None and plan.speculative.by_category == (("coding", 0.0),)
     assert _summary(path, tmp_path / "out")["speculative_tokens_per_step"] == 1.0
+
+
+def test_events_carry_draft_and_verify_time_only_with_speculation(tmp_path: Path) -> None:
+    import pandas as pd
+
+    path = _scenario(tmp_path, output_tokens=60, requests=20)
+    result = run_scenario(load_scenario(path), output=tmp_path / "a", plots=False)
+    events = pd.read_parquet(result.run_dir / "events.parquet")
+    summary = json.loads((result.run_dir / "summary.json").read_text())
+    busy = (events["end_s"] - events["start_s"])[events["kind"] == "batch"].sum()
+    assert events["draft_s"].sum() / busy == pytest.approx(summary["speculative_draft_share"])
+    assert events["verify_s"].sum() / busy == pytest.approx(summary["speculative_verify_share"])
+    iteration = events[events["phase"] == "iteration"]
+    # An iteration's draft and verify time never exceed its duration (prefill is the rest).
+    assert ((iteration["draft_s"] + iteration["verify_s"])
+            <= (iteration["end_s"] - iteration["start_s"]) * (1 + 1e-9) + 1e-12).all()
+    data = yaml.safe_load(path.read_text())
+    del data["serving"]["speculative"]
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump(data))
+    plain_run = run_scenario(load_scenario(plain), output=tmp_path / "b", plots=False)
+    assert "draft_s" not in pd.read_parquet(plain_run.run_dir / "events.parquet").columns

@@ -441,9 +441,12 @@ class ServingGroup:
     def _decoded(self, batch: RunningBatch, n_steps: int) -> None:
         """``n_steps`` decode steps ran: members with no tokens left complete."""
         now = self.env.now
-        if self.speculative is not None:
-            self.speculative.draft_s += n_steps * self._spec_step[0]
-            self.speculative.verify_s += n_steps * self._spec_step[1]
+        spec = self.speculative
+        if spec is not None:
+            d, v = n_steps * self._spec_step[0], n_steps * self._spec_step[1]
+            spec.draft_s += d
+            spec.verify_s += v
+            self.recorder.speculative_times(d, v)  # the iteration's row follows with no yield between
         for m in batch.advance(n_steps):
             self.cache.release_kv(m.kv_bytes)
             self._complete(m.block, m.i, now)
