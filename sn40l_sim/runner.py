@@ -278,7 +278,7 @@ def _run_in(resolved: ResolvedScenario, plan: RunPlan, run_dir: Path, chunks: Re
     recorder = Recorder(run_dir, [e.name for e in resolved.experts],
                         [float(e.model.n_params) for e in resolved.experts],
                         float(resolved.router_model.n_params) if resolved.router_model else 0.0,
-                        on_progress=bar.update)
+                        on_progress=bar.update, speculative=plan.speculative is not None)
     started = time.perf_counter()
     stop = StopRequest()
     received: list[int] = []
@@ -302,7 +302,7 @@ def _run_in(resolved: ResolvedScenario, plan: RunPlan, run_dir: Path, chunks: Re
                        memory=sim.memory_summary(), hbm_hits=recorder.hbm_hits,
                        hbm_misses=recorder.hbm_misses, workload=dataclasses.asdict(chunks.stats),
                        interrupted=interrupted, wall_s=wall_s,
-                       **_economics_info(resolved, requests))
+                       speculative=sim.speculative_summary(), **_economics_info(resolved, requests))
         write_json(run_dir / RUN_INFO, info.to_dict())
         summary = RunSummary.from_run_dir(run_dir)  # complete: the result files are in place
         write_json(run_dir / "summary.json", summary.to_dict())

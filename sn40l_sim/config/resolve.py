@@ -140,8 +140,7 @@ def _check_pinned(scenario: Scenario, experts: tuple[Expert, ...], source: Path 
 
 
 def _check_speculative(scenario: Scenario, experts: tuple[Expert, ...] | None, source: Path | None) -> None:
-    """The draft is a catalogue model, rates are keyed by known categories or experts; and the
-    engine does not simulate it yet (the cost functions do: `sn40l-sim validate --only T15`)."""
+    """The draft is a catalogue model and rates are keyed by known categories or experts."""
     from sn40l_sim.config.speculative_config import DEFAULT_KEY
 
     spec = scenario.serving.speculative
@@ -160,9 +159,6 @@ def _check_speculative(scenario: Scenario, experts: tuple[Expert, ...] | None, s
             raise InputError(f"acceptance keys {unknown} are neither router categories nor experts "
                              f"(known: {', '.join(sorted(known))})", file=file,
                              field="serving.speculative.acceptance")
-    raise InputError("speculative decoding is costed (sn40l_sim/cost/speculative.py, validate rows T15) "
-                     "but not yet simulated by the engine; remove serving.speculative to run",
-                     file=file, field="serving.speculative")
 
 
 SHARE_TOLERANCE = 1e-6  # given shares may sum to 1 within this

@@ -22,6 +22,16 @@ class Prefetch(Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class SpeculativeSpec:
+    """``serving.speculative`` as plain values (docs: SpeculativeConfig)."""
+
+    draft: str  # catalogue model name
+    lookahead: int
+    acceptance: float | None  # one rate for every request (None: by key, or the catalogue's)
+    rates: tuple[tuple[str, float], ...] = ()  # by expert name, router category or 'default'
+
+
+@dataclass(frozen=True, slots=True)
 class ServingSpec:
     """Batching, scheduling, caching and placement of the serving groups (docs: ServingConfig)."""
 
@@ -39,6 +49,7 @@ class ServingSpec:
     replicas: int | str
     placement: str
     max_steps_per_iteration: int
+    speculative: SpeculativeSpec | None = None  # None: plain decoding
     # The scenario fields the user set (a default that rejected requests earns a warning).
     fields_set: frozenset[str] = frozenset()
 
@@ -55,4 +66,16 @@ def serving_spec(config: ServingConfig) -> ServingSpec:
         pinned=tuple(config.pinned), prefetch=Prefetch(config.prefetch), preload=config.preload,
         replicas=config.replicas, placement=config.placement,
         max_steps_per_iteration=config.max_steps_per_iteration,
+        speculative=_speculative_spec(config),
         fields_set=frozenset(config.model_fields_set))
+
+
+def _speculative_spec(config: ServingConfig) -> SpeculativeSpec | None:
+    spec = config.speculative
+    if spec is None:
+        return None
+    rates = spec.acceptance
+    if isinstance(rates, dict):
+        return SpeculativeSpec(spec.draft, int(spec.lookahead), None,
+                               tuple((k, float(v)) for k, v in rates.items()))
+    return SpeculativeSpec(spec.draft, int(spec.lookahead), None if rates is None else float(rates))

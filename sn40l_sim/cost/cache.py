@@ -16,6 +16,7 @@ from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.launch import program_load_s
 from sn40l_sim.cost.serving import served_prefill_s, served_step_s
+from sn40l_sim.cost.speculative import draft_s, verify_s
 from sn40l_sim.cost.step import decode_cost, prefill_cost
 
 CONTEXT_BUCKET = 16
@@ -114,6 +115,34 @@ class StepCostTable:
     def program_load_s(self) -> float:
         """Loading this model's program when the group last ran another model (serving stack)."""
         return program_load_s(self.platform.stack, self.model)
+
+class SpeculativeStepTable:
+    """Memoised speculative steps of one (target, draft) pair: ``lookahead`` draft decode steps
+    and the target's ``lookahead + 1``-token verify pass (:mod:`sn40l_sim.cost.speculative`),
+    keyed by (batch, context bucket) like :meth:`StepCostTable.decode_run_s`."""
+
+    def __init__(self, target: StepCostTable, draft: StepCostTable, lookahead: int) -> None:
+        self.target, self.draft, self.lookahead = target, draft, lookahead
+        self._memo: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def step_s(self, n_batch: int, n_context_tokens: int) -> tuple[float, float]:
+        """(draft seconds, verify seconds) of one speculative step at the bucketed context."""
+        key = (n_batch, bucket_context_tokens(n_context_tokens))
+        value = self._memo.get(key)
+        if value is None:
+            target = self.target
+            value = self._memo[key] = (
+                draft_s(target.platform, self.draft.model, n_batch=n_batch, n_context_tokens=key[1],
+                        tp=self.draft.tp, lookahead=self.lookahead),
+                verify_s(target.platform, target.model, n_batch=n_batch, n_context_tokens=key[1],
+                         tp=target.tp, lookahead=self.lookahead))
+        return value
+
+    def run_s(self, n_batch: int, n_context_tokens: int, n_steps: int) -> tuple[float, float]:
+        """(draft, verify) seconds of ``n_steps`` steps, each at the run's mean context."""
+        d, v = self.step_s(n_batch, n_context_tokens + n_steps // 2)
+        return n_steps * d, n_steps * v
+
 
 StepCostFactory = Callable[[PlatformSpec, ModelSpec, int], StepCostTable]
 """Builds the step-cost table of one (platform, model, tp): :class:`StepCostTable` in every run;

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost.operators import verify_shape
@@ -143,3 +145,26 @@ def acceptance_for_rate(steps: list[tuple[int, float, float]], tokens_per_s: flo
         else:
             hi = mid
     return hi
+
+
+def draw_steps(rng: np.random.Generator, n_tokens: int, acceptance: float, lookahead: int) -> int:
+    """Speculative steps a sequence needs for ``n_tokens`` more tokens: each step gains 1 + the
+    accepted prefix of ``lookahead`` drafts (a truncated geometric draw, i.i.d. acceptance); the
+    last step's surplus is dropped (the request needs no more). Drawn at once so that the engine
+    keeps one event per batch iteration, not one per token."""
+    if n_tokens <= 0:
+        return 0
+    steps = gained = 0
+    while gained < n_tokens:
+        # Enough steps for the rest at one token each at most; the accepted prefix of each step
+        # is min(k, first rejection - 1): numpy's geometric counts trials to the first success.
+        n = n_tokens - gained
+        if acceptance >= 1.0:
+            per_step = np.full(n, lookahead + 1)
+        else:
+            per_step = np.minimum(rng.geometric(1.0 - acceptance, size=n) - 1, lookahead) + 1
+        reached = np.cumsum(per_step)
+        k = int(np.searchsorted(reached, n))  # the step at which the rest is reached
+        steps += k + 1
+        gained += int(reached[k])
+    return steps

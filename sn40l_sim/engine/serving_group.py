@@ -22,9 +22,11 @@ from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
 
+import numpy as np
 import simpy
 
-from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.cost.cache import SpeculativeStepTable, StepCostTable
+from sn40l_sim.cost.speculative import draw_steps
 from sn40l_sim.engine.clock import move_waiters, timeout_at
 from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.metrics.event_rows import ITERATION, ROUTER, ROUTER_EXPERT
@@ -53,6 +55,23 @@ class GroupSpec:
     router_table: StepCostTable | None  # None: no router model runs on the devices
     router: RouterPlan
     limits: GroupLimits
+    speculative: Speculation | None = None  # None: plain decoding
+
+
+@dataclass(slots=True)
+class Speculation:
+    """A group's speculative decoding: each expert's step table and acceptance rate, the run's
+    seeded stream for the accepted-token draws, and the totals the run reports."""
+
+    tables: dict[int, SpeculativeStepTable]  # by expert index
+    acceptance: tuple[float, ...]  # by expert index
+    lookahead: int
+    rng: np.random.Generator
+    by_category: dict[str, float]  # a request's category rate, where given, wins over its expert's
+    n_tokens: int = 0  # tokens the speculative steps produced (after the prefill's first)
+    n_sequence_steps: int = 0  # speculative steps summed over sequences
+    draft_s: float = 0.0  # group time in draft passes
+    verify_s: float = 0.0  # group time in verify passes
 
 
 class _DecodeRun:
@@ -95,6 +114,8 @@ class ServingGroup:
         self._program: int | None = None  # model whose program the devices hold (-1: the router)
         self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
         self._prefetch_on_route = spec.limits.prefetch is Prefetch.ON_ROUTE
+        self.speculative = spec.speculative
+        self._spec_step = (0.0, 0.0)  # (draft, verify) seconds of the decode run's steps
         self.process = env.process(self.run())
 
     # --- arrivals -------------------------------------------------------------------------
@@ -374,7 +395,22 @@ class ServingGroup:
                 cache.release_kv(m.kv_bytes)
                 self._complete(block, i, now)
             else:
-                batch.join(m, remaining, block.prompt_list[i] + 1)
+                batch.join(m, self._steps_for(m, remaining), block.prompt_list[i] + 1)
+
+    def _steps_for(self, m: Member, remaining: int) -> int:
+        """Batch steps ``m`` needs for its ``remaining`` tokens: one each, or with speculation the
+        seeded draw of speculative steps (a member's context then grows one token per step)."""
+        spec = self.speculative
+        if spec is None:
+            return remaining
+        block, i = m.block, m.i
+        rate = spec.by_category.get(block.category[i]) if spec.by_category else None
+        if rate is None:
+            rate = spec.acceptance[block.expert_list[i]]
+        n_steps = draw_steps(spec.rng, remaining, rate, spec.lookahead)
+        spec.n_tokens += remaining
+        spec.n_sequence_steps += n_steps
+        return n_steps
 
     def _decode_run(self, expert: int, table: StepCostTable, batch: RunningBatch,
                     limit: int) -> tuple[float, int, int | None]:
@@ -384,15 +420,33 @@ class ServingGroup:
         n_members = batch.size
         n_steps = min(batch.steps_to_next_finish(), self.limits.max_steps_per_iteration)
         context = batch.total_context_tokens() / n_members
-        run_s = table.decode_run_s(n_members, max(1, round(context)), n_steps)
+        if self.speculative is None:
+            run_s = table.decode_run_s(n_members, max(1, round(context)), n_steps)
+        else:
+            run_s = self._speculative_run_s(expert, n_members, max(1, round(context)), n_steps)
         has_room = n_members < limit
         if n_steps > 1 and self._newcomer_waiting(expert, has_room):
             run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or router step
         return run_s, n_steps, expert if has_room else None
 
+    def _speculative_run_s(self, expert: int, n_members: int, context: int, n_steps: int) -> float:
+        """``n_steps`` speculative steps (k draft passes and one verify pass each); books draft
+        and verify time per step run, so a cut run books only the steps it ran."""
+        spec = self.speculative
+        assert spec is not None
+        d, v = spec.tables[expert].run_s(n_members, context, n_steps)
+        self._spec_step = (d / n_steps, v / n_steps)
+        return d + v
+
     def _decoded(self, batch: RunningBatch, n_steps: int) -> None:
         """``n_steps`` decode steps ran: members with no tokens left complete."""
         now = self.env.now
+        spec = self.speculative
+        if spec is not None:
+            d, v = n_steps * self._spec_step[0], n_steps * self._spec_step[1]
+            spec.draft_s += d
+            spec.verify_s += v
+            self.recorder.speculative_times(d, v)  # the iteration's row follows with no yield between
         for m in batch.advance(n_steps):
             self.cache.release_kv(m.kv_bytes)
             self._complete(m.block, m.i, now)

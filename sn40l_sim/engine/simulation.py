@@ -15,9 +15,9 @@ import simpy
 from simpy.core import EmptySchedule
 
 from sn40l_sim.catalogue.models import ModelSpec
-from sn40l_sim.cost.cache import StepCostFactory, StepCostTable
+from sn40l_sim.cost.cache import SpeculativeStepTable, StepCostFactory, StepCostTable
 from sn40l_sim.engine.links import CopyLink
-from sn40l_sim.engine.serving_group import GroupSpec, ServingGroup
+from sn40l_sim.engine.serving_group import GroupSpec, ServingGroup, Speculation
 from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.recorder import Recorder
 from sn40l_sim.metrics.run_info import MemoryUse
@@ -58,8 +58,23 @@ def _group_specs(plan: RunPlan, links: list[CopyLink], step_costs: StepCostFacto
             scheduler=make_scheduler(limits.scheduler, limits.scheduler_settings), tables=expert_tables,
             expert_bytes=expert_bytes, kv_bytes_per_token=kv_per_token,
             router_table=table(router_model, group.tensor_parallel) if router_model else None,
-            router=plan.router, limits=limits))
+            router=plan.router, limits=limits,
+            speculative=_speculation(plan, group.index, expert_tables, table)))
     return specs
+
+
+def _speculation(plan: RunPlan, group: int, expert_tables: dict[int, StepCostTable],
+                 table: Callable[[ModelSpec, int], StepCostTable]) -> Speculation | None:
+    """A group's speculative decoding (None without it): one step table per expert, the draft
+    on the expert's devices, and the group's own accepted-token stream spawned from the seed
+    (children 0 and 1 feed the workload and the router)."""
+    spec = plan.speculative
+    if spec is None:
+        return None
+    tables = {e.index: SpeculativeStepTable(expert_tables[e.index], table(spec.draft, e.tensor_parallel),
+                                            spec.lookahead) for e in plan.experts}
+    rng = np.random.default_rng(np.random.SeedSequence(plan.seed, spawn_key=(2, group)))
+    return Speculation(tables, spec.acceptance, spec.lookahead, rng, dict(spec.by_category))
 
 
 class Simulation:
@@ -115,6 +130,15 @@ class Simulation:
             backing_used_bytes_max=max(b.used_bytes for b in self.backing),
             n_expert_replicas=self.placement.n_replicas,
         )
+
+    def speculative_summary(self) -> dict[str, float] | None:
+        """Speculative decoding's totals over groups (None without it), for ``run_info.json``."""
+        specs = [g.speculative for g in self.groups if g.speculative is not None]
+        if not specs:
+            return None
+        return {"n_tokens": float(sum(s.n_tokens for s in specs)),
+                "n_sequence_steps": float(sum(s.n_sequence_steps for s in specs)),
+                "draft_s": sum(s.draft_s for s in specs), "verify_s": sum(s.verify_s for s in specs)}
 
     # --- arrivals -------------------------------------------------------------------------
     def _arrivals(self) -> Generator[simpy.Event, object, None]:

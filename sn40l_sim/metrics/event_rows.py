@@ -44,10 +44,12 @@ _PHASES = Vocabulary(PHASES)
 class EventRows:
     """Buffered event rows of one run, in the order they were recorded."""
 
-    __slots__ = ("_link_codes", "_links", "_names", "rows", "switches")
+    __slots__ = ("_link_codes", "_links", "_names", "rows", "speculative", "switches")
 
-    def __init__(self, expert_names: Sequence[str]) -> None:
+    def __init__(self, expert_names: Sequence[str], *, speculative: bool = False) -> None:
         self.rows: list[EventRow] = []
+        # row -> (draft_s, verify_s) of a speculative iteration; None: the run has no such columns
+        self.speculative: dict[int, tuple[float, float]] | None = {} if speculative else None
         self.switches: dict[int, tuple[int, float, float]] = {}  # row -> (link code, bytes, queued_s)
         self._links: list[str] = [""]  # link code -> name; "" for rows that are not switches
         self._link_codes: dict[str, int] = {"": 0}
@@ -98,6 +100,13 @@ class EventRows:
             "n_batch": numbers(table[:, 5].astype(np.int64)),
             "n_steps": numbers(table[:, 6].astype(np.int64)),
         }
+        if self.speculative is not None:
+            times = np.zeros((n, 2))
+            if self.speculative:
+                where = np.fromiter(self.speculative.keys(), dtype=np.int64, count=len(self.speculative))
+                times[where] = np.array(list(self.speculative.values()), dtype=np.float64).reshape(-1, 2)
+            columns["draft_s"], columns["verify_s"] = numbers(times[:, 0]), numbers(times[:, 1])
+            self.speculative.clear()
         self.rows.clear()  # in place: the recorder appends to this very list
         self.switches.clear()
         return columns

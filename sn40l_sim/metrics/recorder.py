@@ -103,10 +103,12 @@ class _ParquetStream:
 class _EventBuffer:
     """Event rows (:mod:`~sn40l_sim.metrics.event_rows`) flushed to a stream in row groups."""
 
-    def __init__(self, stream: _ParquetStream, expert_names: np.ndarray) -> None:
+    def __init__(self, stream: _ParquetStream, expert_names: np.ndarray, *,
+                 speculative: bool = False) -> None:
         self.stream = stream
-        self.pending = EventRows(expert_names.tolist())
-        self.schema = events_schema()
+        self.pending = EventRows(expert_names.tolist(), speculative=speculative)
+        self.speculative = speculative
+        self.schema = events_schema(speculative=speculative)
 
     def table(self) -> pa.Table:
         """The buffered rows as an Arrow table (columns built in bulk by :class:`EventRows`)."""
@@ -122,14 +124,17 @@ class Recorder:
     """Collects the outcome of every request and every switch/batch event of one run."""
 
     def __init__(self, out_dir: Path, expert_names: Sequence[str], expert_params: Sequence[float],
-                 router_params: float, on_progress: Callable[[int], None] | None = None) -> None:
+                 router_params: float, on_progress: Callable[[int], None] | None = None, *,
+                 speculative: bool = False) -> None:
+        """``speculative``: events.parquet gets the draft and verify time of each iteration."""
         self.out_dir = out_dir
         self.expert_names = np.asarray(expert_names, dtype=object)
         self.expert_text = ab.Vocabulary(self.expert_names.tolist())
         self.expert_params = np.asarray(expert_params, dtype=np.float64)
         self.router_params = router_params
         self.requests = _ParquetStream(out_dir / "requests.parquet")
-        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), self.expert_names)
+        self.events = _EventBuffer(_ParquetStream(out_dir / "events.parquet"), self.expert_names,
+                                   speculative=speculative)
         self._event_rows = self.events.pending.rows  # cleared in place at each flush
         self.on_progress = on_progress
         self.open_blocks: dict[int, RequestBlock] = {}
@@ -231,6 +236,12 @@ class Recorder:
         if len(rows) >= EVENT_FLUSH_ROWS:
             self.events.flush()
 
+    def speculative_times(self, draft_s: float, verify_s: float) -> None:
+        """The draft and verify time of the iteration whose row the group records next."""
+        spec = self.events.pending.speculative
+        if spec is not None:
+            spec[len(self._event_rows)] = (draft_s, verify_s)
+
     def hbm_access(self, *, hit: bool) -> None:
         if hit:
             self.hbm_hits += 1
@@ -254,4 +265,4 @@ class Recorder:
                 self.open_blocks.pop(block.first_id)
         self.events.flush()
         self.requests.close(requests_schema())
-        self.events.stream.close(events_schema(empty=True))
+        self.events.stream.close(events_schema(empty=True, speculative=self.events.speculative))

@@ -33,6 +33,11 @@ EVENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
     ("bytes", pa.float64()), ("queued_s", pa.float64()), ("start_s", pa.float64()),
     ("end_s", pa.float64()), ("n_batch", pa.int64()), ("n_steps", pa.int64()))
 
+# Only in a run with ``serving.speculative``: each iteration's time in draft and verify passes (0
+# for switches and router batches), so the files of plain runs keep their columns.
+SPECULATIVE_EVENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("draft_s", pa.float64()), ("verify_s", pa.float64()))
+
 _NUMPY_NAMES = {pa.int64(): "int64", pa.float64(): "float64", pa.bool_(): "bool"}
 
 
@@ -64,7 +69,9 @@ def requests_schema() -> pa.Schema:
 
 
 @cache
-def events_schema(*, empty: bool = False) -> pa.Schema:
+def events_schema(*, empty: bool = False, speculative: bool = False) -> pa.Schema:
     """``events.parquet``: one row per switch or batch; ``empty``: the schema of a run without
-    events, whose text columns were typed ``string``, not inferred as ``str``."""
-    return _schema(EVENT_FIELDS, "string" if empty else "str")
+    events, whose text columns were typed ``string``, not inferred as ``str``; ``speculative``:
+    with the draft and verify time of each iteration."""
+    return _schema(EVENT_FIELDS + (SPECULATIVE_EVENT_FIELDS if speculative else ()),
+                   "string" if empty else "str")

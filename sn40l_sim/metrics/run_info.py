@@ -64,6 +64,9 @@ class RunInfo:
     slo_ttft_s: float = 1.0
     slo_tbt_s: float = 0.1
     warnings: list[str] = field(default_factory=list)
+    # Speculative decoding's totals over groups (None: plain decoding): n_tokens, n_sequence_steps,
+    # draft_s, verify_s (see engine/serving_group.py's Speculation).
+    speculative: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -135,6 +135,16 @@ class RunSummary:
                                "target for sweep searches")
     slo_ttft_s: float = doc("the TTFT bound goodput used (`slo.ttft`)")
     slo_tbt_s: float = doc("the time-between-tokens bound goodput used (`slo.time_between_tokens`)")
+    speculative_tokens_per_step: float | None = doc(
+        "speculative decoding: tokens a sequence gained per speculative step (accepted drafts plus "
+        "the target's own token; the last step's surplus beyond the request's output is not "
+        "counted), over every decoding sequence (null without `serving.speculative`)")
+    speculative_draft_share: float | None = doc(
+        "speculative decoding: the draft's passes as a share of the groups' busy time (batch "
+        "events, router batches included); null without `serving.speculative`")
+    speculative_verify_share: float | None = doc(
+        "speculative decoding: the target's verify passes as a share of the groups' busy time; "
+        "null without `serving.speculative`")
     warnings: list[str] = doc("one line per default limit (`max_context_tokens`, a default "
                               "`kv_reservation`) that rejected requests, with the count")
 
@@ -162,6 +172,7 @@ class RunSummary:
         values.update(_batch_part(events, timing))
         values.update(_run_part(info, requests.n_rows))
         values.update(_economics_part(info, columns, timing))
+        values.update(_speculative_part(info, timing))
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -311,6 +322,19 @@ def _economics_part(info: RunInfo, columns: RequestColumns, timing: _EventTiming
                                     Slo(info.slo_ttft_s, info.slo_tbt_s))
     out["warnings"] = list(info.warnings)
     return out
+
+
+def _speculative_part(info: RunInfo, timing: _EventTiming) -> dict[str, Any]:
+    """Tokens per speculative step and the draft and verify shares of busy time (null without)."""
+    spec = info.speculative
+    if spec is None:
+        return {"speculative_tokens_per_step": None, "speculative_draft_share": None,
+                "speculative_verify_share": None}
+    busy = float(timing.duration_s[timing.batch].sum())
+    steps = spec.get("n_sequence_steps", 0.0)
+    return {"speculative_tokens_per_step": spec.get("n_tokens", 0.0) / steps if steps else None,
+            "speculative_draft_share": spec.get("draft_s", 0.0) / busy if busy else None,
+            "speculative_verify_share": spec.get("verify_s", 0.0) / busy if busy else None}
 
 
 def field_docs() -> list[tuple[str, str]]:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sn40l_sim.catalogue.acceptance import default_acceptance
 from sn40l_sim.catalogue.hardware import PlatformSpec
-from sn40l_sim.catalogue.models import ModelSpec
-from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.catalogue.models import ModelSpec, get_model
+from sn40l_sim.config.resolve import Expert, ResolvedScenario
+from sn40l_sim.config.serving_spec import SpeculativeSpec
+from sn40l_sim.config.speculative_config import DEFAULT_KEY
 from sn40l_sim.cost import memory
 from sn40l_sim.plan.run_plan import (
     ExpertGroupPlan,
@@ -24,6 +27,7 @@ from sn40l_sim.plan.run_plan import (
     RouterPlan,
     RunPlan,
     ServingGroupPlan,
+    SpeculativePlan,
 )
 from sn40l_sim.policy.expert_load import expected_shares
 from sn40l_sim.policy.placement_rules import PLACEMENTS, PlacementInput
@@ -67,9 +71,39 @@ def _router(resolved: ResolvedScenario) -> RouterPlan:
                        latency_s=float(resolved.router.latency or 0.0))
 
 
+def expert_acceptance(spec: SpeculativeSpec, experts: tuple[Expert, ...],
+                      draft: ModelSpec) -> tuple[float, ...]:
+    """Each expert's acceptance rate: the single rate; else its own key, else ``default``; else the
+    catalogue's rate for its (target, draft) pair. (A request's category key, when given, wins in
+    the engine: :attr:`SpeculativePlan.by_category`.)"""
+    rates = dict(spec.rates) if spec.acceptance is None else {DEFAULT_KEY: spec.acceptance}
+    out = []
+    for e in experts:
+        rate = rates.get(e.name, rates.get(DEFAULT_KEY))
+        out.append(rate if rate is not None else default_acceptance(e.model, draft).rate)
+    return tuple(out)
+
+
+def speculative_plan(resolved: ResolvedScenario) -> SpeculativePlan | None:
+    """The draft pinned next to the router: its weights and a full batch's KV at the longest
+    context; each expert's acceptance rate, and the rates keyed by router category."""
+    serving = resolved.serving
+    spec = serving.speculative
+    if spec is None:
+        return None
+    draft = get_model(spec.draft)
+    kv = serving.max_batch * serving.max_context_tokens * draft.kv_bytes_per_token()
+    names = {e.name for e in resolved.experts} | {DEFAULT_KEY}
+    by_category = tuple((k, v) for k, v in spec.rates if k not in names)
+    return SpeculativePlan(draft, spec.lookahead, expert_acceptance(spec, resolved.experts, draft),
+                           draft.weight_bytes + kv, by_category)
+
+
 def _experts(resolved: ResolvedScenario) -> tuple[tuple[ExpertPlan, ...], tuple[ExpertGroupPlan, ...]]:
     """Each expert with the ``experts:`` entry it came from (entries expand in order)."""
     tp, replicas = resolved.serving.tensor_parallel, resolved.serving.replicas
+    spec = resolved.serving.speculative
+    draft = get_model(spec.draft) if spec is not None else None
     experts: list[ExpertPlan] = []
     groups: list[ExpertGroupPlan] = []
     it = iter(resolved.experts)
@@ -77,7 +111,7 @@ def _experts(resolved: ResolvedScenario) -> tuple[tuple[ExpertPlan, ...], tuple[
         members = [next(it) for _ in range(entry.count)]
         experts += [ExpertPlan(e.index, e.name, e.model, g, tp) for e in members]
         groups.append(ExpertGroupPlan(g, members[0].model, tuple(e.index for e in members), tp,
-                                      replicas))
+                                      replicas, draft))
     return tuple(experts), tuple(groups)
 
 
@@ -139,13 +173,15 @@ def plan_run(resolved: ResolvedScenario) -> RunPlan:
     tp = serving.tensor_parallel
     n_groups = platform.n_devices // tp
     router = _router(resolved)
+    speculative = speculative_plan(resolved)
+    pinned_bytes = router.hbm_bytes + (speculative.hbm_bytes if speculative else 0.0)
     loads = expected_loads(resolved)
-    placement = place_experts(resolved, n_groups, router.hbm_bytes, loads)
+    placement = place_experts(resolved, n_groups, pinned_bytes, loads)
     kv_floor = kv_reservation_bytes(resolved)
     links, link_of = _links(platform, tp, n_groups)
     groups = []
     for g in range(n_groups):
-        plan = memory.plan_memory(platform, tp, router_bytes=router.hbm_bytes,
+        plan = memory.plan_memory(platform, tp, router_bytes=pinned_bytes,
                                   kv_reservation_bytes=kv_floor, kv_growth=serving.kv_growth,
                                   n_servable=placement.n_servable)
         groups.append(ServingGroupPlan(g, tp, g * tp, link_of[g], plan))
@@ -164,4 +200,4 @@ def plan_run(resolved: ResolvedScenario) -> RunPlan:
         placement=placement, expected_loads=loads, preload_order=preload_order(resolved, loads),
         limits=limits, rejections=rejections(experts, groups, placement, serving.max_context_tokens),
         router=router, router_config=resolved.router,
-        group_shares=resolved.group_shares)
+        group_shares=resolved.group_shares, speculative=speculative)

@@ -44,7 +44,7 @@ class ExpertPlan:
 class ExpertGroupPlan:
     """One ``experts:`` entry: its experts share a model, a TP degree and a replica count.
 
-    ``draft_model`` is the place a speculative-decoding draft would go (None: plain decoding).
+    ``draft_model``: the speculative-decoding draft (None: plain decoding).
     """
 
     index: int
@@ -53,6 +53,20 @@ class ExpertGroupPlan:
     tensor_parallel: int
     replicas: int | str  # copies per expert ("auto": as many as the groups allow)
     draft_model: ModelSpec | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeculativePlan:
+    """Speculative decoding of every expert: the draft, its lookahead ``k`` and each expert's
+    per-token acceptance rate (by expert index). The draft is pinned in each group's HBM next to
+    the router (weights and a full batch's KV at the longest context, in ``router_bytes``), so
+    switching experts never copies it."""
+
+    draft: ModelSpec
+    lookahead: int
+    acceptance: tuple[float, ...]  # by expert index
+    hbm_bytes: float  # the draft's weights and KV, per group
+    by_category: tuple[tuple[str, float], ...] = ()  # a request's category rate wins over its expert's
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +188,7 @@ class RunPlan:
     router: RouterPlan
     router_config: RouterConfig  # what the engine's Router draws from
     group_shares: tuple[tuple[int, float], ...] | None
+    speculative: SpeculativePlan | None = None  # None: plain decoding
 
     @property
     def expert_names(self) -> list[str]:

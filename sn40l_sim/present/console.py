@@ -34,6 +34,11 @@ _ROWS = (
 )
 
 
+def _speculative_row(s: dict[str, Any]) -> str:
+    return (f"{s['speculative_tokens_per_step']:.3g} tokens/step; busy time: draft "
+            f"{100 * s['speculative_draft_share']:.0f} %, verify {100 * s['speculative_verify_share']:.0f} %")
+
+
 def _safe(fn: Any, summary: dict[str, Any]) -> str:
     try:
         text = fn(summary)
@@ -49,6 +54,8 @@ def print_summary(summary: dict[str, Any], run_dir: Path, console: Console | Non
     table.add_column("value")
     for label, fn in _ROWS:
         table.add_row(label, _safe(fn, summary))
+    if summary.get("speculative_tokens_per_step") is not None:  # only a speculative run has the row
+        table.add_row("speculative decoding", _safe(_speculative_row, summary))
     console.print(table)
     for line in summary.get("warnings") or []:
         console.print(f"[bold yellow]warning:[/] {line}")
