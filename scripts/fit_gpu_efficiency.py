@@ -125,8 +125,44 @@ def fit_attention(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float
     def loss(x: np.ndarray) -> float:
         return _loss(m.predict_kernels(with_execution(platform, **unpack(x)), rows), measured)
 
+    if platform.execution.decode_attention_flop_efficiency is not None:  # decode fitted apart
+        decode = (rows["family"] == "attn_decode").to_numpy()
+        fitted = _fit_prefill_attention(platform, rows[~decode])
+        return fitted | fit_decode_attention(with_execution(platform, **fitted), rows[decode])
     x = nelder_mead(loss, np.array([_logit(0.4), np.log(256.0), np.log(10e-6)]), iters=800)
     return unpack(nelder_mead(loss, x, iters=800))  # a restart from the optimum: leaves a flat valley
+
+
+def _fit_prefill_attention(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float]:
+    """The attention model's three parameters on prefill kernels alone (causal FLOP, compute-bound)."""
+    measured = rows["measured_s"].to_numpy()
+
+    def unpack(x: np.ndarray) -> dict[str, float]:
+        return {"attention_flop_efficiency": _sigmoid(x[0]), "attention_half_keys": float(np.exp(x[1])),
+                "attention_kernel_launch_s": float(np.exp(x[2]))}
+
+    def loss(x: np.ndarray) -> float:
+        return _loss(m.predict_kernels(with_execution(platform, **unpack(x)), rows), measured)
+
+    x = nelder_mead(loss, np.array([_logit(0.5), np.log(1000.0), np.log(10e-6)]), iters=800)
+    return unpack(nelder_mead(loss, x, iters=800))
+
+
+def fit_decode_attention(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float]:
+    """decode_attention_* on decode kernels alone: one query per sequence over its KV cache, the
+    roofline of its FLOP (efficiency saturating in context) and its KV read (``hbm_efficiency``)."""
+    measured = rows["measured_s"].to_numpy()
+
+    def unpack(x: np.ndarray) -> dict[str, float]:
+        return {"decode_attention_flop_efficiency": _sigmoid(x[0]),
+                "decode_attention_half_keys": float(np.exp(x[1])),
+                "decode_attention_kernel_launch_s": float(np.exp(x[2]))}
+
+    def loss(x: np.ndarray) -> float:
+        return _loss(m.predict_kernels(with_execution(platform, **unpack(x)), rows), measured)
+
+    x = nelder_mead(loss, np.array([_logit(0.2), np.log(256.0), np.log(8e-6)]), iters=800)
+    return unpack(nelder_mead(loss, x, iters=800))
 
 
 def fit_allreduce(platform: PlatformSpec, rows: pd.DataFrame) -> dict[str, float]:
@@ -187,14 +223,14 @@ def _yaml_value(key: str, value: float) -> str:
         return f"{value * 1e6:.2f} us"
     if key.endswith("bw_bytes_per_s"):
         return f"{value / 1e9:.0f} GB/s"
-    if key in ("gemm_half_dim", "gemm_half_k", "attention_half_keys"):
+    if key in ("gemm_half_dim", "gemm_half_k", "attention_half_keys", "decode_attention_half_keys"):
         return f"{value:.1f}" if value >= 1 else f"{value:.2g}"  # a saturation fitted away stays > 0
     return f"{value:.3f}"
 
 
 def _set_line(text: str, indent_key: str, value: str, stamp: str) -> str:
     """Replace the line ``indent_key: ...`` (first match) with the value and a [fit] tag."""
-    line = f"{indent_key}: {value}".ljust(36) + f"# {stamp}"
+    line = f"{indent_key}: {value} ".ljust(36) + f"# {stamp}"  # a space before '#' on a long key
     return re.sub(rf"(?m)^{re.escape(indent_key)}:[^\n]*$", line, text, count=1)
 
 

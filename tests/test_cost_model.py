@@ -75,6 +75,34 @@ def test_unfused_attention_and_vector_kernels_by_hand():
                                            * ex.vector_kernel_launch_s)
 
 
+def test_decode_attention_has_its_own_parameters_by_hand():
+    """Where a profile fits decode attention apart from prefill, a decode kernel takes the roofline
+    of its FLOP at the decode_attention_* efficiency and its KV read, plus the decode fixed cost;
+    prefill keeps attention_*; a profile without them uses attention_* for both."""
+    h100 = PLATFORMS["dgx_h100"]
+    ex = h100.execution
+    assert ex.decode_attention_flop_efficiency is not None and ex.decode_attention_half_keys
+    assert ex.decode_attention_kernel_launch_s is not None
+    peak, bw = h100.device.peak_flop_per_s, h100.device.hbm.bw_bytes_per_s
+    model = get_model("llama-2-70b")
+    for context in (16, 4000):
+        attn = {o.name: o for o in layer_operators(model, decode_shape(8, context, 8))}["attention"]
+        assert attn.decode and attn.kv_read_bytes == 8 * context * 2 * 1 * 128 * 2
+        eff = ex.decode_attention_flop_efficiency * context / (context + ex.decode_attention_half_keys)
+        compute = 8 * context * 8 * (4 * 128 + 5) / (peak * eff)
+        memory = attn.unfused_bytes / (bw * ex.hbm_efficiency)
+        assert kernel_s(h100, attn) == pytest.approx(max(compute, memory)
+                                                     + ex.decode_attention_kernel_launch_s)
+    prefill = {o.name: o for o in layer_operators(model, prefill_shape(1, 1024, 8))}["attention"]
+    assert not prefill.decode
+    keys = prefill.attended_keys
+    eff = ex.attention_flop_efficiency * keys / (keys + ex.attention_half_keys)
+    assert kernel_s(h100, prefill) == pytest.approx(
+        max(prefill.flop / (peak * eff), prefill.unfused_bytes / (bw * ex.hbm_efficiency))
+        + ex.attention_kernel_launch_s)
+    assert A100.execution.decode_attention_flop_efficiency is None  # A100: one set for both
+
+
 def test_fused_decode_layer_is_one_graph_streaming_its_weights():
     model = get_model("llama-2-7b")
     layer = layer_operators(model, decode_shape(1, 2048, 8))

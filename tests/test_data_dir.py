@@ -12,7 +12,10 @@ from sn40l_sim.workload.data_dir import resolve_data_dir, resolve_data_path
 from sn40l_sim.workload.datasets import file_status, find_known_file, known_datasets
 
 SHARED_NAMES = {"azure-llm-2023", "mooncake-traces", "mt-bench", "arena-hard", "vidur-profiling",
-                "llmcompass-a100-kernels", "vidur-traces"}
+                "llmcompass-a100-kernels", "vidur-traces", "aiconfigurator-perf",
+                "trtllm-first-token-a100", "nemo-llama2-inference"}
+TRANSCRIBED = {"trtllm-first-token-a100", "nemo-llama2-inference"}
+SHORT_COMMIT = {"aiconfigurator-perf"}  # its source names only an abbreviated commit
 
 
 def test_data_dir_precedence(monkeypatch, tmp_path):
@@ -61,10 +64,15 @@ def test_registry_shape():
     assert set(datasets) == SHARED_NAMES
     for dataset in datasets.values():
         assert dataset.files and dataset.license
+        assert dataset.fetchable == (dataset.name not in TRANSCRIBED), dataset.name
+        assert (dataset.transcribed_from is not None) == (dataset.name in TRANSCRIBED)
+        digits = "{9,40}" if dataset.name in SHORT_COMMIT else "{40}"
         for f in dataset.files:
-            assert re.fullmatch(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]{40}/"
-                                r"\S+", f.url), f.url
             assert re.fullmatch(r"[0-9a-f]{64}", f.sha256) and f.size_bytes > 0
+            if f.url is None:
+                continue
+            assert re.fullmatch(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]"
+                                + digits + r"/\S+", f.url), f.url
     assert find_known_file("vidur-traces/arxiv_summarization_stats_llama2_tokenizer_filtered_v2"
                            ".csv") == ("vidur-traces", "vidur-traces/arxiv_summarization_stats_"
                                        "llama2_tokenizer_filtered_v2.csv")

@@ -112,3 +112,70 @@ def test_fetch_real_datasets_from_a_file_mirror(real_data, tmp_path):
         for entry in datasets.get_dataset(name).files:
             assert (data / name / entry.file).read_bytes() == \
                 (real_data / name / entry.file).read_bytes()
+
+
+@pytest.fixture
+def with_transcribed(tiny, tmp_path, monkeypatch) -> Path:
+    """Adds 'table' (hand-transcribed, no upstream URL) beside 'tiny'; returns a mirror holding it."""
+    content = b"model,ms\nx,16\n"
+    entry = DatasetFile("t.csv", None, len(content), hashlib.sha256(content).hexdigest())
+    registry = dict(datasets.known_datasets())
+    registry["table"] = Dataset("table", "hand table", "docs", (entry,), "a web page, p. 3")
+    monkeypatch.setattr(datasets, "known_datasets", lambda: registry)
+    mirror = tmp_path / "mirror"
+    (mirror / "table").mkdir(parents=True)
+    (mirror / "table" / "t.csv").write_bytes(content)
+    return mirror
+
+
+def test_a_transcribed_table_cannot_be_downloaded_by_name(with_transcribed, tmp_path, capsys):
+    data = tmp_path / "data"
+    assert not datasets.get_dataset("table").fetchable and datasets.get_dataset("tiny").fetchable
+    with pytest.raises(datasets.NotFetchableError,
+                       match=r"table/t\.csv: transcribed by hand from a web page, p\. 3; there is "
+                             r"no upstream file"):
+        fetch_dataset("table", data)
+    assert _run("data", "fetch", "table", "--data-dir", str(data)) == cli_data.EXIT_FETCH_FAILED
+    err = capsys.readouterr().err
+    assert "transcribed by hand" in err and "--base-url" in err
+    assert not (data / "table").exists()
+
+
+def test_a_transcribed_table_comes_from_a_mirror_checked(with_transcribed, tmp_path):
+    data = tmp_path / "data"
+    report = fetch_dataset("table", data, base_url=with_transcribed.as_uri())
+    assert [o for _, o in report] == ["fetched"]
+    assert [o for _, o in fetch_dataset("table", data)] == ["already present"]  # no URL needed
+    (data / "table" / "t.csv").write_bytes(b"model,ms\nx,61\n")  # same size, wrong bytes
+    with pytest.raises(datasets.NotFetchableError):
+        fetch_dataset("table", data)
+    (with_transcribed / "table" / "t.csv").write_bytes(b"model,ms\nx,99\n")
+    with pytest.raises(FetchError, match="checksum mismatch"):
+        fetch_dataset("table", data, base_url=with_transcribed.as_uri())
+
+
+def test_fetch_all_skips_a_transcribed_table_and_list_says_why(with_transcribed, tmp_path, capsys):
+    data = tmp_path / "data"
+    assert _run("data", "fetch", "all", "--data-dir", str(data)) == 0
+    out = capsys.readouterr().out
+    assert "skipped table/t.csv: transcribed by hand" in out.replace("\n", " ")
+    assert (data / "tiny" / "a.csv").read_bytes() == FILES["a.csv"]
+    assert not (data / "table").exists()
+    assert _run("data", "list", "--data-dir", str(data)) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "fetch with: sn40l-sim data fetch" not in out  # 'tiny' is complete, 'table' not fetchable
+    assert "table: transcribed by hand from a web page, p. 3" in out
+
+
+@pytest.mark.data
+def test_fetch_calibration_datasets_from_a_file_mirror(real_data, tmp_path):
+    """The GPU calibration sets (measured operator tables, transcribed first-token/NeMo tables)."""
+    data = tmp_path / "data"
+    for name in ("aiconfigurator-perf", "trtllm-first-token-a100", "nemo-llama2-inference"):
+        if not (real_data / name).is_dir():
+            pytest.skip(f"{name} not in the data directory")
+        report = fetch_dataset(name, data, base_url=real_data.as_uri())
+        assert {outcome for _, outcome in report} == {"fetched"}
+        for entry in datasets.get_dataset(name).files:
+            assert (data / name / entry.file).read_bytes() == \
+                (real_data / name / entry.file).read_bytes()

@@ -55,6 +55,11 @@ class ExecutionSpec:
     overlap_collectives: bool = False  # collectives stream inside the fused kernel
     graph_sync_s: float = 0.0  # fused: a TP group syncs at the end of a graph with no collective
     loop_layers: bool = False  # fused, hardware launch: a step's identical layer graphs are one looped call
+    # Unfused decode attention's own parameters of the attention model (set where measured decode
+    # kernels were fitted apart from prefill ones); None: decode uses the attention_* values.
+    decode_attention_flop_efficiency: float | None = None
+    decode_attention_half_keys: float | None = None
+    decode_attention_kernel_launch_s: float | None = None
 
     def launch_s(self, launch_mode: LaunchMode | None = None) -> float:
         """Cost of one fused-graph launch in the given (default: the profile's) orchestration."""

@@ -59,8 +59,15 @@ def cmd_data_list(args: argparse.Namespace) -> int:
                           f"[{styles[status]}]{status}[/]")
     console = Console()
     console.print(table)
-    if incomplete:
-        console.print(f"fetch with: sn40l-sim data fetch {' '.join(incomplete)}", markup=False)
+    known = known_datasets()
+    fetchable = [name for name in incomplete if known[name].fetchable]
+    if fetchable:
+        console.print(f"fetch with: sn40l-sim data fetch {' '.join(fetchable)}", markup=False)
+    for name in incomplete:
+        if not known[name].fetchable:
+            console.print(f"{name}: transcribed by hand from {known[name].transcribed_from}; no "
+                          "upstream file: copy it from a data directory that has it, or fetch "
+                          "it from such a mirror with --base-url", markup=False)
     return 0
 
 
@@ -74,10 +81,17 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     )
 
     from sn40l_sim.present.fs_boundary import check_writable_dir
-    from sn40l_sim.workload.datasets import FetchError, fetch_dataset, get_dataset, known_datasets
+    from sn40l_sim.workload.datasets import (
+        FetchError,
+        NotFetchableError,
+        fetch_dataset,
+        get_dataset,
+        known_datasets,
+    )
 
     data_dir = check_writable_dir(resolve_data_dir(args.data_dir), "--data-dir")
-    names = list(known_datasets()) if args.names == ["all"] else args.names
+    fetch_all = args.names == ["all"]
+    names = list(known_datasets()) if fetch_all else args.names
     for name in names:
         get_dataset(name)  # unknown names fail (exit 2) before anything is downloaded
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
@@ -95,6 +109,13 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
             try:
                 report = fetch_dataset(name, data_dir, base_url=args.base_url, progress=start,
                                        force=args.force)
+            except NotFetchableError as exc:
+                if not fetch_all:  # asked for by name: say why it cannot be had, exit 1
+                    bar.stop()
+                    print(f"sn40l-sim: error: {exc}", file=sys.stderr)
+                    return EXIT_FETCH_FAILED
+                bar.console.print(f"skipped {exc}", markup=False)  # 'all': fetch the others
+                continue
             except FetchError as exc:
                 bar.stop()
                 print(f"sn40l-sim: error: {exc}", file=sys.stderr)

@@ -247,6 +247,23 @@ class ExecutionConfig(BaseModel):
     """Kernel looping: with hardware launches, a step's identical layer kernels run as one call with a
     pipelined outer loop (one launch and one pipeline fill/drain per step, not per layer)."""
 
+    decode_attention_flop_efficiency: Fraction | None = None
+    """Decode attention's own ``attention_flop_efficiency`` (one query per sequence over its cache);
+    unset: decode uses the attention_* values."""
+    decode_attention_half_keys: float | None = Field(default=None, gt=0, le=1e9)
+    """Decode attention's own ``attention_half_keys``; set with the other two decode_attention_*."""
+    decode_attention_kernel_launch: PositiveSeconds | None = None
+    """Decode attention's own fixed cost; set with the other two decode_attention_*."""
+
+    @model_validator(mode="after")
+    def _decode_set(self) -> ExecutionConfig:
+        given = [self.decode_attention_flop_efficiency, self.decode_attention_half_keys,
+                 self.decode_attention_kernel_launch]
+        if any(v is None for v in given) and any(v is not None for v in given):
+            raise ValueError("execution: decode_attention_flop_efficiency, decode_attention_half_keys "
+                             "and decode_attention_kernel_launch are set together or not at all")
+        return self
+
     def to_spec(self) -> ExecutionSpec:
         return ExecutionSpec(
             mode=self.mode,
@@ -268,6 +285,9 @@ class ExecutionConfig(BaseModel):
             overlap_collectives=self.overlap_collectives,
             graph_sync_s=self.graph_sync,
             loop_layers=self.loop_layers,
+            decode_attention_flop_efficiency=self.decode_attention_flop_efficiency,
+            decode_attention_half_keys=self.decode_attention_half_keys,
+            decode_attention_kernel_launch_s=self.decode_attention_kernel_launch,
         )
 
 

@@ -56,6 +56,7 @@ class Operator:
     n: int = 0
     k: int = 0
     attended_keys: float = 0.0  # attention: mean keys a query attends to (``a`` of docs/cost_model.md)
+    decode: bool = False  # attention: one new query per sequence over its cached keys (a KV read)
 
     @property
     def unfused_bytes(self) -> float:
@@ -167,6 +168,7 @@ def attention_op(model: ModelSpec, shape: StepShape) -> Operator:
         act_out_bytes=queries * q_heads * d * bpe,
         kv_read_bytes=shape.n_batch * shape.n_prior_tokens * kv_per_token,
         kv_write_bytes=queries * kv_per_token, attended_keys=attended,
+        decode=shape.phase == "decode",
     )
 
 

@@ -10,11 +10,13 @@ read and written): intermediates make the full HBM round trip. A GEMM's achievab
 small or skinny GEMMs leave tiles, warps and the k-loop pipeline partly idle, so they do not reach
 peak. Attention's achievable FLOP/s is ``peak * attention_flop_efficiency * s(a, h_keys)`` for
 ``a`` attended keys per query (short key ranges leave FlashAttention's inner loop and its softmax
-rescaling a larger share). ``fixed`` is the launch plus prologue and tail of a kernel: one value for
-GEMMs and eager collectives, one for vector kernels, one for attention; an all-reduce's time and
-launch depend on the implementation the serving stack uses (``cost/collectives.py``). These few
-parameters are fitted per GPU to its own measured kernels by ``scripts/fit_gpu_efficiency.py``,
-which calls :func:`kernel_s` itself, so the fit and the simulator share one model.
+rescaling a larger share); a profile may fit decode attention's share, saturation and fixed cost
+apart from prefill's (``decode_attention_*``). ``fixed`` is the launch plus prologue and tail of
+a kernel: one value for GEMMs and eager collectives, one for vector kernels, one for attention;
+an all-reduce's time and launch depend on the implementation the serving stack uses
+(``cost/collectives.py``). These few parameters are fitted per GPU to its own measured kernels
+by ``scripts/fit_gpu_efficiency.py``, which calls :func:`kernel_s` itself, so the fit and the
+simulator share one model.
 """
 
 from __future__ import annotations
@@ -37,15 +39,21 @@ def gemm_efficiency(platform: PlatformSpec, m: int, n: int, k: int) -> float:
             * saturation(k, ex.gemm_half_k))
 
 
-def attention_efficiency(platform: PlatformSpec, attended_keys: float) -> float:
-    """Share of peak FLOP/s an attention kernel achieves when each query attends to that many keys."""
+def attention_efficiency(platform: PlatformSpec, attended_keys: float, decode: bool = False) -> float:
+    """Share of peak FLOP/s an attention kernel achieves when each query attends to that many keys
+    (a decode kernel: its own values where the profile fits decode apart from prefill)."""
     ex = platform.execution
+    if decode and ex.decode_attention_flop_efficiency is not None and ex.decode_attention_half_keys:
+        return ex.decode_attention_flop_efficiency * saturation(attended_keys,
+                                                                ex.decode_attention_half_keys)
     return ex.attention_flop_efficiency * saturation(attended_keys, ex.attention_half_keys)
 
 
 def fixed_s(platform: PlatformSpec, op: Operator) -> float:
     """Fixed cost (launch, prologue, tail) of an operator's kernel, by kind."""
     ex = platform.execution
+    if op.kind == "attention" and op.decode and ex.decode_attention_kernel_launch_s is not None:
+        return ex.decode_attention_kernel_launch_s
     if op.kind == "attention":
         return ex.attention_kernel_launch_s
     if op.kind in ("norm", "elementwise", "embedding"):
@@ -61,7 +69,8 @@ def compute_s(platform: PlatformSpec, op: Operator) -> float:
     if op.kind == "gemm":
         return op.flop / (peak * gemm_efficiency(platform, op.m, op.n, op.k))
     if op.kind == "attention":
-        return op.flop / (peak * attention_efficiency(platform, op.attended_keys)) if op.flop else 0.0
+        eff = attention_efficiency(platform, op.attended_keys, decode=op.decode)
+        return op.flop / (peak * eff) if op.flop else 0.0
     return 0.0  # vector ops: memory-bound on every modelled device (a few FLOP per byte)
 
 

@@ -4,6 +4,9 @@ The registry is data (``datasets.yaml``): a folder name per dataset, and per fil
 repository path at a fixed commit, size and SHA-256. ``fetch_dataset`` downloads with urllib (so
 ``file://`` mirrors work too), verifies the checksum while streaming, and renames a finished
 temporary file into place, so a crash never leaves a half-written file under the final name.
+A dataset transcribed by hand from a web page (``transcribed_from`` instead of ``repo``) has no
+upstream file: its checksum still identifies the right bytes, and only a mirror (``--base-url``)
+or a copy from another data directory can supply it.
 """
 
 from __future__ import annotations
@@ -33,12 +36,16 @@ class FetchError(Exception):
     """A download failed or gave the wrong bytes (not the user's input; exit status 1)."""
 
 
+class NotFetchableError(FetchError):
+    """A file transcribed by hand has no upstream URL and no mirror was named."""
+
+
 @dataclass(frozen=True, slots=True)
 class DatasetFile:
     """One file of a dataset: its name in the dataset folder and its upstream copy."""
 
     file: str
-    url: str
+    url: str | None  # None: transcribed by hand, no upstream file
     size_bytes: int
     sha256: str
 
@@ -49,6 +56,12 @@ class Dataset:
     description: str
     license: str
     files: tuple[DatasetFile, ...]
+    transcribed_from: str | None = None  # where a hand-transcribed table was copied from
+
+    @property
+    def fetchable(self) -> bool:
+        """Whether every file has an upstream URL (a hand-transcribed table has none)."""
+        return all(f.url is not None for f in self.files)
 
 
 @cache
@@ -60,14 +73,15 @@ def known_datasets() -> dict[str, Dataset]:
         files = tuple(
             DatasetFile(
                 file=f["file"],
-                url=RAW_URL.format(repo=entry["repo"], commit=f.get("commit", entry["commit"]),
-                                   path=f["path"]),
+                url=(RAW_URL.format(repo=entry["repo"], commit=f.get("commit", entry["commit"]),
+                                    path=f["path"]) if "path" in f else None),
                 size_bytes=int(f["size_bytes"]),
                 sha256=str(f["sha256"]).lower(),
             )
             for f in entry["files"]
         )
-        out[name] = Dataset(name, entry["description"], entry["license"], files)
+        out[name] = Dataset(name, entry["description"], entry["license"], files,
+                            entry.get("transcribed_from"))
     return out
 
 
@@ -112,9 +126,15 @@ def file_status(data_dir: Path, dataset: Dataset, entry: DatasetFile) -> FileSta
 
 def source_url(dataset: Dataset, entry: DatasetFile, base_url: str | None) -> str:
     """Upstream URL, or ``<base_url>/<dataset>/<file>`` for a mirror of a data directory."""
-    if base_url is None:
-        return entry.url
-    return f"{base_url.rstrip('/')}/{dataset.name}/{entry.file}"
+    if base_url is not None:
+        return f"{base_url.rstrip('/')}/{dataset.name}/{entry.file}"
+    if entry.url is None:
+        raise NotFetchableError(
+            f"{dataset.name}/{entry.file}: transcribed by hand from {dataset.transcribed_from}; "
+            "there is no upstream file to download: copy it (sha256 "
+            f"{entry.sha256}) from a data directory that has it, or fetch from such a mirror "
+            "with --base-url")
+    return entry.url
 
 
 def download_verified(url: str, dest: Path, entry: DatasetFile,
@@ -160,7 +180,8 @@ def fetch_dataset(name: str, data_dir: Path, *, base_url: str | None = None,
         if not force and file_status(data_dir, dataset, entry) == "ok":
             report.append((entry, "already present"))
             continue
+        url = source_url(dataset, entry, base_url)  # NotFetchableError before any progress bar
         callback = progress(entry) if progress is not None else None
-        download_verified(source_url(dataset, entry, base_url), dest, entry, callback)
+        download_verified(url, dest, entry, callback)
         report.append((entry, "fetched"))
     return report
