@@ -8,15 +8,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sn40l_sim.cli.common import EXIT_INPUT, add_set
+
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sn40l_sim.config.overrides import parse_set
     from sn40l_sim.studies.sweep.driver import SweepOptions, run_sweep
     from sn40l_sim.workload.data_dir import resolve_data_dir
 
     options = SweepOptions(backend=args.backend, workers=args.workers,
                            output=Path(args.output) if args.output else None,
                            data_dir=resolve_data_dir(args.data_dir), restart=args.restart,
-                           progress=not args.no_progress, ray_address=args.ray_address)
+                           progress=not args.no_progress, ray_address=args.ray_address,
+                           overrides=parse_set(args.set))
     result = run_sweep(Path(args.sweep), options)
     console = Console()
     points = result.points
@@ -26,6 +30,10 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if n_error:
         first = points.loc[points["status"] == "error", "error"].iloc[0]
         console.print(f"first input error: {first}", markup=False)
+    if len(points) and n_error == len(points):
+        console.print(f"[red]error:[/red] every point of the sweep failed ({n_error}); nothing was "
+                      "simulated. The first point's error above says why.")
+        return EXIT_INPUT
     if result.search is not None:
         _print_search(result.search, console)
         capacity = result.out / "capacity.md"
@@ -63,4 +71,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="data directory for traces")
     p.add_argument("--restart", action="store_true", help="delete finished points and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_set(p)
     p.set_defaults(func=_cmd_sweep)

@@ -16,3 +16,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+
+
+def add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", default=[],
+                   help="override one scenario field by its dotted path, e.g. serving.max_batch=16 "
+                   "or platform.interconnect.topology=ring (repeatable; docs/sweeps.md)")

@@ -48,6 +48,7 @@ class SweepOptions:
     restart: bool = False
     progress: bool = True
     ray_address: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # ``--set``: added to the file's ``set``
 
 
 @dataclass
@@ -156,10 +157,31 @@ def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
                          "and new results are not mixed", file=str(sweep_file))
 
 
+def with_seeds_and_set(spec: SweepSpec, base: dict[str, Any], overrides: dict[str, Any],
+                       path: Path) -> SweepSpec:
+    """The spec as it runs: ``--set`` paths joined to ``set``, and ``seeds``/``replicates`` as a
+    last grid axis ``seed`` (replicates N: the base scenario's seed and the N-1 after it)."""
+    clash = [k for k in overrides if k in spec.grid or any(k in c for c in spec.cases)]
+    if clash:
+        raise InputError(f"--set {', '.join(clash)}: already a grid or case axis of the sweep",
+                         file=str(path), field="--set")
+    for key in overrides:
+        problem = check_path(key)
+        if problem:
+            raise InputError(problem, field="--set")
+    seeds = spec.seeds
+    if seeds is None and spec.replicates is not None:
+        first = int(base.get("seed", 1)) if isinstance(base.get("seed", 1), int) else 1
+        seeds = [first + i for i in range(spec.replicates)]
+    grid = {**spec.grid, "seed": list(seeds)} if seeds is not None else spec.grid
+    return spec.model_copy(update={"set": {**spec.set, **overrides}, "grid": grid})
+
+
 def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
     spec, node = load_sweep(path)
     check_paths(spec, path, node)
     base, source = _base_scenario(spec, path, node)
+    spec = with_seeds_and_set(spec, base, options.overrides, path)
     root = options.output if options.output is not None else Path(spec.output)
     out = root / spec.name
     if out.resolve().parent != root.resolve():  # the spec's name pattern should make this impossible
