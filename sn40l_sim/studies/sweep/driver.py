@@ -27,7 +27,14 @@ from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError, Interrupted
 from sn40l_sim.present.results_dir import write_json
 from sn40l_sim.studies.sweep.backends import Backend, make_backend
-from sn40l_sim.studies.sweep.capacity import ANSWER_KEYS, capacity_markdown, capacity_table
+from sn40l_sim.studies.sweep.capacity import (
+    ANSWER_KEYS,
+    SEED,
+    capacity_markdown,
+    capacity_mean,
+    capacity_table,
+    why_none,
+)
 from sn40l_sim.studies.sweep.fingerprint import fingerprint
 from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
 from sn40l_sim.studies.sweep.progress import SweepProgress
@@ -290,8 +297,9 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
                        answer_metric=hit.get(search.slo.metric),
                        answer_platform_name=hit.get("platform_name"))
             row.update({f"answer_{k}": hit.get(k) for k in ANSWER_KEYS})
-        elif state.probes:  # none: what the best end of the range reached
+        elif state.probes:  # none: what the best end of the range reached, and why it failed
             best = store.read(point_id({**combo, search.field: state.probes[0][0]})) or {}
+            row["why"] = why_none(best, search.slo.metric, search.field, state.probes[0][0])
             row.update(best_end_n_devices=best.get("n_devices"),
                        best_end_metric=best.get(search.slo.metric),
                        answer_platform_name=best.get("platform_name"),
@@ -304,5 +312,8 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
     write_frame_atomic(frame, out / SEARCH_TABLE)
     table = capacity_table(frame, search.cheapest_over)
     table.to_csv(out / "capacity.csv", index=False)
+    if SEED in table.columns and SEED not in search.cheapest_over:  # replicates: mean and interval
+        table = capacity_mean(table)
+        table.to_csv(out / "capacity_mean.csv", index=False)
     (out / "capacity.md").write_text(capacity_markdown(table, search.slo.describe()))
     return frame
