@@ -152,3 +152,24 @@ def test_reprice_input_errors(seeded):
     with pytest.raises(InputError, match="not one of"):
         parse_changes([], ["sn40l_node.gpu_busy=450 W"])
     assert main(["reprice", str(seeded), "--price", "sn40l_node=1.5x", "--markdown"]) == 0
+
+
+def test_capacity_plot_marks_reasons_and_the_cheapest(tmp_path, seeded):
+    import matplotlib
+
+    from sn40l_sim.studies.sweep.sweep_plots import plot_sweep
+
+    search = pd.read_parquet(seeded / "search.parquet")
+    search.loc[search["platform"] == "dgx_h100", ["answer", "status"]] = [None, "none"]
+    search["why"] = search["why"].astype(object) if "why" in search else None
+    search.loc[search["platform"] == "dgx_h100", "why"] = "does not fit in memory at any size (x)"
+    folder = tmp_path / "copy"
+    shutil.copytree(seeded, folder, ignore=shutil.ignore_patterns("reprice*"))
+    search.to_parquet(folder / "search.parquet")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        files = plot_sweep(folder, kind="capacity", x="serving.tensor_parallel")
+    svg = next(p for p in files if p.suffix == ".svg").read_text()
+    assert "no answer: does not fit in memory" in svg
+    assert "cheapest configuration per platform" in svg
+    assert "SN40L node" in svg and "sn40l_node" not in svg.replace("sn40l_node_", "")
+    assert "nodes needed" in svg

@@ -60,6 +60,6 @@ def test_identical_lines_say_so_and_bounds_are_marked(tmp_path):
         capacity_curve(search, "x", "answer_n_devices", ["h"], "t", tmp_path)
         labels = captured["labels"]
         assert any("true answer may be lower" in t for t in labels)
-        assert any("none up to" in t for t in labels)
+        assert any("no answer: misses the SLO up to the top of the range" in t for t in labels)
     finally:
         plt.Figure.savefig = original
