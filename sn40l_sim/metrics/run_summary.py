@@ -23,6 +23,7 @@ import yaml
 from sn40l_sim.catalogue.hardware import PowerSpec, PriceSpec
 from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.economics import Fleet, RequestColumns, Slo, economics
+from sn40l_sim.metrics.overload import backlog
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
 from sn40l_sim.metrics.run_info import MemoryUse, RunInfo, doc
 from sn40l_sim.workload.workload_stats import WorkloadStats
@@ -134,8 +135,13 @@ class RunSummary:
                                "target for sweep searches")
     slo_ttft_s: float = doc("the TTFT bound goodput used (`slo.ttft`)")
     slo_tbt_s: float = doc("the time-between-tokens bound goodput used (`slo.time_between_tokens`)")
+    overloaded: bool = doc("the backlog (requests arrived, not finished) grew through the arrivals "
+                           "(metrics/overload.py): latency and cost then depend on the trace's length")
+    backlog_at_quarters: list[int] = doc("requests waiting or running at 1/4, 1/2, 3/4 and the end of "
+                                         "the arrival window")
     warnings: list[str] = doc("one line per default limit (`max_context_tokens`, a default "
-                              "`kv_reservation`) that rejected requests, with the count")
+                              "`kv_reservation`) that rejected requests, with the count, and one if "
+                              "the run was overloaded")
 
     @classmethod
     def from_run_dir(cls, run_dir: Path) -> RunSummary:
@@ -302,7 +308,9 @@ def _economics_part(info: RunInfo, columns: RequestColumns, timing: _EventTiming
     fleet = Fleet(info.n_nodes, info.n_devices_per_node, info.tensor_parallel)
     out: dict[str, Any] = economics(columns, busy * info.tensor_parallel, fleet, power, price,
                                     Slo(info.slo_ttft_s, info.slo_tbt_s))
-    out["warnings"] = list(info.warnings)
+    grew = backlog(columns.arrival_s, columns.end_s)
+    out.update(overloaded=grew.overloaded, backlog_at_quarters=list(grew.at_quarters))
+    out["warnings"] = [*info.warnings, *([grew.warning()] if grew.overloaded else [])]
     return out
 
 
