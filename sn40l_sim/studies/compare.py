@@ -160,6 +160,11 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
     table = ratio_rows(summaries, {label: result.requests for label, result in results.items()})
     table.to_csv(root / "ratios.csv", index=False)
     write_json(root / "summaries.json", summaries)
+    if plots:
+        from sn40l_sim.present.run_plots import compare_cdf
+
+        compare_cdf({label: result.requests for label, result in results.items()}, scenario.name,
+                    root / "latency_cdf.png")
     return Comparison(root, results, table)
 
 
