@@ -13,7 +13,9 @@ from typing import Any
 
 import pandas as pd
 from rich import box
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 _SHORT = {"workload.rate_multiplier": "rate x", "serving.tensor_parallel": "TP",
           "workload.generator.arrivals.rate_per_s": "req/s", "platform": "platform", "seed": "seed"}
@@ -29,6 +31,11 @@ def _num(value: Any) -> float:
 def _fmt(value: Any, pattern: str) -> str:
     number = _num(value)
     return "-" if math.isnan(number) else pattern.format(number)
+
+
+def short_axis(axis: str) -> str:
+    """A column header for a sweep axis: ``serving.tensor_parallel`` -> ``TP``."""
+    return _short(axis)
 
 
 def _short(axis: str) -> str:
@@ -94,17 +101,25 @@ def capacity_note(slo: str, seeds: bool) -> str:
     return note
 
 
-def capacity_rich(table: pd.DataFrame, slo: str) -> Table:
-    """The capacity table for the console: folds cells, never cuts them."""
+def capacity_rich(table: pd.DataFrame, slo: str) -> Group:
+    """The capacity table for the console: cells fold, never cut; the reasons for missing answers
+    are numbered notes under the table (they are the one long text), ``none [1]`` in the row."""
     head, rows = capacity_cells(table)
+    notes: list[str] = []
+    if head[-1] == "why none":
+        head = head[:-1]
+        for row in rows:
+            why = row.pop()
+            if why != "-":
+                notes.append(why)
+                row[len(head) - 6] = f"none [{len(notes)}]"  # the nodes cell
     out = Table(title=capacity_note(slo, "n_seeds" in table.columns), box=box.SIMPLE_HEAD,
                 title_justify="left", pad_edge=False, padding=(0, 1))
     for name in head:
-        out.add_column(name, overflow="fold", justify="left" if name in ("why none", "platform")
-                       else "right")
+        out.add_column(name, overflow="fold", justify="left" if name == "platform" else "right")
     for row in rows:
         out.add_row(*row)
-    return out
+    return Group(out, *(Text(f"[{n}] {why}") for n, why in enumerate(notes, start=1)))
 
 
 def capacity_markdown_cells(table: pd.DataFrame, slo: str) -> str:
@@ -130,6 +145,7 @@ def search_rich(search: pd.DataFrame) -> Table:
         platform = r.get("answer_platform_name")
         cells = [str(platform) if a == "platform" and isinstance(platform, str)
                  else (f"{r[a]:g}" if isinstance(r[a], float) else str(r[a])) for a in axes]
+        why = r.get("why")
         out.add_row(*cells, _fmt(r.get("answer"), "{:g}"), str(r.get("status")), str(r.get("n_probes")),
-                    str(r.get("why") or "-"))
+                    why if isinstance(why, str) and why else "-")
     return out

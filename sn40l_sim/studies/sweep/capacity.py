@@ -47,8 +47,9 @@ def why_none(best: dict[str, Any] | None, metric: str, field: str, bound: Any) -
     if isinstance(reasons, str):
         reasons = json.loads(reasons) if reasons.startswith("{") else {}
     memory = {r: n for r, n in reasons.items() if "memory" in r}
-    if memory and not best.get("n_completed"):
-        return f"does not fit in memory at any size ({next(iter(memory))})"
+    if memory:  # rejected for memory even with the most nodes: more groups, not more memory each
+        reason, n = max(memory.items(), key=lambda kv: kv[1])
+        return f"does not fit in memory at any size ({n:,} requests: {reason})"
     value = best.get(metric)
     shown = f"{value:.3g}" if isinstance(value, int | float) and value == value else "n/a"
     return f"misses the SLO up to {field}={bound:g} ({metric} {shown} there)"
@@ -83,6 +84,25 @@ def _cheapest(rows: pd.DataFrame) -> pd.Series | None:
     return ok.loc[order[0]]
 
 
+def _short_why(why: Any) -> str:
+    text = str(why) if isinstance(why, str) and why else "misses the SLO in the searched range"
+    return text.split(" (")[0]  # the reason without the figures (they are in search.parquet)
+
+
+def _why_of_choices(rows: pd.DataFrame, choose: list[str]) -> str:
+    """Why none of the choices answered: each distinct reason once, with the choices it applies to."""
+    from sn40l_sim.present.tables import short_axis
+
+    by_reason: dict[str, list[str]] = {}
+    for _, r in rows.iterrows():
+        label = ",".join(f"{short_axis(a)}={r[a]}" for a in choose)
+        by_reason.setdefault(_short_why(r.get("why")) if choose else str(r.get("why") or
+                             "misses the SLO in the searched range"), []).append(label)
+    if not choose:
+        return "; ".join(by_reason)
+    return "; ".join(f"{'/'.join(labels)}: {reason}" for reason, labels in by_reason.items())
+
+
 def _tried(rows: pd.DataFrame, choose: list[str]) -> str:
     parts = []
     for _, r in rows.iterrows():
@@ -110,8 +130,7 @@ def capacity_table(search: pd.DataFrame, cheapest_over: list[str]) -> pd.DataFra
             row.update(status="none", devices=_num(part["best_end_n_devices"].max())
                        if "best_end_n_devices" in part else math.nan,
                        tensor_parallel=math.nan, nodes=math.nan,
-                       why="; ".join(dict.fromkeys(str(w) for w in part.get("why", pd.Series(
-                           dtype=str)).dropna() if w)) or "misses the SLO in the searched range")
+                       why=_why_of_choices(part, cheapest_over))
         else:
             row.update(status=best["status"], devices=_num(best.get("answer_n_devices")),
                        nodes=_num(best.get("answer")))
@@ -151,7 +170,7 @@ def capacity_mean(table: pd.DataFrame) -> pd.DataFrame:
                    else "found",
                    nodes_by_seed="/".join("-" if r["status"] == "none" else f"{_num(r['nodes']):.0f}"
                                           for _, r in part.iterrows()),
-                   why="; ".join(dict.fromkeys(str(w) for w in part["why"] if w)))
+                   why="; ".join(dict.fromkeys(str(w) for w in part["why"] if isinstance(w, str) and w)))
         for key in MEAN_KEYS:
             mean, half = mean_ci95(found[key].tolist()) if key in found and len(found) else (math.nan,
                                                                                              math.nan)
