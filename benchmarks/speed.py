@@ -17,6 +17,9 @@ Poisson generator with its fitted lengths when the trace is absent):
   128, FCFS, the trace's 19,366 requests (overloaded: queues grow all run long).
 * ``multi_node``: ``coe`` on 8 SN40L nodes with 2 replicas of each expert, at 8x the rate.
 * ``scaling``: ``single_model`` at 2k, 4k, 8k and 16k requests (time per request should stay flat).
+* ``coe_scaling``: ``coe`` at 1M and 10M requests, each in its own process (its own peak RSS):
+  CPU per request and peak memory of each against the first (``--requests`` sets the sizes, comma
+  separated). Minutes of CPU: run it alone, niced.
 
 Each line: ``case, requests, requests_per_s`` (simulated requests per CPU second of this process
 over the whole ``run_scenario`` call: trace, simulation, Parquet, summary; on a quiet machine the
@@ -68,9 +71,13 @@ AZURE_CONV_RATE_PER_S = 5.53  # data README: 19,366 requests over 3,502 s
 # outputs  211 /  129 /  1000 -> sigma = sqrt(2 ln(211/129))   ~ 0.99.
 POISSON_PROMPT = {"kind": "lognormal", "median": 1020, "sigma": 0.50, "max_tokens": 14050}
 POISSON_OUTPUT = {"kind": "lognormal", "median": 129, "sigma": 0.99, "max_tokens": 1000}
-CASES = ("coe", "single_model", "multi_node", "scaling")
+CASES = ("coe", "single_model", "multi_node", "scaling", "coe_scaling")
 DEFAULT_REQUESTS = {"coe": 100_000, "single_model": AZURE_CONV_REQUESTS, "multi_node": 100_000}
 SCALING_REQUESTS = (2_000, 4_000, 8_000, 16_000)
+COE_SCALING_REQUESTS = (1_000_000, 10_000_000)
+# The raw-SimPy reference runs at most this many requests: its rate does not depend on the length
+# (a 10M reference would add a minute of CPU and say nothing new).
+RAW_MAX_REQUESTS = 1_000_000
 
 
 def _workload(n_requests: int, rate_multiplier: float, has_trace: bool) -> dict[str, Any]:
@@ -121,7 +128,7 @@ class _EventCount:
 
         import sn40l_sim.runner as runner_module
 
-        runner_module.Simulation = Captured  # type: ignore[misc]
+        runner_module.Simulation = Captured  # type: ignore[attr-defined]
 
     def last(self) -> int:
         return int(next(self.sims[-1].env._eid))  # noqa: SLF001 - SimPy's only event counter
@@ -220,7 +227,7 @@ def run_case(case: str, n_requests: int, data_dir: Path, has_trace: bool,
     n_events = counter.last()
     n_done = int(result.summary["n_requests"])
     events_per_request = n_events / n_done
-    raw = raw_simpy_events_per_s(n_done, events_per_request)
+    raw = raw_simpy_events_per_s(min(n_done, RAW_MAX_REQUESTS), events_per_request)
     events_per_s = n_events / cpu_s
     return {"case": case, "requests": n_done, "requests_per_s": round(n_done / cpu_s, 1),
             "events_per_s": round(events_per_s, 1),
@@ -234,10 +241,38 @@ def run_case(case: str, n_requests: int, data_dir: Path, has_trace: bool,
             "workload": "trace" if has_trace else "poisson", "machine": machine()}
 
 
+def coe_scaling(args: argparse.Namespace) -> int:
+    """``coe`` at each size in a process of its own; each line adds CPU per request and peak RSS
+    against the first size's (linear time: a ratio near 1)."""
+    sizes = ([int(n) for n in str(args.requests).split(",")] if args.requests
+             else list(COE_SCALING_REQUESTS))
+    first: dict[str, Any] | None = None
+    for n in sizes:
+        command = [sys.executable, __file__, "--case", "coe", "--requests", str(n)]
+        if args.data_dir:
+            command += ["--data-dir", args.data_dir]
+        if args.poisson:
+            command.append("--poisson")
+        if args.all_cores:
+            command.append("--all-cores")
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        line = json.loads(out.strip().splitlines()[-1])
+        line["case"] = "coe_scaling"
+        line["cpu_us_per_request"] = round(line["cpu_s"] / line["requests"] * 1e6, 2)
+        line["peak_rss_mib"] = round(line["peak_rss_bytes"] / 2**20)
+        first = first or line
+        line["cpu_per_request_vs_first"] = round(
+            line["cpu_us_per_request"] / first["cpu_us_per_request"], 3)
+        line["peak_rss_vs_first"] = round(line["peak_rss_bytes"] / first["peak_rss_bytes"], 3)
+        print(json.dumps(line), flush=True)
+    return 0
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--case", choices=(*CASES, "all"), default="all")
-    p.add_argument("--requests", type=int, help="requests (default per case; not for scaling)")
+    p.add_argument("--requests", help="requests (default per case; not for scaling; coe_scaling: "
+                   "sizes, comma separated)")
     p.add_argument("--data-dir", help="data directory (default $SN40L_SIM_DATA)")
     p.add_argument("--poisson", action="store_true", help="ignore the trace, use the generator")
     p.add_argument("--profile", type=int, default=0, metavar="N",
@@ -254,14 +289,16 @@ def main(argv: list[str] | None = None) -> int:
         # One process per case, so that each line's peak RSS is that case's own.
         forwarded = [a for a in (argv if argv is not None else sys.argv[1:])
                      if a not in ("--case", "all") and not a.startswith("--case=")]
-        for case in CASES:
+        for case in CASES[:-1]:  # coe_scaling takes minutes: only when asked for by name
             subprocess.run([sys.executable, __file__, "--case", case, *forwarded], check=True)
         return 0
+    if args.case == "coe_scaling":
+        return coe_scaling(args)
     data_dir = resolve_data_dir(args.data_dir)
     has_trace = not args.poisson and (data_dir / AZURE_CONV).is_file()
     for case in (args.case,):
         sizes = (SCALING_REQUESTS if case == "scaling"
-                 else (args.requests or DEFAULT_REQUESTS[case],))
+                 else (int(args.requests or DEFAULT_REQUESTS[case]),))
         first_s_per_request = None
         for n in sizes:
             line = run_case(case, n, data_dir, has_trace, args.profile)

@@ -59,11 +59,17 @@ class InputError(Exception):
         return _one_line(f"{prefix}: {self.message}" if prefix else self.message)
 
 
+def did_you_mean(value: object, known: Sequence[str], *, cutoff: float = 0.6) -> str:
+    """``"; did you mean 'y'?"`` for the known name closest to ``value``, or ``""`` (the one
+    format every "unknown name" message shares)."""
+    close = difflib.get_close_matches(str(value), list(known), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def unknown_name_error(kind: str, value: object, known: Sequence[str]) -> InputError:
     """``unknown <kind> 'x'; did you mean 'y'? (known: ...)``: the closest known name, and all of them."""
-    close = difflib.get_close_matches(str(value), list(known), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return InputError(f"unknown {kind} {value!r}{hint} (known: {', '.join(known)})")
+    return InputError(f"unknown {kind} {value!r}{did_you_mean(value, known, cutoff=0.5)} "
+                      f"(known: {', '.join(known)})")
 
 
 MAX_SHOWN_PROBLEMS = 20

@@ -27,7 +27,10 @@ from sn40l_sim.metrics.recorder import PARTS_SUFFIX, Recorder
 from sn40l_sim.metrics.run_info import RUN_INFO, RunInfo
 from sn40l_sim.metrics.run_summary import RunSummary
 from sn40l_sim.metrics.warnings import default_limit_warnings
+from sn40l_sim.plan.planner import plan_run
+from sn40l_sim.plan.run_plan import RunPlan
 from sn40l_sim.policy.expert_load import label_shares
+from sn40l_sim.policy.placement_rules import PLACEMENTS
 from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.present.results_dir import new_run_dir, read_table, write_json, write_yaml
 from sn40l_sim.workload.data_dir import resolve_data_dir
@@ -178,20 +181,20 @@ def _economics_info(resolved: ResolvedScenario, requests: ParquetColumns) -> dic
     platform, scenario = resolved.platform, resolved.scenario
     power = platform.power
     return {"n_nodes": platform.n_nodes, "n_devices_per_node": platform.n_devices_per_node,
-            "tensor_parallel": scenario.serving.tensor_parallel,
+            "tensor_parallel": resolved.serving.tensor_parallel,
             "power_w": ({"device_idle": power.device_idle_w, "device_busy": power.device_busy_w,
                          "node_idle": power.node_idle_w, "node_busy": power.node_busy_w}
                         if power else None),
             "node_usd_per_hour": platform.price.node_usd_per_hour if platform.price else None,
             "slo_ttft_s": scenario.slo.ttft, "slo_tbt_s": scenario.slo.time_between_tokens,
-            "warnings": default_limit_warnings(requests, scenario.serving)}
+            "warnings": default_limit_warnings(requests, resolved.serving)}
 
 
 def with_label_shares(resolved: ResolvedScenario, data_dir: Path) -> ResolvedScenario:
-    """For load-aware placement over a labelled trace: read it ahead and count where its requests
-    go (the same router and seed as the run), so copies follow the trace's own traffic."""
+    """For a placement rule that uses loads, over a labelled trace: read it ahead and count where
+    its requests go (the same router and seed as the run), so copies follow the trace's own traffic."""
     scenario = resolved.scenario
-    if scenario.serving.placement == "uniform" or scenario.workload.trace is None:
+    if not PLACEMENTS.get(resolved.serving.placement).uses_loads or scenario.workload.trace is None:
         return resolved
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data_dir,
                                  base_dir=resolved.base_dir)
@@ -226,6 +229,7 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
     chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
                                  base_dir=resolved.base_dir)
     resolved = with_label_shares(resolved, data)
+    plan = plan_run(resolved)
     made: list[Path] = []  # folders this run creates, removed again if it fails on its input
     if run_dir is None:
         # A relative output folder is relative to where the user runs the command.
@@ -238,7 +242,7 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
         run_dir.mkdir(parents=True, exist_ok=True)
         _prepare_run_dir(run_dir)
     try:
-        return _run_in(resolved, run_dir, chunks, data, plots=plots, progress=progress,
+        return _run_in(resolved, plan, run_dir, chunks, data, plots=plots, progress=progress,
                        step_costs=step_costs)
     except InputError:
         if created:
@@ -246,7 +250,7 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
         raise
 
 
-def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, data: Path, *,
+def _run_in(resolved: ResolvedScenario, plan: RunPlan, run_dir: Path, chunks: RequestStream, data: Path, *,
             plots: bool, progress: bool, step_costs: StepCostFactory) -> RunResult:
     """Simulate into ``run_dir``: ``summary.json`` says ``"complete": false`` from the start and
     is replaced by the full summary (``"complete": true``) once every file is in place."""
@@ -267,7 +271,7 @@ def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, da
     stop = StopRequest()
     received: list[int] = []
     with _signals_stop(stop, received), quiet_collector():
-        sim = Simulation(resolved, recorder, chunks, step_costs=step_costs)
+        sim = Simulation(plan, recorder, chunks, step_costs=step_costs)
         interrupted = True  # until the run is known to have reached its end
         try:
             interrupted = not sim.run(stop=stop)
@@ -281,8 +285,8 @@ def _run_in(resolved: ResolvedScenario, run_dir: Path, chunks: RequestStream, da
         requests = ParquetColumns(run_dir / "requests.parquet")
         events = ParquetColumns(run_dir / "events.parquet")
         info = RunInfo(platform=resolved.platform.name, n_experts=len(resolved.experts),
-                       n_servable_experts=sim.plan.n_servable,
-                       expert_cache_bytes=sim.plan.expert_cache_bytes,
+                       n_servable_experts=plan.memory.n_servable,
+                       expert_cache_bytes=plan.memory.expert_cache_bytes,
                        memory=sim.memory_summary(), hbm_hits=recorder.hbm_hits,
                        hbm_misses=recorder.hbm_misses, workload=dataclasses.asdict(chunks.stats),
                        interrupted=interrupted, wall_s=wall_s,

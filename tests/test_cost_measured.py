@@ -67,6 +67,7 @@ def test_fit_of_nccl_allreduce(real_data):
     assert measured.mape(measured.predict_allreduce(A100, rows), rows["measured_s"].to_numpy()) <= 0.15
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_fit_script_runs_and_reports(real_data, tmp_path):
     env = {**os.environ, "SN40L_SIM_DATA": str(real_data)}
@@ -90,6 +91,7 @@ def test_cost_rows_without_data():
         json.dumps(row.to_json())
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_validate_json_has_cost_and_measured_rows(real_data, tmp_path):
     out = tmp_path / "v.json"

@@ -7,6 +7,7 @@ import yaml
 from conftest import REPO, small_scenario
 
 from sn40l_sim.config.resolve import load_scenario
+from sn40l_sim.config.serving_spec import Prefetch
 from sn40l_sim.runner import run_scenario
 
 LLAMA_BYTES = 13_476_831_232  # Llama-2-7B in BF16 (catalogue)
@@ -87,7 +88,7 @@ def test_prefetch_on_route_hides_switch_time(write_scenario, tmp_path):
 
 def test_prefetch_true_still_means_next(write_scenario, tmp_path):
     path = write_scenario(small_scenario(serving={"prefetch": True}))
-    assert load_scenario(path).serving.prefetch == "next"
+    assert load_scenario(path).serving.prefetch is Prefetch.NEXT
 
 
 def test_per_gpu_host_link_divides_dgx_switch_time_by_the_group_size(write_scenario, tmp_path):

@@ -11,6 +11,7 @@ from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.engine.simulation import Simulation
 from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.plan.planner import plan_run
 
 scenarios = st.fixed_dictionaries({
     "platform": st.sampled_from(["sn40l_node", "dgx_a100", "dgx_h100"]),
@@ -64,7 +65,7 @@ def _simulate(p: dict, out):
     recorder = Recorder(out, [e.name for e in resolved.experts], [1.0] * len(resolved.experts), 0.0)
     chunks = iter_request_chunks(resolved.workload, seed=resolved.seed, data_dir=out, base_dir=out,
                                  chunk_rows=16)
-    sim = Simulation(resolved, recorder, chunks)
+    sim = Simulation(plan_run(resolved), recorder, chunks)
     sim.run()
     recorder.close()
     return sim, pd.read_parquet(out / "requests.parquet"), pd.read_parquet(out / "events.parquet")

@@ -67,6 +67,7 @@ def test_pollaczek_khinchine_by_hand():
     assert pollaczek_khinchine_wait_s(5.0, 0.1, 0.1**2) == pytest.approx(0.05)
 
 
+@pytest.mark.slow
 def test_md1_mean_wait(tmp_path):
     """M/D/1 at rho 0.7: Wq = 0.7 x 10 ms / (2 x 0.3) = 11.67 ms; within 4 % over 5 seeds x 20,000
     requests (the seeds' spread is 1.8 %, so the mean's standard error is about 0.8 %)."""
@@ -78,6 +79,7 @@ def test_md1_mean_wait(tmp_path):
     assert _mean_wait(frames) == pytest.approx(expected, rel=0.04)
 
 
+@pytest.mark.slow
 def test_mm1_mean_wait(tmp_path):
     """M/M/1 at rho 0.5: geometric output lengths (mean 100 tokens) at 1 ms a step give a mean
     service of 0.1 s; Wq = 0.0995 s by Pollaczek-Khinchine (M/M/1's 0.1 s less 0.5 %); within 5 %

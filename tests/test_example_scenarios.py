@@ -11,6 +11,7 @@ from sn40l_sim.runner import run_scenario
 
 
 @pytest.mark.data
+@pytest.mark.slow
 @pytest.mark.parametrize(("scenario", "trace", "n_rows"), [
     ("azure_conv_coe.yaml", "azure-llm-2023/AzureLLMInferenceTrace_conv.csv", 19_366),
     ("mooncake_coe.yaml", "mooncake-traces/conversation_trace.jsonl", 12_031),

@@ -354,8 +354,8 @@ def test_first_problem_only_is_now_every_problem(tmp_path, capsys):
     assert code == 2 and len(lines) == 4, lines
     text = "\n".join(lines)
     assert "name: required field is missing" in text
-    assert "namex: unknown field (did you mean 'name'?)" in text
-    assert "serving.max_bacth: unknown field (did you mean 'max_batch'?)" in text
+    assert "namex: unknown field; did you mean 'name'?" in text
+    assert "serving.max_bacth: unknown field; did you mean 'max_batch'?" in text
     assert "router.latency: missing unit" in text
     for line in lines:
         assert line.startswith("sn40l-sim: error: ") and "scenario.yaml:" in line

@@ -27,7 +27,10 @@ from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.engine.simulation import Simulation, StopRequest
 from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.plan.planner import plan_run
 from sn40l_sim.workload.request_stream import iter_request_chunks
+
+pytestmark = pytest.mark.slow  # starts processes and interrupts them
 
 START_TIMEOUT_S = 60.0  # imports and scenario loading, on a slow CI machine
 INTERRUPT_AFTER_S = 1.5
@@ -128,7 +131,7 @@ def _simulate(out: Path, stop: StopRequest | _StopAfter | None) -> tuple[Simulat
                         0.0)
     chunks = iter_request_chunks(resolved.workload, seed=resolved.seed, data_dir=out,
                                  base_dir=out, chunk_rows=64)
-    sim = Simulation(resolved, recorder, chunks)
+    sim = Simulation(plan_run(resolved), recorder, chunks)
     finished = sim.run(stop=stop)  # type: ignore[arg-type]
     recorder.close(n_arrived=None if finished else sim.n_ingested)
     return sim, pd.read_parquet(out / "requests.parquet")

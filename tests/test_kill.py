@@ -27,7 +27,10 @@ from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.runner import run_scenario
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+pytestmark = [
+    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
+    pytest.mark.slow,  # starts processes and sends them signals
+]
 
 EXIT_TIMEOUT_S = 60.0
 START_TIMEOUT_S = 90.0

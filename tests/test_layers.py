@@ -21,6 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("cost",),  # PURE cost functions
     ("state",),  # PURE serving state: request blocks, queues, HBM residency, placement
     ("policy",),  # PURE decisions: router, scheduler, eviction
+    ("plan",),  # PURE run plan: groups, placement, memory, loads, pricing (frozen data)
     ("metrics",),  # recorder (streams Parquet) and the summary read from files
     ("engine",),  # the only SimPy user
     ("present",),  # tables and plots of results; never simulates
@@ -92,6 +93,72 @@ def test_no_cycle_between_packages() -> None:
     cycles = sorted(f"{a} <-> {b}" for a, targets in edges.items() for b in targets
                     if a < b and a in edges.get(b, set()))
     assert not cycles, f"packages that import each other: {cycles}"
+
+
+ENGINE = PACKAGE / "engine"
+# What the engine may take from the plan package: the plan's data types, never a planning function.
+PLAN_DATA = "sn40l_sim.plan.run_plan"
+
+
+def _external_imports(path: Path) -> list[tuple[int, str]]:
+    """``(line, module)`` for every import of a module outside ``sn40l_sim``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def test_engine_reads_a_plan_not_the_config() -> None:
+    """The engine wires SimPy processes from a RunPlan: no pydantic, nothing from ``config/``, and
+    from ``plan/`` only its data types (planning happened before the engine was built)."""
+    leaks = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        where = path.relative_to(PACKAGE.parent)
+        for line, module in _external_imports(path):
+            if module.split(".")[0] == "pydantic":
+                leaks.append(f"{where}:{line}: imports {module}")
+        for line, module in _imports(path):
+            if _top(module) == "config" or (_top(module) == "plan" and module != PLAN_DATA):
+                leaks.append(f"{where}:{line}: imports {module}")
+    assert not leaks, "the engine reaches past its plan:\n" + "\n".join(leaks)
+
+
+def test_nothing_below_config_imports_pydantic_or_a_private_config_name() -> None:
+    """After resolve every section is a frozen spec: pydantic stays in ``config/`` (and the sweep
+    file's own schema in ``studies/``), and no module takes a private name out of ``config/``."""
+    leaks = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own = _layer_of(path)
+        where = path.relative_to(PACKAGE.parent)
+        if own not in ("config", "studies", "cli", "api", "__init__"):
+            leaks += [f"{where}:{line}: imports {module}" for line, module in _external_imports(path)
+                      if module.split(".")[0] == "pydantic"]
+        if own == "config":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sn40l_sim.config")
+                    and any(a.name.startswith("_") for a in node.names)):
+                leaks.append(f"{where}:{node.lineno}: imports a private name from {node.module}")
+    assert not leaks, "config names leak below config/:\n" + "\n".join(leaks)
+
+
+MAX_ENGINE_FUNCTION_LINES = 60
+
+
+def test_no_long_function_in_the_engine() -> None:
+    """The hot loop reads in named steps: no function in ``engine/`` longer than 60 lines."""
+    long = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n_lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if n_lines > MAX_ENGINE_FUNCTION_LINES:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {node.name} "
+                                f"is {n_lines} lines")
+    assert not long, "functions over 60 lines in engine/:\n" + "\n".join(long)
 
 
 def test_no_two_modules_share_a_name() -> None:

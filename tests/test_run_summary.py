@@ -183,6 +183,7 @@ def test_summarize_without_run_info_is_an_input_error(tmp_path, capsys):
     assert RUN_INFO in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_million_requests_summarize_in_little_memory(tmp_path):
     """Column by column: a 1M-request run (and 1.2M events) is summarised within 400 MB above what
     the interpreter and its imports take."""

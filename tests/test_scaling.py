@@ -14,6 +14,7 @@ from types import FrameType
 from typing import Any
 
 import pandas as pd
+import pytest
 
 import sn40l_sim
 from sn40l_sim.config.load import validate
@@ -21,6 +22,7 @@ from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.engine.simulation import Simulation
 from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.plan.planner import plan_run
 from sn40l_sim.workload.request_stream import iter_request_chunks
 
 PACKAGE_DIR = str(Path(sn40l_sim.__file__).parent)
@@ -49,7 +51,7 @@ def work_per_request(n_requests: int, scheduler: str, tmp: Path) -> tuple[float,
                                  data_dir=tmp, base_dir=tmp)
     recorder = Recorder(tmp, [e.name for e in resolved.experts],
                         [float(e.model.n_params) for e in resolved.experts], 0.0)
-    sim = Simulation(resolved, recorder, chunks)
+    sim = Simulation(plan_run(resolved), recorder, chunks)
     lines = 0
 
     def local(frame: FrameType, event: str, arg: Any) -> Any:
@@ -72,6 +74,7 @@ def work_per_request(n_requests: int, scheduler: str, tmp: Path) -> tuple[float,
     return lines / n_requests, next(sim.env._eid) / n_requests
 
 
+@pytest.mark.slow
 def test_work_per_request_is_flat_when_doubling(tmp_path: Path) -> None:
     """The work each doubling adds, per added request, stays flat (the fixed set-up work, such
     as filling the step-cost tables, cancels out in the difference). Quadratic work would double

@@ -93,6 +93,7 @@ def test_other_stack_by_name():
         A100.with_stack("nope")
 
 
+@pytest.mark.slow
 def test_validate_json_is_only_json(tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg"}
     out = subprocess.run([sys.executable, "-m", "sn40l_sim.cli", "validate", "--json", "--only", "T13",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +43,7 @@ def test_run_without_plots_imports_nothing_heavy(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_trace_run_reads_its_csv_with_pandas(tmp_path: Path) -> None:
     """The same scenario replaying a CSV trace: it runs, and pandas (its parser) is imported then."""
     trace = tmp_path / "trace.csv"

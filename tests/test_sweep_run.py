@@ -64,6 +64,7 @@ def _wait_for_points(points_dir: Path, n: int, proc: subprocess.Popen) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["sigint", "sigkill"])
 def test_killed_sweep_reruns_to_every_point_exactly_once(tmp_path, how):
     path = _copy_sweep(tmp_path, "tiny_grid.yaml", requests=3000)
@@ -92,6 +93,7 @@ def test_killed_sweep_reruns_to_every_point_exactly_once(tmp_path, how):
     assert not list((out / "tiny-grid" / "points").glob("*.partial"))
 
 
+@pytest.mark.slow
 def test_rerun_skips_everything_and_results_are_deterministic(tmp_path):
     path = _copy_sweep(tmp_path, "tiny_grid.yaml")
     first = run_sweep(path, SweepOptions(workers=2, output=tmp_path / "a", progress=False))
@@ -113,6 +115,7 @@ def test_rerun_skips_everything_and_results_are_deterministic(tmp_path):
     assert b"<svg" in next(p for p in written if p.suffix == ".svg").read_bytes()[:400]
 
 
+@pytest.mark.slow
 def test_resume_refuses_points_of_another_base_scenario(tmp_path):
     """Point ids hash the overrides only: resuming after the base scenario changed would reuse
     stale results, so the sweep stops with a clear message until --restart."""
@@ -191,6 +194,7 @@ def test_invalid_values_become_error_rows(tmp_path):
     assert str(path) in table.loc[(2, "fifo"), "error"]
 
 
+@pytest.mark.slow
 def test_slo_search_on_a_real_scenario(tmp_path):
     path = _copy_sweep(tmp_path, "tiny_search.yaml")
     result = run_sweep(path, SweepOptions(workers=2, output=tmp_path / "out", progress=False))
@@ -216,6 +220,7 @@ def test_slo_search_on_a_real_scenario(tmp_path):
     assert sorted(p.suffix for p in written) == [".png", ".svg"] and "capacity" in written[0].name
 
 
+@pytest.mark.slow
 @pytest.mark.ray
 def test_ray_backend_gives_the_same_points(tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")

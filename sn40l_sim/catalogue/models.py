@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import yaml
 
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, unknown_name_error
 
 MlpKind = Literal["gated", "plain"]
 
@@ -111,9 +111,5 @@ def get_model(name: str) -> ModelSpec:
     """Look a model up by name; an unknown name says which names exist."""
     models = catalogue()
     if name not in models:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(models), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise InputError(f"unknown model {name!r}{hint}; known: {', '.join(sorted(models))}")
+        raise unknown_name_error("model", name, sorted(models))
     return models[name]

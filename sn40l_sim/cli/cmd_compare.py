@@ -20,7 +20,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cmp_ = sub.add_parser("compare", help="replay one request stream on several platforms")
     cmp_.add_argument("scenario")
     cmp_.add_argument("--platforms", default="sn40l_node,dgx_a100,dgx_h100",

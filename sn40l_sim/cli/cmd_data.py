@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 EXIT_FETCH_FAILED = 1
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``data list`` and ``data fetch`` to the top-level parser's sub-commands."""
     data = subparsers.add_parser("data", help="list or fetch the public datasets traces come from")
     sub = data.add_subparsers(dest="data_command", metavar="{list,fetch}", required=True)

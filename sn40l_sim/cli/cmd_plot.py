@@ -17,7 +17,7 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     q = sub.add_parser("plot", help="speedup, metric and capacity curves of a sweep folder (PNG + SVG)")
     q.add_argument("sweep_dir", help="a sweep output folder (holds points.parquet)")
     q.add_argument("--kind", choices=["auto", "metric", "speedup", "capacity"], default="auto")

@@ -28,7 +28,7 @@ def _cmd_reprice(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("reprice", help="other prices / power per platform on a finished sweep "
                        "(recomputes cost, energy and the cheapest plans; no new simulation)")
     p.add_argument("sweep_dir", help="a sweep output folder (holds sweep.json and points/)")

@@ -16,7 +16,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     schema = sub.add_parser("schema", help="print the JSON Schema of scenario or profile files")
     schema.add_argument("what", choices=["scenario", "platform"])
     schema.set_defaults(func=_cmd_schema)

@@ -51,7 +51,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if result.failures else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sweep", help="run a grid / SLO search of scenarios; resumes where it stopped")
     p.add_argument("sweep", help="sweep YAML file")
     p.add_argument("--workers", type=int, default=2, help="local processes (default 2)")

@@ -45,7 +45,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if (failed and args.strict) else 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("validate", help="paper reproductions and measured-data checks, one table")
     p.add_argument("--data-dir", help="data directory with the measured data")
     p.add_argument("--json", nargs="?", const="-", help="write the rows as JSON (to stdout or a file)")

@@ -9,7 +9,6 @@ one mapping is an error naming both lines (YAML would silently keep the last).
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from sn40l_sim.errors import CombinedInputError, InputError, combine
+from sn40l_sim.errors import CombinedInputError, InputError, combine, did_you_mean
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -130,9 +129,8 @@ def _describe(error: ErrorDetails, model: type[BaseModel], data: Any,
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         known = _known_keys(model, data, loc[:-1])
-        close = difflib.get_close_matches(str(loc[-1]), sorted(known), n=1, cutoff=0.6) if loc else []
-        hint = f"did you mean {close[0]!r}?" if close else "check its spelling"
-        return f"unknown field ({hint})"
+        hint = did_you_mean(loc[-1], sorted(known)) if loc else ""
+        return f"unknown field{hint or '; check its spelling'}"
     if kind == "missing":
         return "required field is missing"
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")

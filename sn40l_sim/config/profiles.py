@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.config.load import load_model, validate
 from sn40l_sim.config.platform_config import PlatformConfig
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, unknown_name_error
 
 
 def profile_dirs() -> list[Path]:
@@ -40,9 +40,7 @@ def resolve_profile_path(name: str, relative_to: Path | None = None) -> Path:
     profiles = known_profiles()
     if name in profiles:
         return profiles[name]
-    close = difflib.get_close_matches(name, list(profiles), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise InputError(f"unknown platform {name!r}{hint}; known: {', '.join(sorted(profiles))}")
+    raise unknown_name_error("platform", name, sorted(profiles))
 
 
 @cache
@@ -60,6 +58,6 @@ def load_platform(name: str, relative_to: Path | None = None) -> PlatformSpec:
     return load_platform_config(name, relative_to).to_spec()
 
 
-def platform_from_mapping(data: dict, source: str) -> PlatformSpec:
+def platform_from_mapping(data: dict[str, Any], source: str) -> PlatformSpec:
     """An inline platform mapping (in a scenario) validated like a profile file."""
     return validate(PlatformConfig, data, None, source).to_spec()

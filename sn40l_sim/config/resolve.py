@@ -21,7 +21,8 @@ from sn40l_sim.config.policy_names import (
 )
 from sn40l_sim.config.profiles import load_platform, platform_from_mapping
 from sn40l_sim.config.router_config import RouterConfig
-from sn40l_sim.config.scenario import CostsConfig, Scenario, ServingConfig
+from sn40l_sim.config.scenario import CostsConfig, Scenario
+from sn40l_sim.config.serving_spec import ServingSpec, serving_spec
 from sn40l_sim.config.workload_config import WorkloadConfig
 from sn40l_sim.errors import InputError, combine
 
@@ -51,14 +52,15 @@ class ResolvedScenario:
     # Each expert's share of requests as routed from a trace's own labels (read ahead by the
     # runner for load-aware placement); None: placement derives shares from the configuration.
     planned_shares: tuple[float, ...] | None = None
+    # The serving section as a frozen spec (copied from ``scenario.serving``).
+    serving: ServingSpec = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "serving", serving_spec(self.scenario.serving))
 
     @property
     def name(self) -> str:
         return self.scenario.name
-
-    @property
-    def serving(self) -> ServingConfig:
-        return self.scenario.serving
 
     @property
     def router(self) -> RouterConfig:

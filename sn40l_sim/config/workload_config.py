@@ -293,7 +293,7 @@ class PromptSetConfig(BaseModel):
 PromptSet = Annotated[PromptSetConfig, BeforeValidator(_prompt_set_shorthand)]
 
 
-class _Labels(BaseModel):
+class RequestLabels(BaseModel):
     """Columns attached to every request (they replace a trace's own column of the same name)."""
 
     model_config = STRICT
@@ -306,7 +306,7 @@ class _Labels(BaseModel):
     request there, skipping step 2)."""
 
     @model_validator(mode="after")
-    def _labels_consistent(self) -> _Labels:
+    def _labels_consistent(self) -> RequestLabels:
         if self.prompts is not None and self.category is not None:
             raise ValueError("'prompts' already sets each request's category; drop 'category'")
         for field in ("category", "expert"):
@@ -330,7 +330,7 @@ def _mean_rate_per_s(arrivals: PoissonArrivals | GammaArrivals | ConstantArrival
     return arrivals.rate_per_s
 
 
-class GeneratorConfig(_Labels):
+class GeneratorConfig(RequestLabels):
     """A synthetic workload: ``requests`` requests from an arrival process and length laws."""
 
     requests: Count = Field(ge=1, le=MAX_REQUESTS)
@@ -379,7 +379,7 @@ _TRACE_ONLY = ("format", "columns", "arrival_unit", "rate_multiplier", "max_requ
                "on_bad_row", "arrivals", "prompts", "category", "expert")
 
 
-class WorkloadConfig(_Labels):
+class WorkloadConfig(RequestLabels):
     """The ``workload:`` section: exactly one of ``trace`` and ``generator``.
 
     For a trace: ``rate_multiplier`` divides every arrival time (2.0 = twice the load);

@@ -21,7 +21,6 @@ import math
 from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
 
 import simpy
 
@@ -30,23 +29,30 @@ from sn40l_sim.engine.clock import move_waiters, timeout_at
 from sn40l_sim.engine.links import CopyLink
 from sn40l_sim.metrics.event_rows import ITERATION, ROUTER, ROUTER_EXPERT
 from sn40l_sim.metrics.recorder import Recorder
+from sn40l_sim.plan.run_plan import GroupLimits, Prefetch, RouterPlan
 from sn40l_sim.policy.scheduler import Scheduler
 from sn40l_sim.state.expert_queues import ExpertQueues, Handle
+from sn40l_sim.state.request_blocks import RequestBlock
 from sn40l_sim.state.residency import HbmCache
 from sn40l_sim.state.running_batch import Member, RunningBatch
 
-Process = Generator[simpy.Event, Any, None]
+Process = Generator[simpy.Event, object, None]
 
 
-@dataclass(frozen=True)
-class GroupLimits:
-    """Batching limits of a group (from the scenario's serving section)."""
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    """What one serving group is built from: its place in the plan and its parts."""
 
-    max_batch: int
-    max_steps_per_iteration: int
-    router_batch: int
-    prefetch: str  # none | next | on_route (see ServingConfig.prefetch)
-    router_output_tokens: int = 1  # tokens the router model generates per prompt (1: classifier)
+    index: int
+    cache: HbmCache
+    link: CopyLink
+    scheduler: Scheduler
+    tables: dict[int, StepCostTable]  # by expert index
+    expert_bytes: dict[int, float]
+    kv_bytes_per_token: dict[int, float]
+    router_table: StepCostTable | None  # None: no router model runs on the devices
+    router: RouterPlan
+    limits: GroupLimits
 
 
 class _DecodeRun:
@@ -65,20 +71,18 @@ class _DecodeRun:
 class ServingGroup:
     """Devices that hold a cache of experts and serve their queues."""
 
-    def __init__(self, env: simpy.Environment, index: int, *, cache: HbmCache, link: CopyLink,
-                 scheduler: Scheduler, tables: dict[int, StepCostTable], expert_bytes: dict[int, float],
-                 kv_bytes_per_token: dict[int, float], router_table: StepCostTable | None,
-                 limits: GroupLimits, recorder: Recorder) -> None:
+    def __init__(self, env: simpy.Environment, spec: GroupSpec, recorder: Recorder) -> None:
         self.env = env
-        self.index = index
-        self.cache = cache
-        self.link = link
-        self.scheduler = scheduler
-        self.tables = tables
-        self.expert_bytes = expert_bytes
-        self.kv_bytes_per_token = kv_bytes_per_token
-        self.router_table = router_table
-        self.limits = limits
+        self.index = spec.index
+        self.cache = spec.cache
+        self.link = spec.link
+        self.scheduler = spec.scheduler
+        self.tables = spec.tables
+        self.expert_bytes = spec.expert_bytes
+        self.kv_bytes_per_token = spec.kv_bytes_per_token
+        self.router_table = spec.router_table
+        self.router = spec.router
+        self.limits = spec.limits
         self.recorder = recorder
         self.queues = ExpertQueues()
         self.unrouted: deque[Handle] = deque()
@@ -90,7 +94,7 @@ class ServingGroup:
         self._protect_current: frozenset[int] = frozenset()  # the expert being served, never evicted
         self._program: int | None = None  # model whose program the devices hold (-1: the router)
         self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
-        self._prefetch_on_route = limits.prefetch == "on_route"
+        self._prefetch_on_route = spec.limits.prefetch is Prefetch.ON_ROUTE
         self.process = env.process(self.run())
 
     # --- arrivals -------------------------------------------------------------------------
@@ -141,11 +145,11 @@ class ServingGroup:
     def _router_batch(self) -> tuple[list[Handle], float]:
         """Take the next router batch off the unrouted queue; returns it and the start time."""
         unrouted = self.unrouted
-        if len(unrouted) <= self.limits.router_batch:  # the usual case: take them all
+        if len(unrouted) <= self.router.batch:  # the usual case: take them all
             batch = list(unrouted)
             unrouted.clear()
         else:
-            batch = [unrouted.popleft() for _ in range(self.limits.router_batch)]
+            batch = [unrouted.popleft() for _ in range(self.router.batch)]
         return batch, self.env.now
 
     def _router_s(self, batch: list[Handle]) -> float:
@@ -153,8 +157,8 @@ class ServingGroup:
         table = self.router_table
         assert table is not None
         n_tokens = sum(b.prompt_list[i] for b, i in batch) / len(batch)
-        return self._load_program(-1, table) + table.inference_s(
-            len(batch), max(1, round(n_tokens)), self.limits.router_output_tokens)
+        return self._load_program(-1, table) + self.router.inference_s(
+            table, len(batch), max(1, round(n_tokens)))
 
     def _router_done(self, batch: list[Handle], start_s: float) -> None:
         self.recorder.batch(self.index, ROUTER_EXPERT, ROUTER, start_s, self.env.now, len(batch), 1)
@@ -192,7 +196,7 @@ class ServingGroup:
         done.callbacks.append(booked)
         return done
 
-    def _make_resident(self, expert: int) -> Generator[simpy.Event, Any, bool]:
+    def _make_resident(self, expert: int) -> Generator[simpy.Event, object, bool]:
         """Wait for an in-flight copy, or evict and copy. False when no room can ever be made
         (the rest of HBM is pinned)."""
         while not self.cache.is_resident(expert):
@@ -255,7 +259,7 @@ class ServingGroup:
             new.append(Member(block, i, need))
         return new
 
-    def _admit_first(self, expert: int, limit: int) -> Generator[simpy.Event, Any, list[Member]]:
+    def _admit_first(self, expert: int, limit: int) -> Generator[simpy.Event, object, list[Member]]:
         """Admit into an empty batch. If even the head's KV does not fit next to the expert, copies
         in flight (prefetch) may be holding the room: wait for them; if none are, pinned experts
         hold it for good and the head is rejected with that reason."""
@@ -270,34 +274,21 @@ class ServingGroup:
             self._reject(block, i, "no room in HBM for the KV cache: the rest is pinned")
 
     def _serve(self, expert: int) -> Process:
+        """Serve one expert until its batch drains: make it resident, admit its waiting requests,
+        then run iterations (prefill of newcomers, one decode run, maybe a router step, admit)."""
         env = self.env
-        self.current = expert
-        self._protect_current = frozenset((expert,))
         switch_start = env.now
-        resident_before = self.cache.is_resident(expert)
+        resident_before = self._begin(expert)
         if not (yield from self._make_resident(expert)):
-            while self.queues.has_waiting(expert):
-                block, i = self.queues.take(expert)
-                self._reject(block, i, "no room in HBM: the rest is pinned")
+            self._reject_waiting(expert, "no room in HBM: the rest is pinned")
             return
         switch_s = env.now - switch_start
         self.cache.acquire(expert, env.now)
         table = self.tables[expert]
-        limit = self.limits.max_batch
-        if self.scheduler.batch_limit is not None:
-            limit = min(limit, self.scheduler.batch_limit)
-        batch = RunningBatch()
+        limit = self._batch_limit()
         new = yield from self._admit_first(expert, limit)
-        self._admitted_at = env.now
-        switch_end = switch_start + switch_s
-        for m in new:
-            # The part of the switch this request saw (it may have been routed mid-copy).
-            m.block.switch_wait_s[m.i] = max(0.0, min(switch_s, switch_end - m.block.routed_s[m.i]))
-        self.recorder.hbm_access(hit=resident_before)
-        if self.limits.prefetch == "next":
-            self._prefetch(self.scheduler.choose(self.queues, self.cache, None, env.now))
-        max_steps = self.limits.max_steps_per_iteration
-        queues, cache, recorder = self.queues, self.cache, self.recorder
+        self._opened(new, switch_start, switch_s, resident_before)
+        batch = RunningBatch()
         while new or batch.size:
             start = env.now
             n_steps = 0
@@ -306,58 +297,116 @@ class ServingGroup:
             # last iteration, whether this iteration prefills or only decodes.
             load_s = self._load_program(expert, table)
             if new:
-                n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
-                yield env.timeout(load_s + table.prefill_s(len(new), max(1, round(n_prompt))))
-                now = env.now
-                for m in new:
-                    block, i = m.block, m.i
-                    block.start_s[i] = start
-                    block.first_token_s[i] = now
-                    remaining = block.output_list[i] - 1
-                    if remaining <= 0:
-                        cache.release_kv(m.kv_bytes)
-                        self._complete(block, i, now)
-                    else:
-                        batch.join(m, remaining, block.prompt_list[i] + 1)
+                yield env.timeout(load_s + self._prefill_s(table, new))
+                self._prefilled(new, batch, start)
             elif load_s:
                 yield env.timeout(load_s)
-            n_members = batch.size
-            if n_members:
-                n_steps = min(batch.steps_to_next_finish(), max_steps)
-                context = batch.total_context_tokens() / n_members
-                run_s = table.decode_run_s(n_members, max(1, round(context)), n_steps)
-                # The decode run: ``n_steps`` steps in ``run_s``, or fewer when a newcomer cuts
-                # it (see _cut). Inline, not a sub-generator: it is resumed once per iteration.
-                has_room = n_members < limit
-                if n_steps > 1 and self._newcomer_waiting(expert, has_room):
-                    run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or router step
+            if batch.size:
+                # The decode run: ``n_steps`` steps in ``run_s``, or fewer when a newcomer cuts it
+                # (see _cut). Inline, not a sub-generator: it is resumed once per iteration.
+                run_s, n_steps, cut_for = self._decode_run(expert, table, batch, limit)
                 timer = env.timeout(run_s)
                 if n_steps == 1:
                     yield timer
                 else:
-                    run = self._run = _DecodeRun(env.now, run_s, n_steps, timer,
-                                                 expert if has_room else None)
+                    run = self._run = _DecodeRun(env.now, run_s, n_steps, timer, cut_for)
                     yield timer  # or, after a cut, the timeout at the step boundary
                     self._run = None
                     n_steps = run.steps_done
-                now = env.now
-                for m in batch.advance(n_steps):
-                    cache.release_kv(m.kv_bytes)
-                    self._complete(m.block, m.i, now)
-            recorder.batch(self.index, expert, ITERATION, start, env.now, n_in_batch, n_steps)
+                self._decoded(batch, n_steps)
+            self.recorder.batch(self.index, expert, ITERATION, start, env.now, n_in_batch, n_steps)
             if self.unrouted and self.scheduler.router_between_iterations:
                 # Classify newcomers now rather than after the batch drains (the router's
                 # weights stay resident); those routed to this expert may join below.
                 routing, routing_start = self._router_batch()
                 yield env.timeout(self._router_s(routing))
                 self._router_done(routing, routing_start)
-            if batch.size < limit and queues.has_waiting(expert):  # else nothing can join
-                join_before = self.scheduler.join_before_s(queues, expert, env.now)
-                new = self._admit(expert, batch.size, limit, join_before)
-            else:
-                new = []
-            self._admitted_at = env.now
+            new = self._admit_next(expert, batch, limit)
         self.cache.release(expert)
+
+    # The steps of ``_serve``: plain calls around the timeouts it yields itself.
+    def _begin(self, expert: int) -> bool:
+        """Make ``expert`` the one being served (never evicted meanwhile); whether it was resident."""
+        self.current = expert
+        self._protect_current = frozenset((expert,))
+        return self.cache.is_resident(expert)
+
+    def _reject_waiting(self, expert: int, reason: str) -> None:
+        while self.queues.has_waiting(expert):
+            block, i = self.queues.take(expert)
+            self._reject(block, i, reason)
+
+    def _batch_limit(self) -> int:
+        """``max_batch``, or the scheduler's own cap when it is lower."""
+        limit = self.limits.max_batch
+        if self.scheduler.batch_limit is not None:
+            limit = min(limit, self.scheduler.batch_limit)
+        return limit
+
+    def _opened(self, new: list[Member], switch_start: float, switch_s: float,
+                resident_before: bool) -> None:
+        """After the first admission: each newcomer's part of the switch (it may have been routed
+        mid-copy), the HBM hit or miss, and a prefetch of the expert the scheduler would pick next."""
+        self._admitted_at = self.env.now
+        switch_end = switch_start + switch_s
+        for m in new:
+            m.block.switch_wait_s[m.i] = max(0.0, min(switch_s, switch_end - m.block.routed_s[m.i]))
+        self.recorder.hbm_access(hit=resident_before)
+        if self.limits.prefetch is Prefetch.NEXT:
+            self._prefetch(self.scheduler.choose(self.queues, self.cache, None, self.env.now))
+
+    @staticmethod
+    def _prefill_s(table: StepCostTable, new: list[Member]) -> float:
+        """The newcomers' prefill, at their mean prompt length."""
+        n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
+        return table.prefill_s(len(new), max(1, round(n_prompt)))
+
+    def _prefilled(self, new: list[Member], batch: RunningBatch, start_s: float) -> None:
+        """Newcomers have their first token: one-token requests complete, the rest join the batch."""
+        now = self.env.now
+        cache = self.cache
+        for m in new:
+            block, i = m.block, m.i
+            block.start_s[i] = start_s
+            block.first_token_s[i] = now
+            remaining = block.output_list[i] - 1
+            if remaining <= 0:
+                cache.release_kv(m.kv_bytes)
+                self._complete(block, i, now)
+            else:
+                batch.join(m, remaining, block.prompt_list[i] + 1)
+
+    def _decode_run(self, expert: int, table: StepCostTable, batch: RunningBatch,
+                    limit: int) -> tuple[float, int, int | None]:
+        """The next decode run: ``(run_s, n_steps, cut_for)``. It runs until the first member
+        finishes (at most ``max_steps_per_iteration`` steps), one step when a newcomer already
+        waits; ``cut_for`` is the expert whose newcomers may cut it (None: the batch is full)."""
+        n_members = batch.size
+        n_steps = min(batch.steps_to_next_finish(), self.limits.max_steps_per_iteration)
+        context = batch.total_context_tokens() / n_members
+        run_s = table.decode_run_s(n_members, max(1, round(context)), n_steps)
+        has_room = n_members < limit
+        if n_steps > 1 and self._newcomer_waiting(expert, has_room):
+            run_s, n_steps = run_s / n_steps, 1  # it came during the prefill or router step
+        return run_s, n_steps, expert if has_room else None
+
+    def _decoded(self, batch: RunningBatch, n_steps: int) -> None:
+        """``n_steps`` decode steps ran: members with no tokens left complete."""
+        now = self.env.now
+        for m in batch.advance(n_steps):
+            self.cache.release_kv(m.kv_bytes)
+            self._complete(m.block, m.i, now)
+
+    def _admit_next(self, expert: int, batch: RunningBatch, limit: int) -> list[Member]:
+        """Newcomers that join at this iteration boundary (none when the batch is full)."""
+        queues = self.queues
+        if batch.size < limit and queues.has_waiting(expert):
+            join_before = self.scheduler.join_before_s(queues, expert, self.env.now)
+            new = self._admit(expert, batch.size, limit, join_before)
+        else:
+            new = []
+        self._admitted_at = self.env.now
+        return new
 
     def _cut(self) -> None:
         """A newcomer cuts the running decode: the step in progress ends the run (a wake exactly
@@ -396,13 +445,13 @@ class ServingGroup:
         protect = self._protect_current if expert == self.current else frozenset((expert,))
         return self.cache.kv_victims(self._kv(block, i, expert), protect=protect) is not None
 
-    def _complete(self, block: Any, i: int, now_s: float) -> None:
+    def _complete(self, block: RequestBlock, i: int, now_s: float) -> None:
         self.n_outstanding -= 1
         self.recorder.complete(block, i, now_s)
 
-    def _reject(self, block: Any, i: int, reason: str) -> None:
+    def _reject(self, block: RequestBlock, i: int, reason: str) -> None:
         self.n_outstanding -= 1
         self.recorder.reject(block, i, self.env.now, reason)
 
-    def _kv(self, block: Any, i: int, expert: int) -> float:
+    def _kv(self, block: RequestBlock, i: int, expert: int) -> float:
         return float(block.prompt_list[i] + block.output_list[i]) * self.kv_bytes_per_token[expert]

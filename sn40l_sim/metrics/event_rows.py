@@ -13,6 +13,7 @@ expert index, batch size, steps) are far below 2**53.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
 from itertools import chain
 
 import numpy as np
@@ -20,8 +21,19 @@ import pyarrow as pa
 
 from sn40l_sim.metrics.arrow_buffers import Vocabulary, numbers
 
-PHASES = ("iteration", "router", "copy")  # phase code -> name
-ITERATION, ROUTER, COPY = 0, 1, 2
+
+class Phase(IntEnum):
+    """What an event row records: a batch iteration, a router step or an expert's copy."""
+
+    ITERATION = 0
+    ROUTER = 1
+    COPY = 2
+
+
+PHASES = tuple(p.name.lower() for p in Phase)  # phase code -> name
+# Plain ints for the rows (an enum member per row would cost an attribute look-up and a wider
+# object in every tuple the flush converts).
+ITERATION, ROUTER, COPY = int(Phase.ITERATION), int(Phase.ROUTER), int(Phase.COPY)
 ROUTER_EXPERT = -1  # the expert index of a router step
 
 EventRow = tuple[int, int, int, float, float, int, int]

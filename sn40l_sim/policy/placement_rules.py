@@ -7,7 +7,7 @@
   replica by the group's HBM expert cache (a replica that would have to be switched in helps
   nobody). See :func:`place_by_load` for the rule and the bound it keeps.
 
-Pure: no SimPy, no I/O. The engine asks :data:`PLACEMENTS` for the rule by name.
+Pure: no SimPy, no I/O. The planner (:mod:`sn40l_sim.plan`) asks :data:`PLACEMENTS` for the rule by name.
 """
 
 from __future__ import annotations
@@ -41,15 +41,25 @@ class PlacementInput:
     replicas: int | str = 1
 
 
-PlacementRule = Callable[[PlacementInput], Placement]
+@dataclass(frozen=True)
+class PlacementRule:
+    """A placement rule and what it reads: ``uses_loads`` rules place (and preload) by expected
+    load, so the planner counts a labelled trace's own traffic for them."""
+
+    place: Callable[[PlacementInput], Placement]
+    uses_loads: bool
+
+
 PLACEMENTS: Registry[PlacementRule] = Registry("placement")
 
 
-@PLACEMENTS.register("uniform")
 def place_uniform(spec: PlacementInput) -> Placement:
     """Catalogue order, the same number of copies of every expert (``serving.replicas``)."""
     copies = replica_count(spec.replicas, len(spec.expert_bytes), spec.n_groups)
     return place(list(spec.expert_bytes), spec.n_groups, spec.backing_bytes, copies)
+
+
+PLACEMENTS.register("uniform")(PlacementRule(place_uniform, uses_loads=False))
 
 
 def copies_wanted(loads: Sequence[float], n_groups: int) -> list[int]:
@@ -118,7 +128,6 @@ def _place_dedicated(spec: PlacementInput) -> Placement | None:
     return Placement(stores, groups_of, len(sizes))
 
 
-@PLACEMENTS.register("load_aware")
 def place_by_load(spec: PlacementInput) -> Placement:
     """Copies in proportion to load; experts share a group only when there are too few groups.
 
@@ -165,6 +174,9 @@ def place_by_load(spec: PlacementInput) -> Placement:
             groups_of[e].append(g)
     n_servable = sum(1 for g in groups_of if g)
     return Placement(groups.stores, [tuple(g) for g in groups_of], n_servable)
+
+
+PLACEMENTS.register("load_aware")(PlacementRule(place_by_load, uses_loads=True))
 
 
 def group_loads(placement: Placement, loads: Sequence[float], n_groups: int) -> np.ndarray:

@@ -25,7 +25,6 @@ generator per router, so a run is deterministic for a seed and a chunk sequence.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sn40l_sim.config.router_config import RouterConfig
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, did_you_mean
 from sn40l_sim.policy.classifier import KeywordClassifier, keyword_classifier
 from sn40l_sim.workload.request_chunk import RequestChunk
 
@@ -51,8 +50,7 @@ class RoutedChunk:
 def _unknown_names(unknown: Sequence[str], known: Sequence[str], what: str,
                    field: str) -> InputError:
     first = str(unknown[0])
-    close = difflib.get_close_matches(first, list(known), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(first, known)
     shown = ", ".join(repr(str(u)) for u in list(unknown)[:5])
     more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
     return InputError(f"unknown {what} {shown}{more}{hint}", field=field)

@@ -3,7 +3,9 @@
 A scheduler sees the group's queues, its HBM cache and the current expert, and answers two
 questions: ``choose`` (the next expert to serve when the group is free) and ``join_before_s``
 (requests of the running expert routed before this time may join the batch at its next iteration).
-Policies are registered by name; a new one is a class with these two methods.
+Policies are registered by name; a new one is a class with these two methods. A class's
+``settings`` names the serving settings its constructor takes (``ServingSpec`` field names), so
+each scheduler is given only its own (see :func:`make_scheduler`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ class Scheduler(Protocol):
 SCHEDULERS: Registry[type] = Registry("scheduler")
 
 
+def scheduler_settings(name: str, values: object) -> tuple[tuple[str, float], ...]:
+    """The settings scheduler ``name`` takes, read from ``values`` (a serving spec) by name."""
+    keys: tuple[str, ...] = getattr(SCHEDULERS.get(name), "settings", ())
+    return tuple((key, getattr(values, key)) for key in keys)
+
+
+def make_scheduler(name: str, settings: tuple[tuple[str, float], ...] = ()) -> Scheduler:
+    """A new scheduler ``name`` with its own settings (see :func:`scheduler_settings`)."""
+    made: Scheduler = SCHEDULERS.get(name)(**dict(settings))
+    return made
+
+
 def _routed_s(handle: Handle) -> float:
     block, i = handle
     return block.routed_s[i]
@@ -48,9 +62,7 @@ class Fcfs:
 
     batch_limit: int | None = None
     router_between_iterations: bool = True
-
-    def __init__(self, affinity_max_wait_s: float = 0.0) -> None:
-        del affinity_max_wait_s
+    settings: tuple[str, ...] = ()
 
     def choose(self, queues: ExpertQueues, cache: HbmCache, current: int | None, now_s: float) -> int | None:
         head = queues.oldest()
@@ -75,6 +87,7 @@ class ExpertAffinity:
 
     batch_limit: int | None = None
     router_between_iterations: bool = True
+    settings: tuple[str, ...] = ("affinity_max_wait_s",)
 
     def __init__(self, affinity_max_wait_s: float = 2.0) -> None:
         self.max_wait_s = affinity_max_wait_s

@@ -128,7 +128,8 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
     def overridden(name: str) -> str | dict[str, Any]:
         if not platform_overrides:
             return name
-        return apply_overrides({"platform": name}, platform_overrides)["platform"]
+        merged: str | dict[str, Any] = apply_overrides({"platform": name}, platform_overrides)["platform"]
+        return merged
 
     # Every platform is resolved before anything is written, so a bad name leaves no folder.
     variants = [resolve(scenario.model_copy(update={"platform": overridden(p)}), source)

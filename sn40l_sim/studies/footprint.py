@@ -8,7 +8,9 @@ Two ways to host a catalogue (DESIGN.md decision 8):
   nodes are packed by backing capacity; a request pays a model switch when its expert is cold.
 
 Latencies are batch-1 estimates from the pure cost model: router + (switch) + expert, which is the
-quantity P1 Table V compares.
+quantity P1 Table V compares. The router is priced by the run plan's
+:class:`~sn40l_sim.plan.run_plan.RouterPlan` (its HBM and its inference, generated tokens included),
+the same one ``run`` charges; :func:`plan_footprint` reads a whole scenario's plan.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.cost import memory
 from sn40l_sim.cost.cache import StepCostTable
+from sn40l_sim.plan.run_plan import RouterPlan, RunPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class FootprintOption:
     experts_per_node: float | None
     latency_s: float | None  # batch-1 request latency with a cold expert (backed) / warm (all_in_hbm)
     switch_s: float | None
+    router_s: float | None = None  # the batch-1 router step inside latency_s
     note: str = ""
 
 
@@ -62,18 +66,33 @@ class RequestShape:
     output_tokens: int = 20
 
 
-def request_latency_s(platform: PlatformSpec, expert: ModelSpec, router: ModelSpec | None,
+def router_s(platform: PlatformSpec, router: RouterPlan, tp: int, prompt_tokens: int) -> float:
+    """One prompt's router step at batch 1: the router model's inference on a TP-``tp`` group
+    (as the engine charges it, less a program load), or the fixed routing latency."""
+    if router.model is None:
+        return router.latency_s
+    return router.inference_s(StepCostTable(platform, router.model, tp), 1, prompt_tokens)
+
+
+def request_latency_s(platform: PlatformSpec, expert: ModelSpec, router: RouterPlan,
                       tp: int, shape: RequestShape, *, cold: bool) -> tuple[float, float]:
     """(latency, switch) of one request at batch 1: router + switch (if cold) + expert."""
     table = StepCostTable(platform, expert, tp)
     expert_s = table.inference_s(1, shape.prompt_tokens, shape.output_tokens)
-    router_s = StepCostTable(platform, router, tp).prefill_s(1, shape.prompt_tokens) if router else 0.0
     switch_s = memory.switch_s(platform, expert.weight_bytes, tp)
-    return router_s + expert_s + (switch_s if cold else 0.0), switch_s
+    routing_s = router_s(platform, router, tp, shape.prompt_tokens)
+    return routing_s + expert_s + (switch_s if cold else 0.0), switch_s
+
+
+def plan_footprint(plan: RunPlan, shape: RequestShape = RequestShape()) -> list[FootprintOption]:
+    """Both hosting strategies for a scenario's experts, router and KV floor (its run plan)."""
+    return footprint(plan.platform, [e.model for e in plan.experts],
+                     tp=plan.serving_groups[0].tensor_parallel, router=plan.router,
+                     kv_reservation_bytes=plan.memory.kv_reservation_bytes, shape=shape)
 
 
 def footprint(platform: PlatformSpec, experts: Sequence[ModelSpec], *, tp: int,
-              router: ModelSpec | None, kv_reservation_bytes: float,
+              router: RouterPlan, kv_reservation_bytes: float,
               shape: RequestShape = RequestShape()) -> list[FootprintOption]:
     """Both hosting strategies for ``experts`` on nodes of ``platform``."""
     sizes = [e.weight_bytes for e in experts]
@@ -81,25 +100,25 @@ def footprint(platform: PlatformSpec, experts: Sequence[ModelSpec], *, tp: int,
     devices_per_group = tp
     largest = max(experts, key=lambda e: e.weight_bytes)
     options = []
-    group_bytes = memory.expert_cache_bytes(platform, tp, router.weight_bytes if router else 0.0,
-                                            kv_reservation_bytes)
+    group_bytes = memory.expert_cache_bytes(platform, tp, router.hbm_bytes, kv_reservation_bytes)
+    routing_s = router_s(platform, router, tp, shape.prompt_tokens)
     n_groups = _first_fit_decreasing(sizes, group_bytes) if group_bytes > 0 else None
     latency, switch = request_latency_s(platform, largest, router, tp, shape, cold=False)
     if n_groups is None:
         options.append(FootprintOption(platform.name, "all_in_hbm", None, None, None, None, None,
-                                       "an expert does not fit one group's HBM"))
+                                       note="an expert does not fit one group's HBM"))
     else:
         nodes = math.ceil(n_groups / per_node_groups)
         options.append(FootprintOption(platform.name, "all_in_hbm", nodes, n_groups * devices_per_group,
-                                       len(experts) / nodes, latency, 0.0))
+                                       len(experts) / nodes, latency, 0.0, routing_s))
     backing = platform.backing_capacity_bytes()
     n_backed = _first_fit_decreasing(sizes, backing) if backing > 0 else None
     cold, switch = request_latency_s(platform, largest, router, tp, shape, cold=True)
     if n_backed is None or group_bytes < largest.weight_bytes:
         options.append(FootprintOption(platform.name, "backed", None, None, None, None, None,
-                                       "an expert does not fit the backing store or HBM"))
+                                       note="an expert does not fit the backing store or HBM"))
     else:
         options.append(FootprintOption(platform.name, "backed", max(1, n_backed),
                                        max(1, n_backed) * platform.n_devices_per_node,
-                                       len(experts) / max(1, n_backed), cold, switch))
+                                       len(experts) / max(1, n_backed), cold, switch, routing_s))
     return options

@@ -34,7 +34,7 @@ VIDUR_VECTOR = {"input_layernorm": "input_norm", "attn_rope": "rope", "mlp_act":
                 "add": "attn_residual"}
 
 
-def _ops_by_name(model_name: str, n_tokens: int, tp: int) -> dict:
+def _ops_by_name(model_name: str, n_tokens: int, tp: int) -> dict[str, Any]:
     model = get_model(model_name)
     return {op.name: op for op in layer_operators(model, prefill_shape(1, n_tokens, tp))}
 

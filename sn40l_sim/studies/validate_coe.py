@@ -19,6 +19,7 @@ from sn40l_sim.config.load import load_model
 from sn40l_sim.config.profiles import load_platform
 from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
+from sn40l_sim.plan.planner import router_plan
 from sn40l_sim.present.validation_row import ValidationRow
 from sn40l_sim.runner import RunResult, run_scenario
 from sn40l_sim.studies.footprint import footprint
@@ -185,7 +186,9 @@ def _sweep_rows() -> list[ValidationRow]:
 
 
 def _footprint_rows() -> list[ValidationRow]:
-    expert, router = get_model("llama-2-7b"), get_model("llama-2-7b")
+    expert = get_model("llama-2-7b")
+    router = router_plan(get_model("llama-2-7b"), output_tokens=1, max_batch=1,
+                         max_context_tokens=4096)
     kv = 1 * 4096 * expert.kv_bytes_per_token()  # batch-1 KV reservation, 4K context
     nodes = {}
     for platform in PLATFORMS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,11 +36,11 @@ T15_CONTEXT_TOKENS = 8192
 T15_SOCKETS = 16
 
 
-def _decode(platform: PlatformSpec, model: str, tp: int = 8, **kw) -> StepCost:
+def _decode(platform: PlatformSpec, model: str, tp: int = 8, **kw: Any) -> StepCost:
     return decode_cost(platform, get_model(model), n_batch=1, n_context_tokens=CONTEXT_TOKENS, tp=tp, **kw)
 
 
-def _prefill(platform: PlatformSpec, model: str, tp: int = 8, **kw) -> StepCost:
+def _prefill(platform: PlatformSpec, model: str, tp: int = 8, **kw: Any) -> StepCost:
     return prefill_cost(platform, get_model(model), n_batch=1, n_prompt_tokens=CONTEXT_TOKENS, tp=tp, **kw)
 
 

@@ -8,7 +8,6 @@ temporary file into place, so a crash never leaves a half-written file under the
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import tempfile
@@ -21,7 +20,7 @@ from typing import Literal
 
 import yaml
 
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import unknown_name_error
 
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 BLOCK_BYTES = 1 << 20
@@ -75,9 +74,7 @@ def known_datasets() -> dict[str, Dataset]:
 def get_dataset(name: str) -> Dataset:
     datasets = known_datasets()
     if name not in datasets:
-        close = difflib.get_close_matches(name, list(datasets), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise InputError(f"unknown dataset {name!r}{hint}; known: {', '.join(datasets)}")
+        raise unknown_name_error("dataset", name, list(datasets))
     return datasets[name]
 
 

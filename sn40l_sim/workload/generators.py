@@ -153,7 +153,8 @@ class LengthSampler:
         assert self.values is not None
         if rows is None:
             rows = self.rows(n)
-        return self.values[rows]  # may hold 0: clipped (and counted) with the other sources
+        values: np.ndarray = self.values[rows]  # may hold 0: clipped (and counted) with the others
+        return values
 
     def rows(self, n: int) -> np.ndarray:
         assert self.values is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,8 @@ class PopularitySampler:
         return np.minimum(np.searchsorted(self.cdf, u, side="right"), len(self.cdf) - 1)
 
     def draw(self, n: int) -> np.ndarray:
-        return self.names[self.codes(self.rng.random(n))]
+        drawn: np.ndarray = self.names[self.codes(self.rng.random(n))]
+        return drawn
 
 
 def popularity_sampler(pop: Popularity, field: str, rng: np.random.Generator) -> PopularitySampler:
@@ -60,7 +62,7 @@ def popularity_sampler(pop: Popularity, field: str, rng: np.random.Generator) ->
     return PopularitySampler(names, probs, rng)
 
 
-def _text_of(record: dict, field: str) -> object:
+def _text_of(record: dict[str, Any], field: str) -> object:
     value = record.get(field)
     if isinstance(value, list):  # MT-Bench 'turns': the first user message opens the request
         value = value[0] if value else None

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from sn40l_sim.config.limits import MAX_TIME_S
-from sn40l_sim.config.workload_config import WorkloadConfig, _Labels
+from sn40l_sim.config.workload_config import RequestLabels, WorkloadConfig
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload.data_dir import resolve_data_path
 from sn40l_sim.workload.generators import LengthPair, make_arrivals
@@ -59,7 +59,7 @@ def _located(make: Callable[..., T], field: str, *args: Any) -> T:
 class _Labeler:
     """Adds prompt-set, category and expert columns to a chunk."""
 
-    def __init__(self, labels: _Labels, seed: int, data_dir: Path, base_dir: Path) -> None:
+    def __init__(self, labels: RequestLabels, seed: int, data_dir: Path, base_dir: Path) -> None:
         self.prompts = (PromptSampler(labels.prompts, stream_rng(seed, _PROMPTS),
                                       data_dir=data_dir, base_dir=base_dir)
                         if labels.prompts is not None else None)
@@ -97,7 +97,7 @@ class RequestStream(Iterator[RequestChunk]):
             assert config.trace is not None
             path = _located(resolve_data_path, "workload.trace", config.trace, data_dir, base_dir)
             self.spec: TraceSpec = spec_for_workload(config, path)
-        labels: _Labels = gen if gen is not None else config
+        labels: RequestLabels = gen if gen is not None else config
         self._labeler = _located(_Labeler, "workload.prompts" if gen is None else
                                  "workload.generator.prompts", labels, seed, data_dir, base_dir)
         arrivals = gen.arrivals if gen is not None else config.arrivals

@@ -7,7 +7,6 @@ the request's ``category``), or fully describes a ``generic`` CSV / JSONL / Parq
 
 from __future__ import annotations
 
-import difflib
 import gzip
 import json
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from typing import IO, Literal
 import pyarrow.parquet as pq
 
 from sn40l_sim.config.workload_config import ColumnMap, WorkloadConfig
-from sn40l_sim.errors import InputError
+from sn40l_sim.errors import InputError, did_you_mean
 
 FileType = Literal["csv", "jsonl", "parquet"]
 FIELDS = ("arrival", "prompt_tokens", "output_tokens", "category", "expert", "prompt_text")
@@ -166,9 +165,8 @@ def _check_columns(path: Path, fmt: str, mapping: dict[str, str], header: list[s
                              file=str(path), field=f"workload.columns.{field}")
     for field, column in mapping.items():
         if column not in header:
-            close = difflib.get_close_matches(column, header, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InputError(f"{field}: no column {column!r} in the file{hint}; it has {header}",
+            raise InputError(f"{field}: no column {column!r} in the file"
+                             f"{did_you_mean(column, header)} (it has: {', '.join(header)})",
                              file=str(path), field=f"workload.columns.{field}")
 
 

@@ -14,6 +14,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -146,7 +147,7 @@ def _jsonl_chunks(spec: TraceSpec, columns: list[str], chunk_rows: int) -> Itera
         yield _chunk_of(columns, values, lines, broken)
 
 
-def _json_record(text: str) -> dict | None:
+def _json_record(text: str) -> dict[str, Any] | None:
     try:
         record = json.loads(text)
     except (ValueError, RecursionError):  # the json module recurses: a line nested 5,000 deep

@@ -82,7 +82,7 @@ class LocalBackend:
         self.pool = cf.ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                            initargs=(os.getpid(),),
                                            mp_context=multiprocessing.get_context("spawn"))
-        self.running: dict[cf.Future, SweepPoint] = {}
+        self.running: dict[cf.Future[Any], SweepPoint] = {}
 
     def submit(self, point: SweepPoint) -> None:
         self.running[self.pool.submit(run_point, point)] = point

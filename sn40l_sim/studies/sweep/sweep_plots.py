@@ -71,10 +71,10 @@ def swept_axes(points: pd.DataFrame, spec: dict[str, Any]) -> list[str]:
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> bool:
-    return pd.api.types.is_numeric_dtype(frame[column])
+    return bool(pd.api.types.is_numeric_dtype(frame[column]))
 
 
-def _legend_name(frame: pd.DataFrame, hue: list[str], key: tuple) -> str:
+def _legend_name(frame: pd.DataFrame, hue: list[str], key: tuple[Any, ...]) -> str:
     parts = []
     for column, value in zip(hue, key, strict=True):
         if column == "platform" and "platform_name" in frame.columns:
@@ -301,7 +301,7 @@ def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, h
 def _same_axis(frame: pd.DataFrame, a: str, b: str) -> bool:
     """True when two columns determine each other (``nodes`` and ``n_devices``): one line, not many."""
     pairs = frame[[a, b]].astype(str).drop_duplicates()
-    return len(pairs) == frame[a].astype(str).nunique() == frame[b].astype(str).nunique()
+    return bool(len(pairs) == frame[a].astype(str).nunique() == frame[b].astype(str).nunique())
 
 
 def _check_columns(frame: pd.DataFrame, columns: list[str]) -> None:
