@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from sn40l_sim.cli import (
+    cmd_check,
     cmd_compare,
     cmd_data,
     cmd_footprint,
@@ -26,8 +27,8 @@ from sn40l_sim.errors import InputError, Interrupted
 
 # Every command, in the order ``--help`` lists them. A command module imports only argparse and what
 # its parser needs at import time; the heavy work is imported inside its command function.
-COMMANDS = (cmd_run, cmd_summarize, cmd_compare, cmd_validate, cmd_footprint, cmd_sweep, cmd_reprice,
-            cmd_plot, cmd_data, cmd_schema)
+COMMANDS = (cmd_run, cmd_summarize, cmd_compare, cmd_validate, cmd_check, cmd_footprint, cmd_sweep,
+            cmd_reprice, cmd_plot, cmd_data, cmd_schema)
 
 
 def build_parser() -> argparse.ArgumentParser:
