@@ -60,6 +60,38 @@ def test_identical_lines_say_so_and_bounds_are_marked(tmp_path):
         capacity_curve(search, "x", "answer_n_devices", ["h"], "t", tmp_path)
         labels = captured["labels"]
         assert any("true answer may be lower" in t for t in labels)
-        assert any("none up to" in t for t in labels)
+        assert any("no answer: misses the SLO up to the top of the range" in t for t in labels)
     finally:
         plt.Figure.savefig = original
+
+
+def test_timeline_panels_share_one_time_axis_and_compare_names_platforms(tmp_path):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from sn40l_sim.present.run_plots import compare_cdf, timeline
+
+    events = pd.DataFrame({"kind": ["batch", "batch"], "phase": ["iteration", "iteration"],
+                           "group": [0, 0], "start_s": [0.0, 2.0], "end_s": [1.0, 3.0]})
+    captured = {}
+    original = plt.Figure.savefig
+
+    def keep(fig, *args, **kwargs):
+        captured["axes"] = fig.axes
+        return original(fig, *args, **kwargs)
+
+    plt.Figure.savefig = keep
+    try:
+        timeline(events, "t", tmp_path / "timeline.png")
+        top, bottom = captured["axes"][:2]
+        assert top.get_xlim() == bottom.get_xlim()
+        assert top.get_position().width == pytest.approx(bottom.get_position().width)
+        assert list(bottom.get_yticks()) == [0]  # one group: one whole row, not -0.5 .. 0.5
+    finally:
+        plt.Figure.savefig = original
+    requests = pd.DataFrame({"outcome": ["completed"] * 3, "ttft_s": [0.1, 0.2, 0.3],
+                             "e2e_latency_s": [1.0, 2.0, 3.0]})
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        compare_cdf({"SN40L node": requests, "DGX H100": requests}, "t", tmp_path / "cdf.svg")
+    svg = (tmp_path / "cdf.svg").read_text()
+    assert "SN40L node: time to first token" in svg and "DGX H100: end-to-end latency" in svg

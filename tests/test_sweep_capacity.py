@@ -40,8 +40,10 @@ def test_cheapest_over_tp_and_bounds():
     assert table.loc["c", "status"] == "none" and table.loc["c", "devices"] == 1024
     assert math.isnan(table.loc["c", "tensor_parallel"])
     text = capacity_markdown(table.reset_index(), "ttft_p99_s <= 1")
-    assert "| a | 16 |" in text and "| b | <= 8 |" in text and "| c | none up to 1,024 |" in text
-    assert "tensor_parallel=8: 32; tensor_parallel=1: 16" in text
+    # the table shows nodes (the searched value); a missing answer says why
+    assert "| a | 2 |" in text and "| b | <= 1 |" in text and "| c | none |" in text
+    assert "TP=8: misses the SLO in the searched range" in text
+    assert "tensor_parallel=8: 4; tensor_parallel=1: 2" in text
 
 
 def test_a_tp_search_reports_the_cheapest_per_platform(tmp_path):

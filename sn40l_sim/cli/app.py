@@ -14,10 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sn40l_sim.cli import (
+    cmd_check,
     cmd_compare,
     cmd_data,
     cmd_footprint,
     cmd_plot,
+    cmd_reprice,
     cmd_run,
     cmd_schema,
     cmd_summarize,
@@ -30,8 +32,8 @@ from sn40l_sim.present.fs_boundary import os_error
 
 # Every command, in the order ``--help`` lists them. A command module imports only argparse and what
 # its parser needs at import time; the heavy work is imported inside its command function.
-COMMANDS = (cmd_run, cmd_summarize, cmd_compare, cmd_validate, cmd_footprint, cmd_sweep, cmd_plot, cmd_data,
-            cmd_schema)
+COMMANDS = (cmd_run, cmd_summarize, cmd_compare, cmd_validate, cmd_check, cmd_footprint, cmd_sweep,
+            cmd_reprice, cmd_plot, cmd_data, cmd_schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
-if TYPE_CHECKING:
-    import pandas as pd
+from sn40l_sim.cli.common import EXIT_INPUT, add_set
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sn40l_sim.config.overrides import parse_set
     from sn40l_sim.studies.sweep.driver import SweepOptions, run_sweep
     from sn40l_sim.workload.data_dir import resolve_data_dir
 
     options = SweepOptions(backend=args.backend, workers=args.workers,
                            output=Path(args.output) if args.output else None,
                            data_dir=resolve_data_dir(args.data_dir), restart=args.restart,
-                           progress=not args.no_progress, ray_address=args.ray_address)
+                           progress=not args.no_progress, ray_address=args.ray_address,
+                           overrides=parse_set(args.set))
     result = run_sweep(Path(args.sweep), options)
     console = Console()
     points = result.points
@@ -30,30 +29,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if n_error:
         first = points.loc[points["status"] == "error", "error"].iloc[0]
         console.print(f"first input error: {first}", markup=False)
+    if len(points) and n_error == len(points):
+        console.print(f"[red]error:[/red] every point of the sweep failed ({n_error}); nothing was "
+                      "simulated. The first point's error above says why.")
+        return EXIT_INPUT
     if result.search is not None:
-        _print_search(result.search, console)
+        from sn40l_sim.present.tables import capacity_rich, search_rich
+        from sn40l_sim.studies.sweep.capacity import capacity_table_of
+
         capacity = result.out / "capacity.md"
-        if capacity.exists():
-            console.print(f"capacity table ({capacity}):")
+        if args.markdown:
             console.print(capacity.read_text(), markup=False)
+        else:
+            console.print(search_rich(result.search))
+            table = capacity_table_of(result.out)
+            if table is not None:
+                console.print(capacity_rich(table, str(result.search["slo"].iloc[0])))
+        console.print(f"capacity table: {capacity} (CSV next to it)", markup=False)
     for failure in result.failures:
         console.print(f"[red]internal error[/red] {failure} (not recorded; a rerun retries it)")
     return 1 if result.failures else 0
-
-
-def _print_search(search: pd.DataFrame, console: Console) -> None:
-    skip = {"order", "search_field", "goal", "slo", "probes", "answer_platform_name"}
-    columns = [c for c in search.columns if c not in skip
-               and (search[c].astype(str).nunique() > 1 or c in ("answer", "status"))]
-    field, slo = search["search_field"].iloc[0], search["slo"].iloc[0]
-    goal = "fewest" if search["goal"].iloc[0] == "min" else "most"
-    table = Table(title=f"SLO search: {goal} {field} with {slo}")
-    for column in columns:
-        table.add_column(column.rsplit(".", 1)[-1], justify="right")
-    for _, row in search.iterrows():
-        table.add_row(*["-" if row[c] is None or row[c] != row[c] else f"{row[c]:.4g}"
-                        if isinstance(row[c], float) else str(row[c]) for c in columns])
-    console.print(table)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,4 +62,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--data-dir", help="data directory for traces")
     p.add_argument("--restart", action="store_true", help="delete finished points and start over")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--markdown", action="store_true", help="print the capacity table as Markdown")
+    add_set(p)
     p.set_defaults(func=_cmd_sweep)

@@ -39,3 +39,9 @@ def split_names(text: str, option: str) -> list[str]:
     if not names:
         raise InputError("expected at least one name (comma-separated)", field=option)
     return names
+
+
+def add_set(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", metavar="PATH=VALUE", default=[],
+                   help="override one scenario field by its dotted path, e.g. serving.max_batch=16 "
+                   "or platform.interconnect.topology=ring (repeatable; docs/sweeps.md)")

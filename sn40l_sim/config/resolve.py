@@ -6,12 +6,13 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sn40l_sim.catalogue.hardware import PlatformSpec, PowerSpec, PriceSpec
 from sn40l_sim.catalogue.models import ModelSpec, get_model
 from sn40l_sim.config.limits import MAX_DEVICES, MAX_EXPERT_COPIES
 from sn40l_sim.config.load import read_yaml, validate, with_lines
+from sn40l_sim.config.overrides import BASE_KEY, apply_overrides, platform_over_base
 from sn40l_sim.config.policy_names import (
     EVICTION_NAMES,
     PLACEMENT_NAMES,
@@ -250,6 +251,8 @@ def _load_platform(scenario: Scenario, source: Path | None) -> PlatformSpec:
     try:
         if isinstance(scenario.platform, str):
             platform = load_platform(scenario.platform, base)
+        elif BASE_KEY in scenario.platform:
+            platform = platform_over_base(scenario.platform, source).to_spec()
         else:
             platform = platform_from_mapping(scenario.platform, f"{source}: platform")
     except InputError as exc:
@@ -287,11 +290,22 @@ def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
                             router_model=router_model, group_shares=shares)
 
 
-def load_scenario(path: Path) -> ResolvedScenario:
-    """Read, validate and resolve a scenario file; every problem located at its line."""
+def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> ResolvedScenario:
+    """Read, validate and resolve a scenario file; every problem located at its line.
+
+    ``overrides``: dotted paths set over the file (``--set``; see :mod:`sn40l_sim.config.overrides`).
+    """
     data, node = read_yaml(path)
     if data is None:
         raise InputError("the file is empty", file=str(path))
+    if overrides:
+        if not isinstance(data, dict):
+            raise InputError("the scenario is not a mapping", file=str(path))
+        try:
+            data = apply_overrides(data, overrides)
+        except KeyError as exc:
+            raise InputError(f"--set: cannot apply: {exc.args[0]}", file=str(path),
+                             field="--set") from None
     try:
         return resolve(validate(Scenario, data, node, str(path)), path)
     except InputError as exc:

@@ -113,7 +113,8 @@ class SloConfig(BaseModel):
     ttft: PositiveSeconds = 1.0
     """Longest time to first token that counts (default 1 s: an interactive chat, an assumption)."""
     time_between_tokens: PositiveSeconds = 0.1
-    """Longest mean gap between output tokens that counts (default 100 ms: faster than reading)."""
+    """Longest gap between output tokens that counts, judged on each request's p99 gap (default 100 ms:
+    faster than reading); the summary reports the mean gap (tpot_*) and this p99 (token_gap_p99_*)."""
 
 
 class CostsConfig(BaseModel):

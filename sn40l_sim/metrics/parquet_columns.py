@@ -39,6 +39,10 @@ class ParquetColumns:
         # the last text column's codes: equals() on one column twice in a row reads it once
         self._last: tuple[str, list[tuple[np.ndarray, list[str]]]] | None = None
 
+    def has(self, name: str) -> bool:
+        """Whether the file has column ``name`` (results of older versions may lack one)."""
+        return name in self._file.schema_arrow.names
+
     def _column(self, name: str) -> pa.ChunkedArray:
         try:
             table = self._file.read(columns=[name], use_threads=False)

@@ -23,8 +23,10 @@ from sn40l_sim.catalogue.hardware import PowerSpec, PriceSpec
 from sn40l_sim.config.limits import MAX_NAME_CHARS
 from sn40l_sim.errors import InputError
 from sn40l_sim.metrics.economics import Fleet, RequestColumns, Slo, economics
+from sn40l_sim.metrics.overload import backlog
 from sn40l_sim.metrics.parquet_columns import ParquetColumns
 from sn40l_sim.metrics.run_info import MemoryUse, RunInfo, doc
+from sn40l_sim.metrics.token_gaps import gap_percentile_s
 from sn40l_sim.safe_load import read_yaml_data
 from sn40l_sim.workload.workload_stats import WorkloadStats
 
@@ -80,6 +82,11 @@ class RunSummary:
     tpot_p50_s: float = _stat("tpot", "p50")
     tpot_p90_s: float = _stat("tpot", "p90")
     tpot_p99_s: float = _stat("tpot", "p99")
+    token_gap_p99_mean_s: float = doc("each completed request's p99 gap between output tokens (what "
+                                      "the time-between-tokens SLO judges; metrics/token_gaps.py), "
+                                      "mean over requests")
+    token_gap_p99_p50_s: float = doc("the same per-request p99 gap, median over requests")
+    token_gap_p99_p99_s: float = doc("the same per-request p99 gap, 99th percentile over requests")
     queue_wait_mean_s: float = _stat("queue_wait", "mean")
     queue_wait_p50_s: float = _stat("queue_wait", "p50")
     queue_wait_p90_s: float = _stat("queue_wait", "p90")
@@ -129,8 +136,8 @@ class RunSummary:
     cost_per_million_output_tokens_usd: float = doc("`cost_usd` per million output tokens of "
                                                     "completed requests")
     goodput_requests_per_s: float = doc(
-        "completed requests with `ttft_s` <= `slo.ttft` and `tpot_s` <= `slo.time_between_tokens` "
-        "(the request's mean gap between tokens; a one-token answer passes) per second of `window_s`")
+        "completed requests with `ttft_s` <= `slo.ttft` and their p99 gap between tokens <= "
+        "`slo.time_between_tokens` (a one-token answer passes) per second of `window_s`")
     goodput_share: float = doc("those requests over all requests (a rejection is a miss): an SLO "
                                "target for sweep searches")
     slo_ttft_s: float = doc("the TTFT bound goodput used (`slo.ttft`)")
@@ -145,8 +152,13 @@ class RunSummary:
     speculative_verify_share: float | None = doc(
         "speculative decoding: the target's verify passes as a share of the groups' busy time; "
         "null without `serving.speculative`")
+    overloaded: bool = doc("the backlog (requests arrived, not finished) grew through the arrivals "
+                           "(metrics/overload.py): latency and cost then depend on the trace's length")
+    backlog_at_quarters: list[int] = doc("requests waiting or running at 1/4, 1/2, 3/4 and the end of "
+                                         "the arrival window")
     warnings: list[str] = doc("one line per default limit (`max_context_tokens`, a default "
-                              "`kv_reservation`) that rejected requests, with the count")
+                              "`kv_reservation`) that rejected requests, with the count, and one if "
+                              "the run was overloaded")
 
     @classmethod
     def from_run_dir(cls, run_dir: Path | str) -> RunSummary:
@@ -165,9 +177,9 @@ class RunSummary:
         events = ParquetColumns(run_dir / "events.parquet")
         values: dict[str, Any] = {"scenario": _scenario_name(run_dir)}
         values.update(_identity_part(info))
-        columns = _request_columns(requests)
-        values.update(_requests_part(requests, columns))
         timing = _EventTiming.read(events)
+        columns = _request_columns(requests, events, timing)
+        values.update(_requests_part(requests, columns))
         values.update(_switch_part(events, timing))
         values.update(_batch_part(events, timing))
         values.update(_run_part(info, requests.n_rows))
@@ -218,13 +230,22 @@ def _pcts(values: np.ndarray, qs: list[float]) -> list[float]:
     return [float(v) for v in np.percentile(kept, qs)]
 
 
-def _request_columns(requests: ParquetColumns) -> RequestColumns:
-    """The request columns both the latency figures and the economics read, read once."""
-    return RequestColumns(
-        arrival_s=requests.floats("arrival_s"), end_s=requests.floats("end_s"),
-        completed=requests.equals("outcome", "completed"),
-        output_tokens=requests.floats("output_tokens"), ttft_s=requests.floats("ttft_s"),
-        tpot_s=requests.floats("tpot_s"))
+def _request_columns(requests: ParquetColumns, events: ParquetColumns,
+                     timing: _EventTiming) -> RequestColumns:
+    """The request columns both the latency figures and the economics read, read once; with each
+    request's p99 inter-token gap derived from its group's iterations (metrics/token_gaps.py)."""
+    arrival, end = requests.floats("arrival_s"), requests.floats("end_s")
+    completed = requests.equals("outcome", "completed")
+    output, ttft = requests.floats("output_tokens"), requests.floats("ttft_s")
+    if not (requests.has("group") and events.has("n_steps")):  # a hand-made table: the mean gap
+        return RequestColumns(arrival_s=arrival, end_s=end, completed=completed, output_tokens=output,
+                              ttft_s=ttft, tpot_s=requests.floats("tpot_s"))
+    iteration = timing.batch & events.equals("phase", "iteration")
+    gap = gap_percentile_s(requests.ints("group"), arrival + ttft, end, completed & (output > 1),
+                           events.ints("group")[iteration], events.floats("end_s")[iteration],
+                           events.ints("n_steps")[iteration])
+    return RequestColumns(arrival_s=arrival, end_s=end, completed=completed, output_tokens=output,
+                          ttft_s=ttft, tpot_s=requests.floats("tpot_s"), gap_s=gap)
 
 
 @dataclass(frozen=True)
@@ -276,6 +297,9 @@ def _requests_part(requests: ParquetColumns, columns: RequestColumns) -> dict[st
         out[f"{metric}_mean_s"] = _mean(values)
         for q, value in zip((50, 90, 99), _pcts(values, [50, 90, 99]), strict=True):
             out[f"{metric}_p{q}_s"] = value
+    gaps = columns.gap_s[done] if columns.gap_s is not None else np.array([])
+    out["token_gap_p99_mean_s"] = _mean(gaps)
+    out["token_gap_p99_p50_s"], out["token_gap_p99_p99_s"] = _pcts(gaps, [50, 99])
     share = requests.floats("switch_share")[done]
     out.update(switch_share_mean=_mean(share), switch_share_p90=_pcts(share, [90])[0],
                average_active_params=_mean(requests.floats("active_params")[done]))
@@ -320,7 +344,9 @@ def _economics_part(info: RunInfo, columns: RequestColumns, timing: _EventTiming
     fleet = Fleet(info.n_nodes, info.n_devices_per_node, info.tensor_parallel)
     out: dict[str, Any] = economics(columns, busy * info.tensor_parallel, fleet, power, price,
                                     Slo(info.slo_ttft_s, info.slo_tbt_s))
-    out["warnings"] = list(info.warnings)
+    grew = backlog(columns.arrival_s, columns.end_s)
+    out.update(overloaded=grew.overloaded, backlog_at_quarters=list(grew.at_quarters))
+    out["warnings"] = [*info.warnings, *([grew.warning()] if grew.overloaded else [])]
     return out
 
 

@@ -34,7 +34,32 @@ def latency_cdf(requests: pd.DataFrame, title: str, path: Path) -> None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def compare_cdf(requests: dict[str, pd.DataFrame], title: str, path: Path) -> None:
+    """Each platform's TTFT and end-to-end latency CDFs on one axis, named by platform."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for n, (name, frame) in enumerate(requests.items()):
+        done = frame[frame["outcome"] == "completed"]
+        for column, what, style in (("ttft_s", "time to first token", "-"),
+                                    ("e2e_latency_s", "end-to-end latency", "--")):
+            values = np.sort(done[column].dropna().to_numpy(dtype=float))
+            if len(values):
+                ax.plot(values, np.arange(1, len(values) + 1) / len(values), style,
+                        color=colours[n % len(colours)], label=f"{name}: {what}")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("latency (log scale)")
+    ax.set_ylabel("fraction of completed requests")
+    ax.set_title(f"{title}: latency CDF per platform")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -93,15 +118,18 @@ def timeline(events: pd.DataFrame, title: str, path: Path) -> None:
                           vmax=max(float(grid.max()), 1e-9),
                           extent=(edges[0], edges[-1], -0.5, len(bands) - 0.5),
                           interpolation="nearest")
-    fig.colorbar(image, ax=bottom, label="compute share of the bin", pad=0.01)
+    # One colour bar for both panels, so both keep the same width and their time axes line up.
+    fig.colorbar(image, ax=[top, bottom], label="compute share of the bin", pad=0.01)
     what = "group" if len(bands) == len(groups) else f"band of ~{len(groups) // len(bands)} groups"
     bottom.set_ylabel(what)
     bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(bands) <= 16:  # whole rows only: one group is row 0, not an axis from -0.5 to 0.5
+        bottom.set_yticks(range(len(bands)))
+    bottom.set_xlim(edges[0], edges[-1])
     bottom.set_xlabel("simulated time (s)")
     top.set_title(f"{title}: the whole run in {TIMELINE_BINS} bins of {format_seconds(width)} "
                   f"({len(ev):,} events, {len(groups)} groups)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 

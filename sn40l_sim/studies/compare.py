@@ -22,7 +22,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from sn40l_sim.config.load import load_model
+from sn40l_sim.config.load import load_model, read_yaml, validate
+from sn40l_sim.config.overrides import apply_overrides
 from sn40l_sim.config.resolve import ResolvedScenario, resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError, Interrupted
@@ -94,6 +95,20 @@ def ratio_rows(summaries: dict[str, dict[str, Any]],
     return pd.DataFrame(rows)
 
 
+def scenario_with_overrides(path: Path, overrides: dict[str, Any]) -> Scenario:
+    """The scenario file validated with ``--set`` paths applied (none: the file as it is)."""
+    if not overrides:
+        return load_model(Scenario, path)
+    data, node = read_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError("the scenario is not a mapping", file=str(path))
+    try:
+        data = apply_overrides(data, overrides)
+    except KeyError as exc:
+        raise InputError(f"--set: cannot apply: {exc.args[0]}", file=str(path), field="--set") from None
+    return validate(Scenario, data, node, str(path))
+
+
 @dataclass
 class Comparison:
     """One request stream replayed on several platforms: each run, and the ratios table."""
@@ -105,12 +120,24 @@ class Comparison:
 
 def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[str], *,
                    output: Path | None = None, data_dir: Path | None = None, plots: bool = False,
-                   progress: bool = False) -> Comparison:
-    """Run ``scenario`` once per platform (a profile name or YAML path) and write the ratios."""
+                   progress: bool = False,
+                   platform_overrides: dict[str, Any] | None = None) -> Comparison:
+    """Run ``scenario`` once per platform (a profile name or YAML path) and write the ratios.
+
+    ``platform_overrides``: ``platform.<field>`` paths set over every compared profile (``--set``).
+    """
     if not platforms:
         raise InputError("compare needs at least one platform", field="platforms")
+
+    def overridden(name: str) -> str | dict[str, Any]:
+        if not platform_overrides:
+            return name
+        merged: str | dict[str, Any] = apply_overrides({"platform": name}, platform_overrides)["platform"]
+        return merged
+
     # Every platform is resolved before anything is written, so a bad name leaves no folder.
-    variants = [resolve(scenario.model_copy(update={"platform": p}), source) for p in platforms]
+    variants = [resolve(scenario.model_copy(update={"platform": overridden(p)}), source)
+                for p in platforms]
     # Runs are keyed by profile name and written to a folder per file stem: two platforms that share
     # either would overwrite each other's results.
     for what, keys in (("profile name", [v.platform.name for v in variants]),
@@ -150,6 +177,11 @@ def run_comparison(scenario: Scenario, source: Path | None, platforms: Sequence[
         if isinstance(exc, OSError):
             raise os_error(exc) from None
         raise
+    if plots:
+        from sn40l_sim.present.run_plots import compare_cdf
+
+        compare_cdf({label: result.requests for label, result in results.items()}, scenario.name,
+                    root / "latency_cdf.png")
     return Comparison(root, results, table)
 
 
@@ -182,11 +214,23 @@ def _program_load_band(table: pd.DataFrame, platforms: Sequence[str], variants: 
 
 
 def compare_platforms(scenario_path: Path, platforms: list[str], *, output: Path | None,
-                      data_dir: str | None, plots: bool, progress: bool) -> pd.DataFrame:
-    """``sn40l-sim compare``: the comparison, printed as two tables."""
-    scenario = load_model(Scenario, scenario_path)
+                      data_dir: str | None, plots: bool, progress: bool,
+                      overrides: dict[str, Any] | None = None) -> pd.DataFrame:
+    """``sn40l-sim compare``: the comparison, printed as two tables.
+
+    ``overrides`` (``--set``): scenario paths apply to the scenario, ``platform.<field>`` paths to
+    every compared platform.
+    """
+    overrides = overrides or {}
+    on_platform = {k: v for k, v in overrides.items() if k.startswith("platform.")}
+    if "platform" in overrides:
+        raise InputError("--set platform=... : compare takes its platforms from --platforms",
+                         field="--set")
+    scenario = scenario_with_overrides(scenario_path, {k: v for k, v in overrides.items()
+                                                       if k not in on_platform})
     comparison = run_comparison(scenario, scenario_path, platforms, output=output,
-                                data_dir=resolve_data_dir(data_dir), plots=plots, progress=progress)
+                                data_dir=resolve_data_dir(data_dir), plots=plots, progress=progress,
+                                platform_overrides=on_platform)
     console = Console()
     print_absolute({label: r.summary.to_dict() for label, r in comparison.results.items()}, console)
     print_ratios(comparison.ratios, comparison.run_dir, console)

@@ -10,7 +10,9 @@ even at the top says ``> N``.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,7 +21,38 @@ import pandas as pd
 ANSWER_KEYS = ("tensor_parallel", "price_usd_per_hour", "mean_power_w", "peak_power_w",
                "cost_per_million_output_tokens_usd", "ttft_p99_s", "goodput_requests_per_s",
                "goodput_share", "energy_per_request_j", "tokens_per_j", "n_rejected", "n_requests")
-_SEARCH_COLUMNS = {"order", "search_field", "goal", "slo", "answer", "status", "n_probes", "probes"}
+_SEARCH_COLUMNS = {"order", "search_field", "goal", "slo", "answer", "status", "n_probes", "probes", "why"}
+SEED = "seed"  # the axis ``seeds:``/``replicates:`` add; the mean table averages over it
+
+
+def why_none(best: dict[str, Any] | None, metric: str, field: str, bound: Any) -> str:
+    """Why a search found no answer, from the point at the easiest end of its range.
+
+    A group that cannot hold its model fails at every size (more nodes add groups, not memory per
+    group); an input error is a limit (TP above the devices, too many devices, ...); anything else
+    ran and missed the SLO even at the top of the range.
+    """
+    if not best:
+        return "no point finished"
+    if best.get("status") == "error":
+        message = str(best.get("error") or "").split(": ", 1)[-1]
+        return f"rejected by a limit: {message}"
+    n_experts, servable = best.get("n_experts"), best.get("n_servable_experts")
+    if best.get("out_of_memory_at_experts") is not None or (
+            isinstance(servable, int | float) and isinstance(n_experts, int | float)
+            and servable < n_experts):
+        return (f"does not fit in memory at any size ({servable:.0f} of {n_experts:.0f} experts fit "
+                "one serving group)")
+    reasons = best.get("rejection_reasons") or {}
+    if isinstance(reasons, str):
+        reasons = json.loads(reasons) if reasons.startswith("{") else {}
+    memory = {r: n for r, n in reasons.items() if "memory" in r}
+    if memory:  # rejected for memory even with the most nodes: more groups, not more memory each
+        reason, n = max(memory.items(), key=lambda kv: kv[1])
+        return f"does not fit in memory at any size ({n:,} requests: {reason})"
+    value = best.get(metric)
+    shown = f"{value:.3g}" if isinstance(value, int | float) and value == value else "n/a"
+    return f"misses the SLO up to {field}={bound:g} ({metric} {shown} there)"
 
 
 def combo_axes(search: pd.DataFrame) -> list[str]:
@@ -51,13 +84,32 @@ def _cheapest(rows: pd.DataFrame) -> pd.Series | None:
     return ok.loc[order[0]]
 
 
+def _short_why(why: Any) -> str:
+    text = str(why) if isinstance(why, str) and why else "misses the SLO in the searched range"
+    return text.split(" (")[0]  # the reason without the figures (they are in search.parquet)
+
+
+def _why_of_choices(rows: pd.DataFrame, choose: list[str]) -> str:
+    """Why none of the choices answered: each distinct reason once, with the choices it applies to."""
+    from sn40l_sim.present.tables import short_axis
+
+    by_reason: dict[str, list[str]] = {}
+    for _, r in rows.iterrows():
+        label = ",".join(f"{short_axis(a)}={r[a]}" for a in choose)
+        by_reason.setdefault(_short_why(r.get("why")) if choose else str(r.get("why") or
+                             "misses the SLO in the searched range"), []).append(label)
+    if not choose:
+        return "; ".join(by_reason)
+    return "; ".join(f"{'/'.join(labels)}: {reason}" for reason, labels in by_reason.items())
+
+
 def _tried(rows: pd.DataFrame, choose: list[str]) -> str:
     parts = []
     for _, r in rows.iterrows():
         label = ",".join(f"{a.rsplit('.', 1)[-1]}={r[a]}" for a in choose)
-        n = _num(r.get("answer_n_devices"))
-        answer = (f"{n:.0f}" if r["status"] == "found" else f"<={n:.0f}" if r["status"] == "at_bound"
-                  else f">{_num(r.get('best_end_n_devices')):.0f}")
+        n = _num(r.get("answer"))
+        answer = (f"{n:g}" if r["status"] == "found" else f"<={n:g}" if r["status"] == "at_bound"
+                  else "none")
         parts.append(f"{label}: {answer}")
     return "; ".join(parts)
 
@@ -77,15 +129,58 @@ def capacity_table(search: pd.DataFrame, cheapest_over: list[str]) -> pd.DataFra
         if best is None:
             row.update(status="none", devices=_num(part["best_end_n_devices"].max())
                        if "best_end_n_devices" in part else math.nan,
-                       tensor_parallel=math.nan)
+                       tensor_parallel=math.nan, nodes=math.nan,
+                       why=_why_of_choices(part, cheapest_over))
         else:
             row.update(status=best["status"], devices=_num(best.get("answer_n_devices")),
                        nodes=_num(best.get("answer")))
             row.update({k: _num(best.get(f"answer_{k}")) for k in ANSWER_KEYS})
+            row["why"] = ""
         if cheapest_over:
             row["tried"] = _tried(part, cheapest_over)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["axes"] = keep
+    return table
+
+
+MEAN_KEYS = ("nodes", "devices", "price_usd_per_hour", "cost_per_million_output_tokens_usd",
+             "ttft_p99_s", "goodput_share", "tokens_per_j")
+
+
+def capacity_mean(table: pd.DataFrame) -> pd.DataFrame:
+    """The capacity table averaged over seeds: per combination of the other axes, each figure's
+    mean and 95 % t-interval half-width (``<key>_ci95``), the answers per seed, and how many seeds
+    found one. Seeds without an answer are left out of the means and counted in ``n_none``."""
+    from sn40l_sim.studies.sweep.intervals import mean_ci95
+
+    if SEED not in table.columns:
+        return table
+    keep = [c for c in table.columns if ("." in c or c == "platform") and c != SEED]
+    rows = []
+    groups = table.groupby(keep, sort=False, dropna=False) if keep else [((), table)]
+    for values, part in groups:
+        values = values if isinstance(values, tuple) else (values,)
+        row: dict[str, Any] = dict(zip(keep, values, strict=True))
+        row["platform_name"] = part["platform_name"].dropna().iloc[0] if part[
+            "platform_name"].notna().any() else None
+        found = part[part["status"] != "none"]
+        row.update(n_seeds=len(part), n_none=len(part) - len(found),
+                   status="none" if found.empty else "at_bound" if (found["status"] == "at_bound").all()
+                   else "found",
+                   nodes_by_seed="/".join("-" if r["status"] == "none" else f"{_num(r['nodes']):.0f}"
+                                          for _, r in part.iterrows()),
+                   why="; ".join(dict.fromkeys(str(w) for w in part["why"] if isinstance(w, str) and w)))
+        for key in MEAN_KEYS:
+            mean, half = mean_ci95(found[key].tolist()) if key in found and len(found) else (math.nan,
+                                                                                             math.nan)
+            row[key], row[f"{key}_ci95"] = mean, half
+        tps = sorted({f"{_num(t):.0f}" for t in found.get("tensor_parallel", []) if _num(t) == _num(t)})
+        row["tensor_parallel"] = "/".join(tps) or "-"
+        rows.append(row)
+    mean = pd.DataFrame(rows)
+    mean.attrs["axes"] = keep
+    return mean
 
 
 def _fmt(value: Any, pattern: str) -> str:
@@ -93,35 +188,27 @@ def _fmt(value: Any, pattern: str) -> str:
     return "-" if math.isnan(number) else pattern.format(number)
 
 
-def _devices(row: pd.Series) -> str:
-    n = _num(row.get("devices"))
-    if math.isnan(n):
-        return "-"
-    return {"at_bound": f"<= {n:,.0f}", "none": f"none up to {n:,.0f}"}.get(str(row["status"]),
-                                                                           f"{n:,.0f}")
-
-
 def capacity_markdown(table: pd.DataFrame, slo: str) -> str:
-    """The table as Markdown, for the console, docs and the sweep folder."""
-    axes = [c for c in table.columns if ("." in c or c == "platform")
-            and (c == "platform" or table[c].astype(str).nunique() > 1)]
-    head = [a.rsplit(".", 1)[-1] for a in axes] + [
-        "devices", "TP", "$/hour", "kW mean (peak)", "$/M output tokens", "p99 TTFT",
-        "goodput req/s (share)"]
-    lines = [f"SLO: {slo}. `<= N`: the bottom of the search range already met it.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for _, r in table.iterrows():
-        cells = [str(r[a]) for a in axes] + [
-            _devices(r), _fmt(r.get("tensor_parallel"), "{:.0f}"),
-            _fmt(r.get("price_usd_per_hour"), "{:,.0f}"),
-            f"{_fmt(_num(r.get('mean_power_w')) / 1e3, '{:,.1f}')} "
-            f"({_fmt(_num(r.get('peak_power_w')) / 1e3, '{:,.0f}')})",
-            _fmt(r.get("cost_per_million_output_tokens_usd"), "{:,.2f}"),
-            _fmt(r.get("ttft_p99_s"), "{:.2f} s"),
-            f"{_fmt(r.get('goodput_requests_per_s'), '{:.2f}')} "
-            f"({_fmt(100 * _num(r.get('goodput_share')), '{:.1f}')} %)"]
-        lines.append("| " + " | ".join(cells) + " |")
+    """The table as Markdown, for docs and the sweep folder (chosen columns, see present/tables)."""
+    from sn40l_sim.present.tables import capacity_markdown_cells
+
+    text = capacity_markdown_cells(table, slo)
     if "tried" in table.columns:
-        lines += ["", "Devices at each choice (the cheapest is shown above):", ""]
-        lines += [f"* {' '.join(str(r[a]) for a in axes)}: {r['tried']}" for _, r in table.iterrows()]
-    return "\n".join(lines) + "\n"
+        from sn40l_sim.present.tables import _axis_cell, table_axes
+
+        axes = table_axes(table)
+        text += "\nNodes at each choice (the cheapest is shown above):\n\n"
+        text += "".join(f"* {' '.join(_axis_cell(r, a) for a in axes)}: {r['tried']}\n"
+                        for _, r in table.iterrows())
+    return text
+
+
+def capacity_table_of(sweep: Path) -> pd.DataFrame | None:
+    """The capacity table a sweep folder shows: the mean over seeds when it has them."""
+    for name in ("capacity_mean.csv", "capacity.csv"):
+        if (sweep / name).exists():
+            table = pd.read_csv(sweep / name, keep_default_na=True)
+            if "why" in table.columns:
+                table["why"] = table["why"].astype(object).where(table["why"].notna(), "")
+            return table
+    return None

@@ -28,7 +28,14 @@ from sn40l_sim.present.fs_boundary import absolute, check_writable_dir, os_error
 from sn40l_sim.present.results_dir import write_json
 from sn40l_sim.safe_load import read_json
 from sn40l_sim.studies.sweep.backends import MAX_WORKERS, Backend, make_backend
-from sn40l_sim.studies.sweep.capacity import ANSWER_KEYS, capacity_markdown, capacity_table
+from sn40l_sim.studies.sweep.capacity import (
+    ANSWER_KEYS,
+    SEED,
+    capacity_markdown,
+    capacity_mean,
+    capacity_table,
+    why_none,
+)
 from sn40l_sim.studies.sweep.checks import check_points, check_values
 from sn40l_sim.studies.sweep.fingerprint import fingerprint
 from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
@@ -50,6 +57,7 @@ class SweepOptions:
     restart: bool = False
     progress: bool = True
     ray_address: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)  # ``--set``: added to the file's ``set``
 
 
 @dataclass
@@ -219,6 +227,26 @@ def _check_resumable(out: Path, stamp: str, sweep_file: Path) -> None:
                          "and new results are not mixed", file=str(sweep_file))
 
 
+def with_seeds_and_set(spec: SweepSpec, base: dict[str, Any], overrides: dict[str, Any],
+                       path: Path) -> SweepSpec:
+    """The spec as it runs: ``--set`` paths joined to ``set``, and ``seeds``/``replicates`` as a
+    last grid axis ``seed`` (replicates N: the base scenario's seed and the N-1 after it)."""
+    clash = [k for k in overrides if k in spec.grid or any(k in c for c in spec.cases)]
+    if clash:
+        raise InputError(f"--set {', '.join(clash)}: already a grid or case axis of the sweep",
+                         file=str(path), field="--set")
+    for key in overrides:
+        problem = check_path(key)
+        if problem:
+            raise InputError(problem, field="--set")
+    seeds = spec.seeds
+    if seeds is None and spec.replicates is not None:
+        first = int(base.get("seed", 1)) if isinstance(base.get("seed", 1), int) else 1
+        seeds = [first + i for i in range(spec.replicates)]
+    grid = {**spec.grid, "seed": list(seeds)} if seeds is not None else spec.grid
+    return spec.model_copy(update={"set": {**spec.set, **overrides}, "grid": grid})
+
+
 def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
     _check_options(options)
     path = absolute(path)
@@ -227,6 +255,7 @@ def run_sweep(path: Path, options: SweepOptions) -> SweepResult:
     check_points(spec, path, node)
     base, source = _base_scenario(spec, path, node)
     check_values(spec, base, source, path, node)
+    spec = with_seeds_and_set(spec, base, options.overrides, path)
     root = check_writable_dir(options.output if options.output is not None else Path(spec.output),
                               "--output" if options.output is not None else "output")
     out = root / spec.name
@@ -361,8 +390,9 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
                        answer_metric=hit.get(search.slo.metric),
                        answer_platform_name=hit.get("platform_name"))
             row.update({f"answer_{k}": hit.get(k) for k in ANSWER_KEYS})
-        elif state.probes:  # none: what the best end of the range reached
+        elif state.probes:  # none: what the best end of the range reached, and why it failed
             best = store.read(point_id({**combo, search.field: state.probes[0][0]})) or {}
+            row["why"] = why_none(best, search.slo.metric, search.field, state.probes[0][0])
             row.update(best_end_n_devices=best.get("n_devices"),
                        best_end_metric=best.get(search.slo.metric),
                        answer_platform_name=best.get("platform_name"),
@@ -375,5 +405,8 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
     write_frame_atomic(frame, out / SEARCH_TABLE)
     table = capacity_table(frame, search.cheapest_over)
     table.to_csv(out / "capacity.csv", index=False)
+    if SEED in table.columns and SEED not in search.cheapest_over:  # replicates: mean and interval
+        table = capacity_mean(table)
+        table.to_csv(out / "capacity_mean.csv", index=False)
     (out / "capacity.md").write_text(capacity_markdown(table, search.slo.describe()))
     return frame

@@ -38,7 +38,9 @@ def _profiles(spec: SweepSpec, base: dict[str, Any], source: Path) -> dict[str, 
     from sn40l_sim.config.profiles import resolve_profile_path
 
     out: dict[str, Any] = {}
-    for name in _values(spec, base, "platform"):
+    values = [*_values(spec, base, "platform"), *_values(spec, base, "platform.base")]
+    for value in values:  # a profile's name, or the profile an overriding mapping is based on
+        name = value.get("base") if isinstance(value, dict) else value
         if isinstance(name, str) and name not in out:  # inline mappings are in base/overrides already
             path = resolve_profile_path(name, source.parent)  # read afresh: the loader caches by path
             out[name] = load_model(PlatformConfig, path).model_dump(mode="json")

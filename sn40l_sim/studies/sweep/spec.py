@@ -140,9 +140,19 @@ class SweepSpec(BaseModel):
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     search: SearchConfig | None = None
     keep_runs: bool = False  # keep every point's run folder under <out>/runs/<point id>/
+    # Replicate every point (every search) over seeds: tables report the mean and a 95 % t-interval.
+    seeds: list[Annotated[int, Field(ge=0, lt=2**63)]] | None = Field(default=None, min_length=1)
+    replicates: int | None = Field(default=None, ge=1, le=1000)  # seeds base, base+1, ...
 
     @model_validator(mode="after")
     def _something_to_run(self) -> SweepSpec:
+        if self.seeds is not None and self.replicates is not None:
+            raise ValueError("give either 'seeds' or 'replicates', not both")
+        if self.seeds is not None and len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("'seeds' has repeats")
+        if (self.seeds is not None or self.replicates is not None) and (
+                "seed" in self.grid or any("seed" in c for c in self.cases) or "seed" in self.set):
+            raise ValueError("'seeds'/'replicates' make 'seed' an axis; do not also set it")
         for path, values in self.grid.items():
             if not values:
                 raise ValueError(f"grid axis {path!r} has no values")

@@ -11,6 +11,7 @@ Every figure is written as PNG and SVG, with a title, axis units and a legend.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ _LABELS = {
     "workload.rate_multiplier": "arrival rate (x the trace's own)", "nodes": "nodes",
     "serving.max_batch": "max batch (sequences)", "serving.tensor_parallel": "tensor-parallel degree",
 }
+_SHORT_AXES = {"serving.tensor_parallel": "TP", "workload.rate_multiplier": "rate x",
+               "serving.max_batch": "max batch", "seed": "seed"}
 HIGHER_IS_BETTER = ("throughput", "tokens_per_s", "hit_rate", "completed")
 
 
@@ -79,7 +82,8 @@ def _legend_name(frame: pd.DataFrame, hue: list[str], key: tuple[Any, ...]) -> s
             value = names.iloc[0] if len(names) else value
             parts.append(str(value))
         else:
-            parts.append(f"{column.rsplit('.', 1)[-1]}={value}")
+            name = _SHORT_AXES.get(column, column.rsplit(".", 1)[-1])
+            parts.append(f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}")
     return ", ".join(parts) or "all points"
 
 
@@ -88,7 +92,7 @@ def _save(fig: Any, out_dir: Path, stem: str) -> list[Path]:
     paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.svg"]
     fig.tight_layout()
     for path in paths:
-        fig.savefig(path, dpi=130)
+        fig.savefig(path, dpi=130, bbox_inches="tight")  # long legends outside the axes stay whole
     plt.close(fig)
     return paths
 
@@ -134,7 +138,8 @@ def _lines(frame: pd.DataFrame, x: str, y: str, hue: list[str], ax: Any, marker:
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     values = frame[y].dropna()
-    if len(values) and values.min() > 0 and values.max() / values.min() >= 100:
+    bounded = "share" in y or ("rate" in y and "per_s" not in y)  # a 0-1 share reads on a linear axis
+    if not bounded and len(values) and values.min() > 0 and values.max() / values.min() >= 100:
         ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -182,33 +187,72 @@ def speedup_curve(points: pd.DataFrame, x: str, y: str, others: list[str], basel
     return _save(fig, out_dir, f"speedup_{y}_vs_{x}")
 
 
+def _reason_tag(why: Any) -> str:
+    text = str(why or "")
+    if text.startswith("does not fit"):
+        return "does not fit in memory"
+    if text.startswith("rejected"):
+        return "rejected by a limit"
+    return "misses the SLO up to the top of the range"
+
+
 def capacity_curve(search: pd.DataFrame, x: str, y: str, hue: list[str], title: str,
                    out_dir: Path) -> list[Path]:
-    """Answers along a load axis; an answer at the bottom of the search range is marked as a
-    bound (the true answer may be lower), a search that failed everywhere as "none up to" at the
-    top of the range."""
+    """Each search's answer along a load axis (never its probes). With seeds, the mean over them
+    with its 95 % t-interval as an error bar. An answer at the bottom of the range is marked as a
+    bound, a search with no answer as a cross at the top of the range with its reason, and the
+    cheapest configuration per platform and x with a star."""
+    from sn40l_sim.studies.sweep.intervals import mean_ci95
+
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
-    found = search[search["answer"].notna()]
-    _lines(found, x, y, hue, ax, marker="s")
-    bound = found[found["status"] == "at_bound"] if "status" in found else found.iloc[:0]
-    if len(bound):
-        ax.scatter(bound[x], bound[y], marker="v", s=140, facecolors="none", edgecolors="black",
-                   zorder=50, label="at the bottom of the search range: the true answer may be lower")
-    missing = search[search["answer"].isna()]
-    if len(missing) and "best_end_n_devices" in missing and y == "answer_n_devices":
-        ax.scatter(missing[x], missing["best_end_n_devices"], marker="x", s=80, color="tab:red",
-                   zorder=50, label="none up to this (the top of the search range fails)")
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    elif len(missing):
-        ax.text(0.01, 0.01, f"{len(missing)} combination(s) meet the SLO nowhere in the searched range",
-                transform=ax.transAxes, fontsize=8, color="tab:red")
-    if len(bound):
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    hue = [h for h in hue if h != "seed"]
+    found = search[search["answer"].notna()].copy()
+    keys = [x, *hue]
+    if len(found):
+        rows = []
+        for key, part in found.groupby(keys, sort=False, dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            mean, half = mean_ci95(part[y].astype(float).tolist())
+            price = part["answer_price_usd_per_hour"].astype(float).mean() if \
+                "answer_price_usd_per_hour" in part else math.nan
+            rows.append({**dict(zip(keys, key, strict=True)), y: mean, "ci": half, "price": price,
+                         "bound": (part["status"] == "at_bound").all(),
+                         "platform_name": part["answer_platform_name"].iloc[0]
+                         if "answer_platform_name" in part else None})
+        curve = pd.DataFrame(rows)
+        _lines(curve, x, y, hue, ax, marker="s")
+        with_ci = curve[curve["ci"].notna() & (curve["ci"] > 0)]
+        if len(with_ci):
+            ax.errorbar(with_ci[x], with_ci[y], yerr=with_ci["ci"], fmt="none", ecolor="grey",
+                        capsize=3, zorder=40, label="95 % t-interval over seeds")
+        bound = curve[curve["bound"]]
+        if len(bound):
+            ax.scatter(bound[x], bound[y], marker="v", s=140, facecolors="none", edgecolors="black",
+                       zorder=50, label="at the bottom of the search range: the true answer may be lower")
+        by = [x, "platform"] if "platform" in curve.columns else [x]
+        cheapest = curve.loc[curve.groupby(by, dropna=False)["price"].idxmin().dropna()] \
+            if curve["price"].notna().any() else curve.iloc[:0]
+        if len(cheapest) and hue:
+            ax.scatter(cheapest[x], cheapest[y], marker="*", s=220, color="gold", edgecolors="black",
+                       zorder=60, label="cheapest configuration per platform ($/hour)")
+    missing = search[search["answer"].isna()].drop_duplicates([x, *hue])
+    if len(missing):
+        top = float(search["answer"].max()) if search["answer"].notna().any() else 1.0
+        top = max(top, float(missing.get("best_end_n_devices", pd.Series([top])).max()
+                             if y == "answer_n_devices" else top))
+        for reason, part in missing.groupby(missing.get("why", pd.Series("", index=missing.index))
+                                            .map(_reason_tag)):
+            ax.scatter(part[x], [top] * len(part), marker="x", s=80, color="tab:red", zorder=50,
+                       label=f"no answer: {reason}")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     slo = search["slo"].iloc[0] if len(search) else ""
+    y_label = (f"{search['search_field'].iloc[0]} needed" if y == "answer" and len(search)
+               else label(y))
     ax.set_xlabel(label(x))
-    ax.set_ylabel(label(y))
-    ax.set_title(f"{title}: {label(y)} to keep {slo}", fontsize=10)
+    ax.set_ylabel(y_label)
+    ax.set_title(f"{title}: {y_label} to keep {slo}", fontsize=10)
     ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return _save(fig, out_dir, f"capacity_{y}_vs_{x}")
 
 
@@ -230,7 +274,7 @@ def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, h
         sx = x or next((a for a in axes if a in search.columns and _numeric(search, a)), None)
         if sx is None:
             raise InputError("no numeric swept axis to draw the capacity curve along; pass --x")
-        sy = y or ("answer_n_devices" if "answer_n_devices" in search.columns else "answer")
+        sy = y or "answer"  # the searched value (nodes), per search
         shue = hue if hue is not None else [a for a in axes if a != sx and a in search.columns]
         _check_columns(search, [sx, sy, *shue])
         # The other curves would mix points of different searched values: not drawn by default.
