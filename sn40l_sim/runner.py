@@ -196,9 +196,9 @@ def with_label_shares(resolved: ResolvedScenario, data_dir: Path) -> ResolvedSce
     """For a placement rule that uses loads, over a labelled trace: read it ahead and count where
     its requests go (the same router and seed as the run), so copies follow the trace's own traffic."""
     scenario = resolved.scenario
-    if not PLACEMENTS.get(resolved.serving.placement).uses_loads or scenario.workload.trace is None:
+    if not PLACEMENTS.get(resolved.serving.placement).uses_loads or resolved.workload.trace is None:
         return resolved
-    chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data_dir,
+    chunks = iter_request_chunks(resolved.workload, seed=scenario.seed, data_dir=data_dir,
                                  base_dir=resolved.base_dir)
     router = Router(resolved.router, [e.name for e in resolved.experts],
                     seed=np.random.SeedSequence(resolved.seed).spawn(2)[1],
@@ -233,7 +233,7 @@ def _run_scenario(resolved: ResolvedScenario, *, output: Path | None, data_dir: 
         out = check_writable_dir(output if output is not None else Path(scenario.output),
                                  "--output" if output is not None else "output")
     data = data_dir if data_dir is not None else resolve_data_dir(None)
-    chunks = iter_request_chunks(scenario.workload, seed=scenario.seed, data_dir=data,
+    chunks = iter_request_chunks(resolved.workload, seed=scenario.seed, data_dir=data,
                                  base_dir=resolved.base_dir)
     resolved = with_label_shares(resolved, data)
     plan = plan_run(resolved)
@@ -273,7 +273,7 @@ def _run_in(resolved: ResolvedScenario, plan: RunPlan, run_dir: Path, chunks: Re
         "note": "the run has not finished (or was killed): requests.parquet.parts/ and "
                 "events.parquet.parts/ hold the rows written so far, each part a complete file"})
     write_yaml(run_dir / "scenario.resolved.yaml", scenario.model_dump(mode="json"))
-    bar = _Progress(count_hint(scenario.workload, data_dir=data, base_dir=resolved.base_dir),
+    bar = _Progress(count_hint(resolved.workload, data_dir=data, base_dir=resolved.base_dir),
                     progress)
     recorder = Recorder(run_dir, [e.name for e in resolved.experts],
                         [float(e.model.n_params) for e in resolved.experts],

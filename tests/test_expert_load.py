@@ -10,7 +10,9 @@ from conftest import small_scenario
 
 from sn40l_sim.config.resolve import load_scenario
 from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.config.router_spec import RouterSpec, router_spec
 from sn40l_sim.config.workload_config import WorkloadConfig
+from sn40l_sim.config.workload_spec import workload_spec
 from sn40l_sim.errors import InputError
 from sn40l_sim.policy.expert_load import expected_shares
 from sn40l_sim.policy.prompt_router import Router, zipf_pmf
@@ -22,17 +24,22 @@ TRACE = WorkloadConfig(generator={"arrivals": {"kind": "poisson", "rate_per_s": 
 NAMES = ["a", "b", "c", "d"]
 
 
+def _router(**config: object) -> RouterSpec:
+    return router_spec(RouterConfig.model_validate(config))
+
+
 def test_shares_by_hand():
-    zipf = expected_shares(RouterConfig(mapping="zipf", zipf_s=1.0), TRACE, NAMES)
+    zipf = expected_shares(_router(mapping="zipf", zipf_s=1.0), workload_spec(TRACE), NAMES)
     assert zipf == pytest.approx(np.array([1, 1 / 2, 1 / 3, 1 / 4]) / (25 / 12))
-    table = expected_shares(RouterConfig(mapping={"x": "a", "y": "a", "z": "c"}), TRACE, NAMES)
+    table = expected_shares(_router(mapping={"x": "a", "y": "a", "z": "c"}), workload_spec(TRACE),
+                            NAMES)
     assert table == pytest.approx([2 / 3, 0, 1 / 3, 0])
-    mix = expected_shares(RouterConfig(categories={"p": 3, "q": 1}), TRACE, NAMES)
+    mix = expected_shares(_router(categories={"p": 3, "q": 1}), workload_spec(TRACE), NAMES)
     assert mix == pytest.approx([0.75, 0.25, 0, 0])
-    assert expected_shares(RouterConfig(), TRACE, NAMES) == pytest.approx([0.25] * 4)
+    assert expected_shares(_router(), workload_spec(TRACE), NAMES) == pytest.approx([0.25] * 4)
     labelled = WorkloadConfig(generator={**TRACE.generator.model_dump(exclude_none=True),
                                          "expert": {"kind": "weights", "weights": {"b": 1, "d": 3}}})
-    assert expected_shares(RouterConfig(), labelled, NAMES) == pytest.approx([0, 0.25, 0, 0.75])
+    assert expected_shares(_router(), workload_spec(labelled), NAMES) == pytest.approx([0, 0.25, 0, 0.75])
 
 
 def test_group_shares_split_zipf_by_group():
@@ -44,7 +51,7 @@ def test_router_draws_groups_by_share():
     # 250 small + 50 large experts: without shares Zipf gives the large ones a few per cent.
     names = [f"s{i}" for i in range(250)] + [f"L{i}" for i in range(50)]
     frame = RequestChunk.of(arrival_s=np.zeros(20_000))
-    router = Router(RouterConfig(mapping="zipf", zipf_s=1.0), names, seed=1,
+    router = Router(_router(mapping="zipf", zipf_s=1.0), names, seed=1,
                     group_shares=[(250, 0.7), (50, 0.3)])
     share = (router.route(frame).expert >= 250).mean()
     assert share == pytest.approx(0.3, abs=0.01)

@@ -145,6 +145,99 @@ def test_nothing_below_config_imports_pydantic_or_a_private_config_name() -> Non
     assert not leaks, "config names leak below config/:\n" + "\n".join(leaks)
 
 
+# The layers that run a resolved scenario: they read frozen specs, never a validated config model.
+BELOW_CONFIG = ("workload", "cost", "state", "policy", "plan", "metrics", "engine")
+
+
+def _config_names(path: Path) -> list[tuple[int, str, str]]:
+    """``(line, module, name)`` for every name imported from ``sn40l_sim.config.*`` in ``path``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sn40l_sim.config"):
+            found += [(node.lineno, node.module or "", a.name) for a in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, a.name, "") for a in node.names
+                      if a.name.startswith("sn40l_sim.config")]
+    return found
+
+
+def _is_pydantic(value: object) -> bool:
+    """A pydantic model class, or a type alias (union, ``Annotated``) built of one."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(value, type) and not get_args(value):
+        return issubclass(value, BaseModel)
+    return any(_is_pydantic(arg) for arg in get_args(value))
+
+
+def test_layers_below_config_take_specs_not_pydantic_models() -> None:
+    """After resolve every section is a frozen spec: no module of the layers that run a scenario
+    imports pydantic, a whole config module, or a name of ``config/`` that is a pydantic model."""
+    import importlib
+
+    leaks = []
+    for layer in BELOW_CONFIG:
+        for path in sorted((PACKAGE / layer).rglob("*.py")):
+            where = path.relative_to(PACKAGE.parent)
+            leaks += [f"{where}:{line}: imports {module}" for line, module in _external_imports(path)
+                      if module.split(".")[0] == "pydantic"]
+            for line, module, name in _config_names(path):
+                if not name:
+                    leaks.append(f"{where}:{line}: imports the module {module}")
+                    continue
+                if _is_pydantic(getattr(importlib.import_module(module), name)):
+                    leaks.append(f"{where}:{line}: imports the pydantic model {module}.{name}")
+    assert not leaks, "pydantic config reaches below config/:\n" + "\n".join(leaks)
+
+
+def test_the_layer_check_sees_a_pydantic_model(tmp_path: Path) -> None:
+    """The check above finds a config model, or a union of them, imported by name."""
+    from sn40l_sim.config import router_config, workload_config, workload_spec
+
+    leaky = tmp_path / "leaky.py"
+    leaky.write_text("from sn40l_sim.config.router_config import RouterConfig\n")
+    [(line, module, name)] = _config_names(leaky)
+    assert (line, module, name) == (1, "sn40l_sim.config.router_config", "RouterConfig")
+    assert _is_pydantic(router_config.RouterConfig)
+    assert _is_pydantic(workload_config.Popularity) and _is_pydantic(workload_config.LengthSpec)
+    assert not _is_pydantic(workload_spec.PopularitySpec)
+    assert not _is_pydantic(workload_spec.LengthsSpec) and not _is_pydantic(int)
+
+
+def test_resolved_sections_are_frozen_specs() -> None:
+    """Serving, router and workload reach the layers below as frozen, slotted dataclasses."""
+    import dataclasses
+
+    from sn40l_sim.config.load import validate
+    from sn40l_sim.config.resolve import resolve
+    from sn40l_sim.config.scenario import Scenario
+
+    scenario = validate(Scenario, {
+        "name": "specs", "platform": "sn40l_node", "experts": [{"model": "llama-2-7b", "count": 2}],
+        "router": {"mapping": {"a": "llama-2-7b-0"}, "categories": {"a": 1}},
+        "workload": {"generator": {"requests": 1, "arrivals": {"kind": "poisson", "rate_per_s": 1},
+                                   "prompt_tokens": {"kind": "uniform", "low": 1, "high": 2},
+                                   "output_tokens": 1,
+                                   "expert": {"kind": "weights", "weights": {"llama-2-7b-0": 1}}}},
+    }, None, "<test>")
+    resolved = resolve(scenario)
+    generator = resolved.workload.generator
+    assert generator is not None
+    for spec in (resolved.serving, resolved.router, resolved.workload, generator,
+                 generator.arrivals, generator.prompt_tokens, generator.expert):
+        assert dataclasses.is_dataclass(spec) and hasattr(type(spec), "__slots__"), spec
+        field = dataclasses.fields(spec)[0].name
+        try:
+            setattr(spec, field, None)
+        except dataclasses.FrozenInstanceError:
+            continue
+        raise AssertionError(f"{type(spec).__name__} is not frozen")
+    assert resolved.router.table == {"a": "llama-2-7b-0"}
+    assert resolved.router.mix() == {"a": 1.0}
+
+
 MAX_ENGINE_FUNCTION_LINES = 60
 
 

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.config.router_spec import router_spec
 from sn40l_sim.errors import InputError
 from sn40l_sim.policy.prompt_router import Router
 from sn40l_sim.workload.request_chunk import RequestChunk
@@ -21,7 +22,7 @@ def _frame(n: int = N, **columns: object) -> RequestChunk:
 
 
 def _route(config: dict, frame: RequestChunk, seed: int = 1, experts: list[str] = EXPERTS):
-    return Router(RouterConfig(**config), experts, seed=seed).route(frame)
+    return Router(router_spec(RouterConfig(**config)), experts, seed=seed).route(frame)
 
 
 # --- config ----------------------------------------------------------------------------------
@@ -51,10 +52,10 @@ def test_bad_configs_are_refused(config: dict, message: str) -> None:
 
 def test_unknown_expert_names_in_config_fail_at_construction() -> None:
     with pytest.raises(InputError, match="did you mean 'expert-1'") as info:
-        Router(RouterConfig(mapping={"a": "expert-01"}), EXPERTS, seed=0)
+        Router(router_spec(RouterConfig(mapping={"a": "expert-01"})), EXPERTS, seed=0)
     assert info.value.field == "router.mapping.a"
     with pytest.raises(InputError, match="fallback"):
-        Router(RouterConfig(fallback_expert="generalist"), EXPERTS, seed=0)
+        Router(router_spec(RouterConfig(fallback_expert="generalist")), EXPERTS, seed=0)
 
 
 # --- step 1 ----------------------------------------------------------------------------------
@@ -187,7 +188,7 @@ def test_classifier_routes_text_and_low_confidence_falls_back() -> None:
 
 
 def test_round_robin_assignment_is_stable_across_chunks() -> None:
-    router = Router(RouterConfig(), EXPERTS, seed=0)
+    router = Router(router_spec(RouterConfig()), EXPERTS, seed=0)
     first = router.route(_frame(2, category=["y", "x"]))  # new categories sorted: x -> 0, y -> 1
     second = router.route(_frame(3, category=["w", "y", "x"]))  # w is new: -> 2
     np.testing.assert_array_equal(first.expert, [1, 0])

@@ -47,7 +47,7 @@ def overloaded_single_model(n_requests: int, scheduler: str) -> dict[str, Any]:
 def work_per_request(n_requests: int, scheduler: str, tmp: Path) -> tuple[float, float]:
     """(lines of sn40l_sim executed, SimPy events) per request of one simulation."""
     resolved = resolve(validate(Scenario, overloaded_single_model(n_requests, scheduler), None, "<t>"))
-    chunks = iter_request_chunks(resolved.scenario.workload, seed=resolved.scenario.seed,
+    chunks = iter_request_chunks(resolved.workload, seed=resolved.scenario.seed,
                                  data_dir=tmp, base_dir=tmp)
     recorder = Recorder(tmp, [e.name for e in resolved.experts],
                         [float(e.model.n_params) for e in resolved.experts], 0.0)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sn40l_sim.config.workload_config import WorkloadConfig
+from sn40l_sim.config.workload_spec import workload_spec
 from sn40l_sim.workload.request_stream import REQUEST_COLUMNS, count_hint, iter_request_chunks
 
 
@@ -19,8 +20,8 @@ def generate(generator: dict, *, seed: int = 1, chunk_rows: int = 65536,
              data_dir: Path = Path(), requests: int = 20_000) -> pd.DataFrame:
     spec = {"requests": requests, "arrivals": {"kind": "poisson", "rate_per_s": 5.0},
             "prompt_tokens": 100, "output_tokens": 10, **generator}
-    stream = iter_request_chunks(WorkloadConfig(generator=spec), seed=seed, data_dir=data_dir,
-                                 base_dir=data_dir, chunk_rows=chunk_rows)
+    stream = iter_request_chunks(workload_spec(WorkloadConfig(generator=spec)), seed=seed,
+                                 data_dir=data_dir, base_dir=data_dir, chunk_rows=chunk_rows)
     return pd.concat([chunk.to_frame() for chunk in stream], ignore_index=True)
 
 
@@ -208,4 +209,4 @@ def test_sources_have_independent_streams():
 def test_count_hint_of_a_generator():
     config = WorkloadConfig(generator={"requests": 1234, "prompt_tokens": 1, "output_tokens": 1,
                                        "arrivals": {"kind": "poisson", "rate_per_s": 1}})
-    assert count_hint(config, data_dir=Path(), base_dir=Path()) == 1234
+    assert count_hint(workload_spec(config), data_dir=Path(), base_dir=Path()) == 1234

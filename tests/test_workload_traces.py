@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sn40l_sim.config.workload_config import WorkloadConfig
+from sn40l_sim.config.workload_spec import workload_spec
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload.request_chunk import RequestChunk
 from sn40l_sim.workload.request_stream import (
@@ -29,8 +30,8 @@ VIDUR = "vidur-traces/arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv
 
 
 def read_all(workload: dict, data_dir: Path, chunk_rows: int = 65536, seed: int = 1):
-    stream = iter_request_chunks(WorkloadConfig(**workload), seed=seed, data_dir=data_dir,
-                                 base_dir=data_dir, chunk_rows=chunk_rows)
+    stream = iter_request_chunks(workload_spec(WorkloadConfig(**workload)), seed=seed,
+                                 data_dir=data_dir, base_dir=data_dir, chunk_rows=chunk_rows)
     chunks = list(stream)
     frame = pd.concat([c.to_frame() for c in chunks], ignore_index=True) if chunks else pd.DataFrame()
     return frame, chunks, stream.stats
@@ -110,7 +111,7 @@ def test_vidur_lengths_with_generated_arrivals(real_data):
 @pytest.mark.data
 def test_vidur_without_arrivals_is_an_error(real_data):
     with pytest.raises(InputError, match=r"no arrival times.*arrivals"):
-        iter_request_chunks(WorkloadConfig(trace=VIDUR), seed=1, data_dir=real_data,
+        iter_request_chunks(workload_spec(WorkloadConfig(trace=VIDUR)), seed=1, data_dir=real_data,
                             base_dir=real_data)
 
 
@@ -130,13 +131,13 @@ def test_rate_multiplier_loop_and_max_requests(real_data):
     check_contract(chunks)
     cut, _, _ = read_all({"trace": AZURE_CODE, "max_requests": 10}, real_data)
     pd.testing.assert_frame_equal(cut, base.iloc[:10])
-    assert count_hint(WorkloadConfig(trace=AZURE_CODE), data_dir=real_data,
+    assert count_hint(workload_spec(WorkloadConfig(trace=AZURE_CODE)), data_dir=real_data,
                       base_dir=real_data) == n
 
 
 def test_missing_trace_names_the_dataset_to_fetch(tmp_path):
     with pytest.raises(InputError, match="sn40l-sim data fetch azure-llm-2023"):
-        iter_request_chunks(WorkloadConfig(trace=AZURE_CONV), seed=1, data_dir=tmp_path,
+        iter_request_chunks(workload_spec(WorkloadConfig(trace=AZURE_CONV)), seed=1, data_dir=tmp_path,
                             base_dir=tmp_path)
 
 
@@ -192,7 +193,7 @@ def test_generic_reader_with_column_mapping(tmp_path, suffix):
     assert frame["prompt_text"].tolist() == ["x", "yy", "zzz", "w"]
     assert [len(c) for c in chunks] == [3, 1]
     check_contract(chunks)
-    hint = count_hint(WorkloadConfig(**workload), data_dir=tmp_path, base_dir=tmp_path)
+    hint = count_hint(workload_spec(WorkloadConfig(**workload)), data_dir=tmp_path, base_dir=tmp_path)
     assert hint == (None if suffix == ".csv.gz" else 4)
 
 

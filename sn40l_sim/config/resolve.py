@@ -20,10 +20,10 @@ from sn40l_sim.config.policy_names import (
     check_policy_name,
 )
 from sn40l_sim.config.profiles import load_platform, platform_from_mapping
-from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.config.router_spec import RouterSpec, router_spec
 from sn40l_sim.config.scenario import CostsConfig, Scenario
 from sn40l_sim.config.serving_spec import ServingSpec, serving_spec
-from sn40l_sim.config.workload_config import WorkloadConfig
+from sn40l_sim.config.workload_spec import WorkloadSpec, workload_spec
 from sn40l_sim.errors import InputError, combine
 
 T = TypeVar("T")
@@ -52,23 +52,20 @@ class ResolvedScenario:
     # Each expert's share of requests as routed from a trace's own labels (read ahead by the
     # runner for load-aware placement); None: placement derives shares from the configuration.
     planned_shares: tuple[float, ...] | None = None
-    # The serving section as a frozen spec (copied from ``scenario.serving``).
+    # The serving, router and workload sections as frozen specs (copied from ``scenario``): what
+    # every layer below ``config/`` reads.
     serving: ServingSpec = dataclasses.field(init=False)
+    router: RouterSpec = dataclasses.field(init=False)
+    workload: WorkloadSpec = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "serving", serving_spec(self.scenario.serving))
+        object.__setattr__(self, "router", router_spec(self.scenario.router))
+        object.__setattr__(self, "workload", workload_spec(self.scenario.workload))
 
     @property
     def name(self) -> str:
         return self.scenario.name
-
-    @property
-    def router(self) -> RouterConfig:
-        return self.scenario.router
-
-    @property
-    def workload(self) -> WorkloadConfig:
-        return self.scenario.workload
 
     @property
     def seed(self) -> int:

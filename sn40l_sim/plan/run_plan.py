@@ -13,7 +13,7 @@ import numpy as np
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.catalogue.models import ModelSpec
-from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.config.router_spec import RouterSpec
 from sn40l_sim.config.serving_spec import Prefetch as Prefetch  # the engine's name for it
 from sn40l_sim.cost.cache import StepCostTable
 from sn40l_sim.cost.memory import MemoryPlan
@@ -186,7 +186,7 @@ class RunPlan:
     limits: GroupLimits
     rejections: Rejections
     router: RouterPlan
-    router_config: RouterConfig  # what the engine's Router draws from
+    router_config: RouterSpec  # what the engine's Router draws from
     group_shares: tuple[tuple[int, float], ...] | None
     speculative: SpeculativePlan | None = None  # None: plain decoding
 

@@ -24,14 +24,14 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from sn40l_sim.config.router_config import RouterConfig
-from sn40l_sim.config.workload_config import WorkloadConfig
+from sn40l_sim.config.router_spec import RouterSpec
+from sn40l_sim.config.workload_spec import WorkloadSpec
 from sn40l_sim.policy.prompt_router import Router, zipf_pmf
 from sn40l_sim.workload.labels import popularity_table
 from sn40l_sim.workload.request_chunk import RequestChunk
 
 
-def expected_shares(router: RouterConfig, workload: WorkloadConfig, expert_names: Sequence[str],
+def expected_shares(router: RouterSpec, workload: WorkloadSpec, expert_names: Sequence[str],
                     group_shares: Sequence[tuple[int, float]] | None = None) -> np.ndarray:
     """P(a request goes to expert i), summing to 1 over ``expert_names``."""
     n = len(expert_names)
@@ -45,10 +45,10 @@ def expected_shares(router: RouterConfig, workload: WorkloadConfig, expert_names
                 shares[index[name]] += p
     elif router.mapping == "zipf":
         shares = zipf_pmf(n, router.zipf_s, group_shares)
-    elif isinstance(router.mapping, dict):
-        mix = router.mix() or dict.fromkeys(router.mapping, 1.0)
+    elif (table := router.table) is not None:
+        mix = router.mix() or dict.fromkeys(table, 1.0)
         for category, weight in mix.items():
-            expert = router.mapping.get(category, router.fallback_expert)
+            expert = table.get(category, router.fallback_expert)
             if expert in index:
                 shares[index[expert]] += weight
     elif router.mix() is not None:
@@ -60,7 +60,7 @@ def expected_shares(router: RouterConfig, workload: WorkloadConfig, expert_names
     return out
 
 
-def has_labels(frame: RequestChunk, router: RouterConfig) -> bool:
+def has_labels(frame: RequestChunk, router: RouterSpec) -> bool:
     """Whether requests carry what routes them (so their shares can be counted, not assumed)."""
     return ("expert" in frame or "category" in frame
             or (router.classifier == "keyword" and "prompt_text" in frame))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sn40l_sim.config.router_config import RouterConfig
+from sn40l_sim.config.router_spec import RouterSpec
 from sn40l_sim.errors import InputError, did_you_mean
 from sn40l_sim.policy.classifier import KeywordClassifier, keyword_classifier
 from sn40l_sim.workload.request_chunk import RequestChunk
@@ -105,7 +105,7 @@ class Router:
     a group by its share first (a scenario's ``experts: [{..., share: 0.3}]``).
     """
 
-    def __init__(self, config: RouterConfig, expert_names: Sequence[str], *,
+    def __init__(self, config: RouterSpec, expert_names: Sequence[str], *,
                  seed: int | np.random.SeedSequence,
                  group_shares: Sequence[tuple[int, float]] | None = None) -> None:
         if not expert_names:
@@ -123,9 +123,9 @@ class Router:
         self._category_index: dict[str, int] = {}
         self._add_categories(self._initial_categories())
         self._fallback = self._expert(config.fallback_expert, "router.fallback_expert")
-        self._table = ({c: self._expert(e, f"router.mapping.{c}")
-                        for c, e in config.mapping.items()}
-                       if isinstance(config.mapping, dict) else None)
+        table = config.table
+        self._table = ({c: self._expert(e, f"router.mapping.{c}") for c, e in table.items()}
+                       if table is not None else None)
         self._zipf_cdf = self._make_zipf_cdf() if config.mapping == "zipf" else None
         self._mix_codes, self._mix_cdf = self._make_mix()
 
@@ -133,13 +133,13 @@ class Router:
 
     def _initial_categories(self) -> list[str]:
         config = self.config
-        names = list(config.categories or {})
+        names = [name for name, _ in config.categories or ()]
         if self._classifier is not None:
             names += self._classifier.categories
-        if isinstance(config.mapping, dict):
-            names += list(config.mapping)
-        for true, row in (config.confusion or {}).items():
-            names += [true, *row]
+        if config.table is not None:
+            names += list(config.table)
+        for true, row in config.confusion or ():
+            names += [true, *(name for name, _ in row)]
         return names
 
     def _add_categories(self, names: Sequence[str]) -> None:
@@ -168,9 +168,9 @@ class Router:
 
     def _make_mix(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Category codes and cumulative probabilities of the sampled mix (None: experts as mix)."""
-        mix = self.config.mix()
-        if mix is None and isinstance(self.config.mapping, dict):
-            mix = dict.fromkeys(self.config.mapping, 1.0 / len(self.config.mapping))
+        mix, table = self.config.mix(), self.config.table
+        if mix is None and table is not None:
+            mix = dict.fromkeys(table, 1.0 / len(table))
         if mix is None:
             return None, None
         codes = np.array([self._category_index[c] for c in mix], dtype=np.int64)
@@ -251,11 +251,11 @@ class Router:
         if self.config.confusion:
             codes = codes.copy()
             u = self._rng.random(len(codes))
-            for true, row in self.config.confusion.items():
+            for true, row in self.config.confusion:
                 rows = codes == self._category_index[true]
                 if rows.any():
-                    predicted = np.array([self._category_index[c] for c in row], dtype=np.int64)
-                    cdf = np.cumsum(list(row.values()))
+                    predicted = np.array([self._category_index[c] for c, _ in row], dtype=np.int64)
+                    cdf = np.cumsum([p for _, p in row])
                     codes[rows] = self._pick(predicted, cdf / cdf[-1], u[rows])
         return codes
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sn40l_sim.config.workload_config import PromptSetConfig
+from sn40l_sim.config.workload_spec import prompt_set_spec
 from sn40l_sim.policy.classifier import keyword_classifier
 from sn40l_sim.present.validation_row import ValidationRow
 from sn40l_sim.workload.labels import load_prompt_set
@@ -33,7 +34,8 @@ def router_validation_rows(data_dir: Path | None) -> list[ValidationRow]:
     """R1 (needs ``mt-bench/question.jsonl`` in the data directory; no rows without it)."""
     if data_dir is None or not (data_dir / MT_BENCH).is_file():
         return []
-    labels, texts = load_prompt_set(PromptSetConfig(file=str(MT_BENCH)), data_dir / MT_BENCH)
+    labels, texts = load_prompt_set(prompt_set_spec(PromptSetConfig(file=str(MT_BENCH))),
+                                    data_dir / MT_BENCH)
     classifier = keyword_classifier()
     predicted, confidence = classifier.classify(pd.Series(texts, dtype=object))
     right = predicted == labels

@@ -13,19 +13,19 @@ from pathlib import Path
 import numpy as np
 
 from sn40l_sim.config.limits import MAX_TOKENS
-from sn40l_sim.config.workload_config import (
-    ArrivalConfig,
-    ConstantArrivals,
-    EmpiricalLength,
-    FixedLength,
-    GammaArrivals,
-    GeometricLength,
-    LengthSpec,
-    LognormalLength,
-    OnOffArrivals,
-    PoissonArrivals,
-    TextLength,
-    UniformLength,
+from sn40l_sim.config.workload_spec import (
+    ArrivalSpec,
+    ConstantArrivalsSpec,
+    EmpiricalLengthSpec,
+    FixedLengthSpec,
+    GammaArrivalsSpec,
+    GeometricLengthSpec,
+    LengthsSpec,
+    LognormalLengthSpec,
+    OnOffArrivalsSpec,
+    PoissonArrivalsSpec,
+    TextLengthSpec,
+    UniformLengthSpec,
 )
 from sn40l_sim.workload.data_dir import resolve_data_path
 from sn40l_sim.workload.trace_formats import trace_spec
@@ -55,7 +55,7 @@ class OnOffProcess:
     time through the cumulative on-durations, so the whole chunk is a few numpy operations.
     """
 
-    def __init__(self, cfg: OnOffArrivals, rng: np.random.Generator,
+    def __init__(self, cfg: OnOffArrivalsSpec, rng: np.random.Generator,
                  periods_rng: np.random.Generator) -> None:
         self.cfg = cfg
         self._rng = rng  # arrivals
@@ -95,15 +95,15 @@ class OnOffProcess:
         return times
 
 
-def make_arrivals(cfg: ArrivalConfig, rng: np.random.Generator,
+def make_arrivals(cfg: ArrivalSpec, rng: np.random.Generator,
                   periods_rng: np.random.Generator) -> ArrivalProcess | OnOffProcess:
     """The arrival process a config describes (``periods_rng``: on/off durations)."""
-    if isinstance(cfg, PoissonArrivals):
+    if isinstance(cfg, PoissonArrivalsSpec):
         return ArrivalProcess(lambda n: rng.exponential(1.0 / cfg.rate_per_s, size=n))
-    if isinstance(cfg, GammaArrivals):
+    if isinstance(cfg, GammaArrivalsSpec):
         shape = 1.0 / cfg.cv**2  # mean gap 1/rate, CV = 1/sqrt(shape)
         return ArrivalProcess(lambda n: rng.gamma(shape, 1.0 / (cfg.rate_per_s * shape), size=n))
-    if isinstance(cfg, ConstantArrivals):
+    if isinstance(cfg, ConstantArrivalsSpec):
         return ArrivalProcess(lambda n: np.full(n, 1.0 / cfg.rate_per_s))
     return OnOffProcess(cfg, rng, periods_rng)
 
@@ -117,15 +117,15 @@ def _uniform_index(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
 
 
 class LengthSampler:
-    """Draws one length column (prompt or output tokens) from a LengthSpec."""
+    """Draws one length column (prompt or output tokens) from a LengthsSpec."""
 
-    def __init__(self, spec: LengthSpec, field: str, rng: np.random.Generator,
-                 table: Callable[[EmpiricalLength], tuple[np.ndarray, np.ndarray]]) -> None:
+    def __init__(self, spec: LengthsSpec, field: str, rng: np.random.Generator,
+                 table: Callable[[EmpiricalLengthSpec], tuple[np.ndarray, np.ndarray]]) -> None:
         self.spec = spec
         self.field = field
         self.rng = rng
         self.values: np.ndarray | None = None
-        if isinstance(spec, EmpiricalLength):
+        if isinstance(spec, EmpiricalLengthSpec):
             prompts, outputs = table(spec)
             column = spec.column or field
             self.values = prompts if column == "prompt_tokens" else outputs
@@ -136,17 +136,17 @@ class LengthSampler:
         spec = self.spec
         if isinstance(spec, int):
             return np.full(n, spec, dtype=np.int64)
-        if isinstance(spec, FixedLength):
+        if isinstance(spec, FixedLengthSpec):
             return np.full(n, spec.tokens, dtype=np.int64)
-        if isinstance(spec, UniformLength):
+        if isinstance(spec, UniformLengthSpec):
             return spec.low + _uniform_index(self.rng, n, spec.high - spec.low + 1)
-        if isinstance(spec, LognormalLength):
+        if isinstance(spec, LognormalLengthSpec):
             drawn = np.rint(spec.median * np.exp(spec.sigma * self.rng.standard_normal(n)))
             upper = spec.max_tokens or MAX_TOKENS
             return np.clip(drawn, 1, upper).astype(np.int64)
-        if isinstance(spec, GeometricLength):
+        if isinstance(spec, GeometricLengthSpec):
             return self.rng.geometric(1.0 / spec.mean, n).astype(np.int64)
-        if isinstance(spec, TextLength):
+        if isinstance(spec, TextLengthSpec):
             assert texts is not None
             chars = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
             return np.clip(np.rint(chars / spec.chars_per_token), 1, MAX_TOKENS).astype(np.int64)
@@ -164,11 +164,11 @@ class LengthSampler:
 class LengthPair:
     """Prompt and output lengths; two empirical specs on one trace share the row drawn."""
 
-    def __init__(self, prompt: LengthSpec, output: LengthSpec, rngs: tuple[np.random.Generator,
+    def __init__(self, prompt: LengthsSpec, output: LengthsSpec, rngs: tuple[np.random.Generator,
                  np.random.Generator], *, data_dir: Path, base_dir: Path) -> None:
         cache: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
 
-        def table(spec: EmpiricalLength) -> tuple[np.ndarray, np.ndarray]:
+        def table(spec: EmpiricalLengthSpec) -> tuple[np.ndarray, np.ndarray]:
             key = (spec.trace, spec.format, spec.on_bad_row)
             if key not in cache:
                 path = resolve_data_path(spec.trace, data_dir, base_dir)
@@ -180,7 +180,7 @@ class LengthPair:
 
         self.prompt = LengthSampler(prompt, "prompt_tokens", rngs[0], table)
         self.output = LengthSampler(output, "output_tokens", rngs[1], table)
-        self.joint = (isinstance(prompt, EmpiricalLength) and isinstance(output, EmpiricalLength)
+        self.joint = (isinstance(prompt, EmpiricalLengthSpec) and isinstance(output, EmpiricalLengthSpec)
                       and (prompt.trace, prompt.format) == (output.trace, output.format))
 
     def draw(self, n: int, texts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

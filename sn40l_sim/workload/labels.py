@@ -14,29 +14,29 @@ from typing import Any
 
 import numpy as np
 
-from sn40l_sim.config.workload_config import (
-    Popularity,
-    PromptSetConfig,
-    WeightsPopularity,
-    ZipfPopularity,
+from sn40l_sim.config.workload_spec import (
+    PopularitySpec,
+    PromptSetSpec,
+    WeightsPopularitySpec,
+    ZipfPopularitySpec,
 )
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload.data_dir import resolve_data_path
 from sn40l_sim.workload.trace_formats import open_text
 
 
-def popularity_table(pop: Popularity, default_names: list[str] | None,
+def popularity_table(pop: PopularitySpec, default_names: list[str] | None,
                      default_prefix: str) -> tuple[list[str], np.ndarray]:
     """(names, probabilities) of a popularity law; ``default_names`` when it names none."""
-    if isinstance(pop, WeightsPopularity):
-        names = list(pop.weights)
-        weights = np.array([pop.weights[n] for n in names], dtype=np.float64)
+    if isinstance(pop, WeightsPopularitySpec):
+        names = [name for name, _ in pop.weights]
+        weights = np.array([weight for _, weight in pop.weights], dtype=np.float64)
     else:
         names = pop.resolved_names(default_prefix) or list(default_names or [])
         if not names:
             raise InputError("a popularity law needs 'names' or 'count'", field=default_prefix)
         ranks = np.arange(1, len(names) + 1, dtype=np.float64)
-        weights = ranks ** -pop.s if isinstance(pop, ZipfPopularity) else np.ones(len(names))
+        weights = ranks ** -pop.s if isinstance(pop, ZipfPopularitySpec) else np.ones(len(names))
     return names, weights / weights.sum()
 
 
@@ -57,7 +57,7 @@ class PopularitySampler:
         return drawn
 
 
-def popularity_sampler(pop: Popularity, field: str, rng: np.random.Generator) -> PopularitySampler:
+def popularity_sampler(pop: PopularitySpec, field: str, rng: np.random.Generator) -> PopularitySampler:
     names, probs = popularity_table(pop, None, field)
     return PopularitySampler(names, probs, rng)
 
@@ -69,7 +69,7 @@ def _text_of(record: dict[str, Any], field: str) -> object:
     return value
 
 
-def load_prompt_set(cfg: PromptSetConfig, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def load_prompt_set(cfg: PromptSetSpec, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(labels, texts) of a JSONL prompt set, as object arrays of str, in file order."""
     labels: list[str] = []
     texts: list[str] = []
@@ -103,7 +103,7 @@ def load_prompt_set(cfg: PromptSetConfig, path: Path) -> tuple[np.ndarray, np.nd
 class PromptSampler:
     """Samples prompts: uniformly over prompts, or a label by popularity then a prompt in it."""
 
-    def __init__(self, cfg: PromptSetConfig, rng: np.random.Generator, *, data_dir: Path,
+    def __init__(self, cfg: PromptSetSpec, rng: np.random.Generator, *, data_dir: Path,
                  base_dir: Path) -> None:
         path = resolve_data_path(cfg.file, data_dir, base_dir)
         self.labels, self.texts = load_prompt_set(cfg, path)
@@ -112,7 +112,7 @@ class PromptSampler:
         if cfg.popularity is not None:
             self._group(cfg.popularity, path)
 
-    def _group(self, pop: Popularity, path: Path) -> None:
+    def _group(self, pop: PopularitySpec, path: Path) -> None:
         order_seen = list(dict.fromkeys(self.labels.tolist()))
         names, probs = popularity_table(pop, order_seen, "prompts.popularity")
         unknown = sorted(set(names) - set(order_seen))

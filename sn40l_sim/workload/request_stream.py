@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from sn40l_sim.config.limits import MAX_TIME_S
-from sn40l_sim.config.workload_config import RequestLabels, WorkloadConfig
+from sn40l_sim.config.workload_spec import RequestLabelsSpec, WorkloadSpec
 from sn40l_sim.errors import InputError
 from sn40l_sim.workload.data_dir import resolve_data_path
 from sn40l_sim.workload.generators import LengthPair, make_arrivals
@@ -59,7 +59,7 @@ def _located(make: Callable[..., T], field: str, *args: Any) -> T:
 class _Labeler:
     """Adds prompt-set, category and expert columns to a chunk."""
 
-    def __init__(self, labels: RequestLabels, seed: int, data_dir: Path, base_dir: Path) -> None:
+    def __init__(self, labels: RequestLabelsSpec, seed: int, data_dir: Path, base_dir: Path) -> None:
         self.prompts = (PromptSampler(labels.prompts, stream_rng(seed, _PROMPTS),
                                       data_dir=data_dir, base_dir=base_dir)
                         if labels.prompts is not None else None)
@@ -85,7 +85,7 @@ class RequestStream(Iterator[RequestChunk]):
     before the simulation starts; rows are read lazily, chunk by chunk.
     """
 
-    def __init__(self, config: WorkloadConfig, *, seed: int, data_dir: Path, base_dir: Path,
+    def __init__(self, config: WorkloadSpec, *, seed: int, data_dir: Path, base_dir: Path,
                  chunk_rows: int = 65536) -> None:
         if chunk_rows < 1:
             raise ValueError("chunk_rows must be >= 1")
@@ -97,7 +97,7 @@ class RequestStream(Iterator[RequestChunk]):
             assert config.trace is not None
             path = _located(resolve_data_path, "workload.trace", config.trace, data_dir, base_dir)
             self.spec: TraceSpec = spec_for_workload(config, path)
-        labels: RequestLabels = gen if gen is not None else config
+        labels: RequestLabelsSpec = gen if gen is not None else config
         self._labeler = _located(_Labeler, "workload.prompts" if gen is None else
                                  "workload.generator.prompts", labels, seed, data_dir, base_dir)
         arrivals = gen.arrivals if gen is not None else config.arrivals
@@ -194,7 +194,7 @@ class RequestStream(Iterator[RequestChunk]):
         return RequestChunk(out)
 
 
-def iter_request_chunks(config: WorkloadConfig, *, seed: int, data_dir: Path, base_dir: Path,
+def iter_request_chunks(config: WorkloadSpec, *, seed: int, data_dir: Path, base_dir: Path,
                         chunk_rows: int = 65536) -> RequestStream:
     """The workload's requests as :class:`RequestChunk` chunks (see the module docstring).
 
@@ -205,7 +205,7 @@ def iter_request_chunks(config: WorkloadConfig, *, seed: int, data_dir: Path, ba
                          chunk_rows=chunk_rows)
 
 
-def count_hint(config: WorkloadConfig, *, data_dir: Path, base_dir: Path) -> int | None:
+def count_hint(config: WorkloadSpec, *, data_dir: Path, base_dir: Path) -> int | None:
     """About how many requests the workload has (for progress bars); None when unknown."""
     if config.generator is not None:
         return config.generator.requests

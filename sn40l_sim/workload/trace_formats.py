@@ -15,10 +15,11 @@ from typing import IO, Literal
 
 import pyarrow.parquet as pq
 
-from sn40l_sim.config.workload_config import ColumnMap, WorkloadConfig
+from sn40l_sim.config.workload_spec import WorkloadSpec
 from sn40l_sim.errors import InputError, did_you_mean
 
 FileType = Literal["csv", "jsonl", "parquet"]
+Columns = tuple[tuple[str, str], ...]  # (field, source column): the scenario's 'columns:'
 FIELDS = ("arrival", "prompt_tokens", "output_tokens", "category", "expert", "prompt_text")
 
 
@@ -165,13 +166,11 @@ def _detect(header: list[str]) -> str | None:
     return None
 
 
-def _overrides(columns: ColumnMap | None) -> dict[str, str]:
-    if columns is None:
-        return {}
-    return {k: v for k, v in columns.model_dump().items() if v is not None}
+def _overrides(columns: Columns | None) -> dict[str, str]:
+    return dict(columns or ())
 
 
-def trace_spec(path: Path, fmt: str, columns: ColumnMap | None, arrival_unit: str | None,
+def trace_spec(path: Path, fmt: str, columns: Columns | None, arrival_unit: str | None,
                *, use_arrival: bool) -> TraceSpec:
     """Work out how to read ``path``; ``use_arrival=False`` ignores any timestamp column."""
     file_type = file_type_of(path)
@@ -227,7 +226,7 @@ def _check_columns(path: Path, fmt: str, mapping: dict[str, str], header: list[s
                              file=str(path), field=f"workload.columns.{field}")
 
 
-def spec_for_workload(config: WorkloadConfig, path: Path) -> TraceSpec:
+def spec_for_workload(config: WorkloadSpec, path: Path) -> TraceSpec:
     """The TraceSpec of a trace workload (timestamps ignored when ``arrivals`` replaces them)."""
     spec = trace_spec(path, config.format, config.columns, config.arrival_unit,
                       use_arrival=config.arrivals is None)
