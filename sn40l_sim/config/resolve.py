@@ -75,8 +75,37 @@ class ResolvedScenario:
         return self.scenario.seed
 
     @property
+    def group_tensor_parallel(self) -> tuple[int, ...]:
+        """Each ``experts:`` entry's TP degree: its own, else ``serving.tensor_parallel``."""
+        return group_tensor_parallel(self.scenario)
+
+    @property
     def base_dir(self) -> Path:
         return self.source.parent if self.source is not None else Path.cwd()
+
+
+def group_tensor_parallel(scenario: Scenario) -> tuple[int, ...]:
+    """Each ``experts:`` entry's TP degree: its own ``tensor_parallel``, else the serving one."""
+    default = scenario.serving.tensor_parallel
+    return tuple(g.tensor_parallel if g.tensor_parallel is not None else default
+                 for g in scenario.experts)
+
+
+def _check_group_tp(scenario: Scenario, platform: PlatformSpec, n_devices: int,
+                    file: str | None) -> None:
+    """A group's own TP must divide the node (its serving groups never straddle two nodes), and the
+    fleet must hold one serving group of every TP degree the scenario uses."""
+    per_node = platform.n_devices_per_node
+    for i, group in enumerate(scenario.experts):
+        tp = group.tensor_parallel
+        if tp is not None and per_node % tp:
+            raise InputError(f"tensor_parallel {tp} does not divide the {per_node} devices per node "
+                             f"of {platform.name}", file=file, field=f"experts[{i}].tensor_parallel")
+    degrees = set(group_tensor_parallel(scenario))
+    if len(degrees) > 1 and sum(degrees) > n_devices:
+        raise InputError(f"the expert groups use TP degrees {sorted(degrees, reverse=True)}: one serving "
+                         f"group of each needs {sum(degrees)} devices, more than the {n_devices} of "
+                         f"{scenario.nodes} {platform.name} node(s)", file=file, field="nodes")
 
 
 def _field_error(exc: InputError, source: Path | None, field: str) -> InputError:
@@ -229,6 +258,7 @@ def _check_size(scenario: Scenario, platform: PlatformSpec, source: Path | None)
         raise InputError(f"tensor_parallel {tp} exceeds the {n_devices} devices of "
                          f"{scenario.nodes} {platform.name} node(s)", file=file,
                          field="serving.tensor_parallel")
+    _check_group_tp(scenario, platform, n_devices, file)
     replicas = scenario.serving.replicas
     n_experts = sum(g.count for g in scenario.experts)
     if isinstance(replicas, int) and n_experts * min(replicas, n_devices // tp) > MAX_EXPERT_COPIES:
