@@ -105,7 +105,7 @@ def _check_group_tp(scenario: Scenario, platform: PlatformSpec, n_devices: int,
     if len(degrees) > 1 and sum(degrees) > n_devices:
         raise InputError(f"the expert groups use TP degrees {sorted(degrees, reverse=True)}: one serving "
                          f"group of each needs {sum(degrees)} devices, more than the {n_devices} of "
-                         f"{scenario.nodes} {platform.name} node(s)", file=file, field="nodes")
+                         f"{scenario.nodes} node(s) of {platform.name}", file=file, field="nodes")
 
 
 def _field_error(exc: InputError, source: Path | None, field: str) -> InputError:

@@ -287,3 +287,26 @@ def plan_run(resolved: ResolvedScenario) -> RunPlan:
         rejections=rejections(experts, groups, placement, serving.max_context_tokens, default_group),
         router=router, router_config=resolved.router,
         group_shares=resolved.group_shares, speculative=speculative)
+
+
+def fitting_degrees(resolved: ResolvedScenario, candidates: Sequence[int]) -> list[list[int]]:
+    """Per ``experts:`` entry, the candidate TP degrees at which its model fits one serving group's
+    HBM next to the router (and draft) and the KV floor, and which divide the node (what a search
+    over per-group TP tries). An entry that fits none keeps the largest candidate, so its search
+    answers "does not fit in memory at any size" instead of vanishing."""
+    platform = resolved.platform
+    router = _router(resolved)
+    speculative = speculative_plan(resolved)
+    pinned = router.hbm_bytes + (speculative.hbm_bytes if speculative else 0.0)
+    floor = kv_reservation_bytes(resolved)
+    usable = [tp for tp in sorted(set(candidates))
+              if tp <= platform.n_devices_per_node and platform.n_devices_per_node % tp == 0]
+    models = {e.index: e.model for e in resolved.experts}
+    out, first = [], 0
+    for entry in resolved.scenario.experts:
+        model = models[first]
+        first += entry.count
+        fits = [tp for tp in usable
+                if memory.expert_cache_bytes(platform, tp, pinned, floor) >= model.weight_bytes]
+        out.append(fits or usable[-1:] or [max(candidates)])
+    return out
