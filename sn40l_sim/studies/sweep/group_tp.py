@@ -53,7 +53,7 @@ def expand_group_tp(combos: list[Overrides], base: dict[str, Any], source: Path,
     if search.per_group_tp is None:
         return combos
     seen: dict[str, list[list[int]]] = {}
-    out = []
+    out: list[Overrides] = []
     for combo in combos:
         key = canonical({k: v for k, v in combo.items() if k != SEED})
         if key not in seen:
