@@ -161,6 +161,9 @@ class Scenario(DocumentedModel):
     """A hardware profile: a name in hw_profiles/, a YAML path, or an inline mapping."""
     nodes: Count = Field(default=1, ge=1, le=MAX_NODES)
     """Nodes of the platform (each with the profile's devices_per_node devices)."""
+    models_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    """A YAML file of your own models, relative to this file, in the catalogue's format (name: {layers,
+    hidden, heads, kv_heads, ffn, vocab, ...}); experts, router and draft may name them."""
     experts: list[ExpertGroupConfig] = Field(min_length=1, max_length=MAX_EXPERTS)
     """The experts of the composition; the backing store fills in this order."""
     router: RouterConfig = Field(default_factory=RouterConfig)

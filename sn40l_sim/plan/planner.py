@@ -16,7 +16,7 @@ import numpy as np
 
 from sn40l_sim.catalogue.acceptance import default_acceptance
 from sn40l_sim.catalogue.hardware import PlatformSpec
-from sn40l_sim.catalogue.models import ModelSpec, get_model
+from sn40l_sim.catalogue.models import ModelSpec
 from sn40l_sim.config.resolve import Expert, ResolvedScenario
 from sn40l_sim.config.serving_spec import SpeculativeSpec
 from sn40l_sim.config.speculative_config import DEFAULT_KEY
@@ -94,7 +94,7 @@ def speculative_plan(resolved: ResolvedScenario) -> SpeculativePlan | None:
     spec = serving.speculative
     if spec is None:
         return None
-    draft = get_model(spec.draft)
+    draft = resolved.model(spec.draft)
     kv = serving.max_batch * serving.max_context_tokens * draft.kv_bytes_per_token()
     names = {e.name for e in resolved.experts} | {DEFAULT_KEY}
     by_category = tuple((k, v) for k, v in spec.rates if k not in names)
@@ -106,7 +106,7 @@ def _experts(resolved: ResolvedScenario) -> tuple[tuple[ExpertPlan, ...], tuple[
     """Each expert with the ``experts:`` entry it came from (entries expand in order) and its TP."""
     replicas = resolved.serving.replicas
     spec = resolved.serving.speculative
-    draft = get_model(spec.draft) if spec is not None else None
+    draft = resolved.model(spec.draft) if spec is not None else None
     experts: list[ExpertPlan] = []
     groups: list[ExpertGroupPlan] = []
     it = iter(resolved.experts)

@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from sn40l_sim.catalogue.models import catalogue
+from sn40l_sim.catalogue.models import ModelSpec, catalogue
 from sn40l_sim.plan.run_plan import RunPlan
 from sn40l_sim.units import format_bytes
 
@@ -81,13 +81,17 @@ def plan_view(plan: RunPlan) -> Group:
     return Group(head, experts, memory, *lines)
 
 
-def models_table() -> Table:
-    """The model catalogue: name, layers, hidden size, parameters, BF16 weights, KV per token."""
-    table = Table(title="model catalogue (sn40l_sim/catalogue/models.yaml)", box=box.SIMPLE_HEAD,
-                  title_justify="left")
+def models_table(extra: dict[str, ModelSpec] | None = None, source: str = "") -> Table:
+    """The model catalogue (and a scenario's own models, marked ``*``): name, layers, hidden
+    size, parameters, BF16 weights, KV per token."""
+    title = "model catalogue (sn40l_sim/catalogue/models.yaml)"
+    if extra:
+        title += f"; * from {source}"
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
     for name in ("model", "layers", "hidden", "params", "weights", "KV/token"):
         table.add_column(name, overflow="fold", justify="left" if name == "model" else "right")
-    for name, model in sorted(catalogue().items()):
+    rows = [*((f"{n} *", m) for n, m in sorted((extra or {}).items())), *sorted(catalogue().items())]
+    for name, model in rows:
         table.add_row(name, str(model.n_layers), str(model.hidden_size),
                       f"{model.weight_bytes / model.bytes_per_param / 1e9:.2f} B",
                       format_bytes(model.weight_bytes), format_bytes(model.kv_bytes_per_token()))
