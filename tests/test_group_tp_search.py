@@ -72,3 +72,29 @@ def test_per_group_tp_and_a_group_tp_axis_clash(tmp_path, capsys):
     code = main(["sweep", str(path), "--output", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and "per_group_tp" in err and "experts.0.tensor_parallel" in err
+
+
+def test_plots_draw_the_cheapest_choice_per_seed():
+    """The capacity curve of a per-group search draws one answer per platform and seed: the
+    cheapest TP combination's, not the mean over every combination tried."""
+    import pandas as pd
+
+    from sn40l_sim.studies.sweep.capacity import capacity_mean, capacity_table, cheapest_searches
+
+    rows = []
+    for seed, (cheap, dear) in {1: (3, 5), 2: (4, 6)}.items():
+        for tps, nodes in (("1/4", cheap), ("4/4", dear)):
+            a, b = tps.split("/")
+            rows.append({"order": len(rows), "platform": "sn40l_node", "seed": seed,
+                         "experts.0.tensor_parallel": int(a), "experts.1.tensor_parallel": int(b),
+                         "answer": nodes, "status": "found", "answer_price_usd_per_hour": 10.0 * nodes,
+                         "answer_n_devices": 8 * nodes, "answer_group_tensor_parallel": tps})
+    search = pd.DataFrame(rows)
+    choose = ["experts.0.tensor_parallel", "experts.1.tensor_parallel"]
+    best = cheapest_searches(search, choose)
+    assert best["answer"].tolist() == [3, 4]
+    table = capacity_table(search, choose)
+    assert table["tensor_parallel"].tolist() == ["1/4", "1/4"] and table["nodes"].tolist() == [3, 4]
+    assert capacity_mean(table)["tensor_parallel"].iloc[0] == "1/4"
+    table.loc[1, "tensor_parallel"] = "4/4"  # seeds that chose differently: each choice, listed
+    assert capacity_mean(table)["tensor_parallel"].iloc[0] == "1/4, 4/4"

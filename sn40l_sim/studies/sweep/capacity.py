@@ -84,6 +84,18 @@ def _cheapest(rows: pd.DataFrame) -> pd.Series | None:
     return ok.loc[order[0]]
 
 
+def cheapest_searches(search: pd.DataFrame, choose: list[str]) -> pd.DataFrame:
+    """The search table with the axes in ``choose`` chosen over: per combination of the other
+    axes, the cheapest search with an answer (else the first, which says why none)."""
+    keep = [a for a in combo_axes(search) if a not in choose]
+    rows = []
+    groups = search.groupby(keep, sort=False, dropna=False) if keep else [((), search)]
+    for _, part in groups:
+        best = _cheapest(part)
+        rows.append(best if best is not None else part.iloc[0])
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
 def _short_why(why: Any) -> str:
     text = str(why) if isinstance(why, str) and why else "misses the SLO in the searched range"
     return text.split(" (")[0]  # the reason without the figures (they are in search.parquet)
@@ -191,7 +203,8 @@ def capacity_mean(table: pd.DataFrame) -> pd.DataFrame:
             row[key], row[f"{key}_ci95"] = mean, half
         tps = sorted({t if isinstance(t, str) else f"{_num(t):.0f}"
                       for t in found.get("tensor_parallel", []) if isinstance(t, str) or _num(t) == _num(t)})
-        row["tensor_parallel"] = "/".join(tps) or "-"
+        # Several seeds may choose differently: "4/8" (one TP), "1/1/4, 1/4/4" (per expert group).
+        row["tensor_parallel"] = (", " if any("/" in t for t in tps) else "/").join(tps) or "-"
         rows.append(row)
     mean = pd.DataFrame(rows)
     mean.attrs["axes"] = keep
