@@ -19,6 +19,7 @@ from sn40l_sim.config.resolve import resolve
 from sn40l_sim.config.scenario import Scenario
 from sn40l_sim.errors import InputError
 from sn40l_sim.plan.planner import fitting_degrees
+from sn40l_sim.studies.sweep.checks import MAX_SWEEP_POINTS
 from sn40l_sim.studies.sweep.grid import Overrides, apply_overrides, canonical
 from sn40l_sim.studies.sweep.spec import SearchConfig, is_group_tp_axis
 
@@ -60,4 +61,8 @@ def expand_group_tp(combos: list[Overrides], base: dict[str, Any], source: Path,
             seen[key] = _choices(base, combo, source, search, units)
         out.extend({**combo, **{f"experts.{i}.tensor_parallel": tp for i, tp in enumerate(degrees)}}
                    for degrees in itertools.product(*seen[key]))
+        if len(out) > MAX_SWEEP_POINTS:
+            raise InputError(f"per_group_tp makes more than {MAX_SWEEP_POINTS:,} searches (the product "
+                             "of each group's fitting degrees, per combination); give fewer candidates",
+                             field="search.per_group_tp")
     return out
