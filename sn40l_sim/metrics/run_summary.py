@@ -122,7 +122,7 @@ class RunSummary:
     window_s: float = doc("first arrival to the last completion or rejection: how long the fleet "
                           "was held (energy and cost are over it)")
     device_busy_s: float = doc("device-seconds computing: batch events (router batches included) x "
-                               "`tensor_parallel`")
+                               "their serving group's `tensor_parallel`")
     energy_j: float = doc("every provisioned device and node at idle power for `window_s`, plus "
                           "(busy - idle) power while a device computes; a node's non-device part "
                           "rises from idle to busy with its devices' busy share; weight copies add "
