@@ -177,6 +177,12 @@ def _in_scenario_file(exc: InputError, resolved: ResolvedScenario) -> InputError
     return with_lines(exc, node, source)
 
 
+def group_degrees(plan: RunPlan) -> list[int] | None:
+    """Each serving group's TP degree when they differ (None: one degree, ``tensor_parallel``)."""
+    degrees = [g.tensor_parallel for g in plan.serving_groups]
+    return degrees if len(set(degrees)) > 1 else None
+
+
 def _economics_info(resolved: ResolvedScenario, requests: ParquetColumns) -> dict[str, Any]:
     """What the summary's energy, cost and goodput need (see :mod:`sn40l_sim.metrics.economics`),
     and the warnings only the live scenario can give (which limits were left at their defaults)."""
@@ -302,7 +308,8 @@ def _run_in(resolved: ResolvedScenario, plan: RunPlan, run_dir: Path, chunks: Re
                        memory=sim.memory_summary(), hbm_hits=recorder.hbm_hits,
                        hbm_misses=recorder.hbm_misses, workload=dataclasses.asdict(chunks.stats),
                        interrupted=interrupted, wall_s=wall_s,
-                       speculative=sim.speculative_summary(), **_economics_info(resolved, requests))
+                       speculative=sim.speculative_summary(), **_economics_info(resolved, requests),
+                       group_tensor_parallel=group_degrees(plan))
         write_json(run_dir / RUN_INFO, info.to_dict())
         summary = RunSummary.from_run_dir(run_dir)  # complete: the result files are in place
         write_json(run_dir / "summary.json", summary.to_dict())

@@ -6,6 +6,7 @@ together), and checked against the published count in the tests.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -107,9 +108,12 @@ def catalogue() -> dict[str, ModelSpec]:
     return {name: model_from_mapping(name, entry) for name, entry in raw.items()}
 
 
-def get_model(name: str) -> ModelSpec:
-    """Look a model up by name; an unknown name says which names exist."""
+def get_model(name: str, extra: Mapping[str, ModelSpec] | None = None) -> ModelSpec:
+    """Look a model up by name, in ``extra`` (a scenario's own models file) first, then in the
+    catalogue; an unknown name says which names exist."""
+    if extra and name in extra:
+        return extra[name]
     models = catalogue()
     if name not in models:
-        raise unknown_name_error("model", name, sorted(models))
+        raise unknown_name_error("model", name, sorted({*models, *(extra or {})}))
     return models[name]

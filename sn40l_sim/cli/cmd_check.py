@@ -27,6 +27,12 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     from sn40l_sim.studies.check import models_table
 
+    if args.scenario:
+        from sn40l_sim.config.resolve import load_scenario
+
+        resolved = load_scenario(Path(args.scenario))
+        Console().print(models_table(resolved.models, resolved.scenario.models_file or ""))
+        return 0
     Console().print(models_table())
     return 0
 
@@ -37,5 +43,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("scenario", help="scenario YAML file")
     add_set(p)
     p.set_defaults(func=_cmd_check)
-    m = sub.add_parser("models", help="list the model catalogue")
+    m = sub.add_parser("models", help="list the model catalogue (and a scenario's own models file)")
+    m.add_argument("--scenario", help="also list the models of this scenario's models_file")
     m.set_defaults(func=_cmd_models)

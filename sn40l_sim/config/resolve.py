@@ -52,6 +52,8 @@ class ResolvedScenario:
     # Each expert's share of requests as routed from a trace's own labels (read ahead by the
     # runner for load-aware placement); None: placement derives shares from the configuration.
     planned_shares: tuple[float, ...] | None = None
+    # The scenario's own models (``models_file``), by name; the catalogue holds the rest.
+    models: dict[str, ModelSpec] = dataclasses.field(default_factory=dict)
     # The serving, router and workload sections as frozen specs (copied from ``scenario``): what
     # every layer below ``config/`` reads.
     serving: ServingSpec = dataclasses.field(init=False)
@@ -71,9 +73,47 @@ class ResolvedScenario:
     def seed(self) -> int:
         return self.scenario.seed
 
+    def model(self, name: str) -> ModelSpec:
+        """A model by name: the scenario's own models file first, then the catalogue."""
+        return get_model(name, self.models)
+
+    @property
+    def group_tensor_parallel(self) -> tuple[int, ...]:
+        """Each ``experts:`` entry's TP degree: its own, else ``serving.tensor_parallel``."""
+        return group_tensor_parallel(self.scenario)
+
+    @property
+    def expert_group_sizes(self) -> tuple[int, ...]:
+        """How many experts each ``experts:`` entry expands to (entries expand in order)."""
+        return tuple(g.count for g in self.scenario.experts)
+
     @property
     def base_dir(self) -> Path:
         return self.source.parent if self.source is not None else Path.cwd()
+
+
+def group_tensor_parallel(scenario: Scenario) -> tuple[int, ...]:
+    """Each ``experts:`` entry's TP degree: its own ``tensor_parallel``, else the serving one."""
+    default = scenario.serving.tensor_parallel
+    return tuple(g.tensor_parallel if g.tensor_parallel is not None else default
+                 for g in scenario.experts)
+
+
+def _check_group_tp(scenario: Scenario, platform: PlatformSpec, n_devices: int,
+                    file: str | None) -> None:
+    """A group's own TP must divide the node (its serving groups never straddle two nodes), and the
+    fleet must hold one serving group of every TP degree the scenario uses."""
+    per_node = platform.n_devices_per_node
+    for i, group in enumerate(scenario.experts):
+        tp = group.tensor_parallel
+        if tp is not None and per_node % tp:
+            raise InputError(f"tensor_parallel {tp} does not divide the {per_node} devices per node "
+                             f"of {platform.name}", file=file, field=f"experts[{i}].tensor_parallel")
+    degrees = set(group_tensor_parallel(scenario))
+    if len(degrees) > 1 and sum(degrees) > n_devices:
+        raise InputError(f"the expert groups use TP degrees {sorted(degrees, reverse=True)}: one serving "
+                         f"group of each needs {sum(degrees)} devices, more than the {n_devices} of "
+                         f"{scenario.nodes} node(s) of {platform.name}", file=file, field="nodes")
 
 
 def _field_error(exc: InputError, source: Path | None, field: str) -> InputError:
@@ -83,7 +123,8 @@ def _field_error(exc: InputError, source: Path | None, field: str) -> InputError
     return InputError(exc.message, file=str(source) if source else None, field=exc.field or field)
 
 
-def expand_experts(scenario: Scenario, source: Path | None) -> tuple[Expert, ...]:
+def expand_experts(scenario: Scenario, source: Path | None,
+                   extra: dict[str, ModelSpec] | None = None) -> tuple[Expert, ...]:
     """Expand ``count``/``name_prefix`` groups into named experts; names must be unique."""
     experts: list[Expert] = []
     seen: set[str] = set()
@@ -91,7 +132,7 @@ def expand_experts(scenario: Scenario, source: Path | None) -> tuple[Expert, ...
     problems: list[InputError] = []
     for g_index, group in enumerate(scenario.experts):
         try:
-            models.append(get_model(group.model))
+            models.append(get_model(group.model, extra))
         except InputError as exc:
             problems.append(_field_error(exc, source, f"experts[{g_index}].model"))
     if problems:
@@ -137,7 +178,8 @@ def _check_pinned(scenario: Scenario, experts: tuple[Expert, ...], source: Path 
                          file=str(source) if source else None, field="serving.pinned")
 
 
-def _check_speculative(scenario: Scenario, experts: tuple[Expert, ...] | None, source: Path | None) -> None:
+def _check_speculative(scenario: Scenario, experts: tuple[Expert, ...] | None, source: Path | None,
+                       extra: dict[str, ModelSpec] | None = None) -> None:
     """The draft is a catalogue model and rates are keyed by known categories or experts."""
     from sn40l_sim.config.speculative_config import DEFAULT_KEY
 
@@ -145,7 +187,7 @@ def _check_speculative(scenario: Scenario, experts: tuple[Expert, ...] | None, s
     assert spec is not None
     file = str(source) if source else None
     try:
-        get_model(spec.draft)
+        get_model(spec.draft, extra)
     except InputError as exc:
         raise _field_error(exc, source, "serving.speculative.draft") from None
     if isinstance(spec.acceptance, dict):
@@ -226,6 +268,7 @@ def _check_size(scenario: Scenario, platform: PlatformSpec, source: Path | None)
         raise InputError(f"tensor_parallel {tp} exceeds the {n_devices} devices of "
                          f"{scenario.nodes} {platform.name} node(s)", file=file,
                          field="serving.tensor_parallel")
+    _check_group_tp(scenario, platform, n_devices, file)
     replicas = scenario.serving.replicas
     n_experts = sum(g.count for g in scenario.experts)
     if isinstance(replicas, int) and n_experts * min(replicas, n_devices // tp) > MAX_EXPERT_COPIES:
@@ -257,11 +300,12 @@ def _load_platform(scenario: Scenario, source: Path | None) -> PlatformSpec:
     return apply_costs(dataclasses.replace(platform, n_nodes=scenario.nodes), scenario.costs, source)
 
 
-def _router_model(scenario: Scenario, source: Path | None) -> ModelSpec | None:
+def _router_model(scenario: Scenario, source: Path | None,
+                  extra: dict[str, ModelSpec] | None = None) -> ModelSpec | None:
     if scenario.router.model is None:
         return None
     try:
-        return get_model(scenario.router.model)
+        return get_model(scenario.router.model, extra)
     except InputError as exc:
         raise _field_error(exc, source, "router.model") from None
 
@@ -273,18 +317,25 @@ def resolve(scenario: Scenario, source: Path | None = None) -> ResolvedScenario:
     if platform is not None:
         _attempt(problems, lambda: _check_size(scenario, platform, source))
     problems.extend(_check_policy_names(scenario, source))
-    experts = _attempt(problems, lambda: expand_experts(scenario, source))
+    extra: dict[str, ModelSpec] | None = {}
+    if scenario.models_file is not None:
+        from sn40l_sim.config.model_file import load_models_file
+
+        extra = _attempt(problems, lambda: load_models_file(scenario.models_file or "", source))
+    if extra is None:  # a broken models file: its errors, not every name it would have defined
+        raise combine(problems)
+    experts = _attempt(problems, lambda: expand_experts(scenario, source, extra))
     if experts is not None:
         _attempt(problems, lambda: _check_pinned(scenario, experts, source))
     if scenario.serving.speculative is not None:
-        _attempt(problems, lambda: _check_speculative(scenario, experts, source))
-    router_model = _attempt(problems, lambda: _router_model(scenario, source))
+        _attempt(problems, lambda: _check_speculative(scenario, experts, source, extra))
+    router_model = _attempt(problems, lambda: _router_model(scenario, source, extra))
     shares = _attempt(problems, lambda: group_shares(scenario, source))
     if problems:
         raise combine(problems)
     assert platform is not None and experts is not None
     return ResolvedScenario(scenario=scenario, source=source, platform=platform, experts=experts,
-                            router_model=router_model, group_shares=shares)
+                            router_model=router_model, group_shares=shares, models=extra)
 
 
 def load_scenario(path: Path, overrides: dict[str, Any] | None = None) -> ResolvedScenario:

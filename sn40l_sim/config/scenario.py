@@ -36,10 +36,21 @@ class ExpertGroupConfig(BaseModel):
     """The name of a single expert (only with count 1)."""
     name_prefix: str | None = None
     """Experts are named <name_prefix>-0 .. <name_prefix>-(count-1) (default: the model name)."""
+    tensor_parallel: Count | None = Field(default=None, ge=1, le=4096)
+    """Devices per serving group for this group's experts, a power of two dividing the node's devices
+    (default: serving.tensor_parallel). Groups at different degrees get their own serving groups: the
+    devices are split between the degrees in proportion to expected load (share x weight bytes)."""
     share: float | None = Field(default=None, gt=0.0, le=1.0)
     """Share of all requests this group's experts receive (needs router.mapping zipf: the expert within
     the group is drawn Zipf(zipf_s) over the group's own ranks). Groups without a share split what the
     others leave in proportion to their counts."""
+
+    @field_validator("tensor_parallel")
+    @classmethod
+    def _power_of_two(cls, value: int | None) -> int | None:
+        if value is not None and value & (value - 1):
+            raise ValueError(f"tensor_parallel {value} is not a power of two (1, 2, 4, 8, ...)")
+        return value
 
     @model_validator(mode="after")
     def _one_naming(self) -> ExpertGroupConfig:
@@ -150,6 +161,9 @@ class Scenario(DocumentedModel):
     """A hardware profile: a name in hw_profiles/, a YAML path, or an inline mapping."""
     nodes: Count = Field(default=1, ge=1, le=MAX_NODES)
     """Nodes of the platform (each with the profile's devices_per_node devices)."""
+    models_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    """A YAML file of your own models, relative to this file, in the catalogue's format (name: {layers,
+    hidden, heads, kv_heads, ffn, vocab, ...}); experts, router and draft may name them."""
     experts: list[ExpertGroupConfig] = Field(min_length=1, max_length=MAX_EXPERTS)
     """The experts of the composition; the backing store fills in this order."""
     router: RouterConfig = Field(default_factory=RouterConfig)

@@ -59,6 +59,9 @@ class RunInfo:
     n_nodes: int = 1
     n_devices_per_node: int = 1
     tensor_parallel: int = 1
+    # Each serving group's TP degree when expert groups run at different degrees (None: every
+    # group at ``tensor_parallel``): device-busy seconds weigh each batch by its group's degree.
+    group_tensor_parallel: list[int] | None = None
     power_w: dict[str, float] | None = None  # device_idle/device_busy/node_idle/node_busy, watts
     node_usd_per_hour: float | None = None
     slo_ttft_s: float = 1.0
@@ -116,6 +119,9 @@ def _check_type(value: Any, annotation: str, path: Path, name: str) -> None:
         ok = isinstance(value, _SCALARS[kind]) and (kind == "bool" or not isinstance(value, bool))
     elif kind.startswith("dict"):
         ok = isinstance(value, dict)
+    elif kind.startswith("list[int]"):
+        ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool)
+                                             for v in value)
     elif kind.startswith("list"):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     else:

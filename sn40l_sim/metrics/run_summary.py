@@ -122,7 +122,7 @@ class RunSummary:
     window_s: float = doc("first arrival to the last completion or rejection: how long the fleet "
                           "was held (energy and cost are over it)")
     device_busy_s: float = doc("device-seconds computing: batch events (router batches included) x "
-                               "`tensor_parallel`")
+                               "their serving group's `tensor_parallel`")
     energy_j: float = doc("every provisioned device and node at idle power for `window_s`, plus "
                           "(busy - idle) power while a device computes; a node's non-device part "
                           "rises from idle to busy with its devices' busy share; weight copies add "
@@ -183,7 +183,7 @@ class RunSummary:
         values.update(_switch_part(events, timing))
         values.update(_batch_part(events, timing))
         values.update(_run_part(info, requests.n_rows))
-        values.update(_economics_part(info, columns, timing))
+        values.update(_economics_part(info, columns, timing, events))
         values.update(_speculative_part(info, timing))
         return cls(**values)
 
@@ -336,13 +336,22 @@ def _run_part(info: RunInfo, n_requests: int) -> dict[str, Any]:
             "sim_requests_per_wall_s": n_requests / info.wall_s if info.wall_s else None}
 
 
-def _economics_part(info: RunInfo, columns: RequestColumns, timing: _EventTiming) -> dict[str, Any]:
+def _busy_device_s(info: RunInfo, timing: _EventTiming, events: ParquetColumns) -> float:
+    """Device-seconds computing: each batch event's duration x its serving group's TP degree."""
+    if not info.group_tensor_parallel:
+        return float(timing.duration_s[timing.batch].sum()) * info.tensor_parallel
+    degree = np.asarray(info.group_tensor_parallel, dtype=np.float64)
+    groups = events.ints("group")[timing.batch]
+    return float((timing.duration_s[timing.batch] * degree[groups]).sum())
+
+
+def _economics_part(info: RunInfo, columns: RequestColumns, timing: _EventTiming,
+                    events: ParquetColumns) -> dict[str, Any]:
     """Energy, cost and goodput (``metrics/economics.py``), from the columns they need."""
-    busy = float(timing.duration_s[timing.batch].sum())
     power = PowerSpec(**{f"{k}_w": v for k, v in info.power_w.items()}) if info.power_w else None
     price = PriceSpec(info.node_usd_per_hour) if info.node_usd_per_hour else None
     fleet = Fleet(info.n_nodes, info.n_devices_per_node, info.tensor_parallel)
-    out: dict[str, Any] = economics(columns, busy * info.tensor_parallel, fleet, power, price,
+    out: dict[str, Any] = economics(columns, _busy_device_s(info, timing, events), fleet, power, price,
                                     Slo(info.slo_ttft_s, info.slo_tbt_s))
     grew = backlog(columns.arrival_s, columns.end_s)
     out.update(overloaded=grew.overloaded, backlog_at_quarters=list(grew.at_quarters))

@@ -1,8 +1,9 @@
 """The frozen plan of one run (data only: the engine reads these and imports no planning function).
 
-A run has *expert groups* (the scenario's ``experts:`` entries: a model, a count, and where each
-may later carry its own tensor-parallel degree, replica count or a speculative-decoding draft
-model) and *serving groups* (``tensor_parallel`` devices that run one expert batch at a time).
+A run has *expert groups* (the scenario's ``experts:`` entries: a model, a count, its own
+tensor-parallel degree or the serving one, and a speculative-decoding draft model) and *serving
+groups* (``tensor_parallel`` devices that run one expert batch at a time; with several degrees, the
+largest degree's groups first, each serving only the experts of its degree).
 """
 
 from __future__ import annotations
@@ -196,5 +197,6 @@ class RunPlan:
 
     @property
     def memory(self) -> MemoryPlan:
-        """The HBM split of the first serving group (every group's today: one TP degree)."""
+        """The HBM split of the first serving group: every group's with one TP degree, the largest
+        degree's with several (``check`` shows each degree's)."""
         return self.serving_groups[0].memory

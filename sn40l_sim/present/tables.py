@@ -39,7 +39,10 @@ def short_axis(axis: str) -> str:
 
 
 def _short(axis: str) -> str:
-    return _SHORT.get(axis, axis.rsplit(".", 1)[-1].replace("_", " "))
+    parts = axis.split(".")
+    if len(parts) == 3 and parts[0] == "experts" and parts[2] == "tensor_parallel":
+        return f"TP grp {parts[1]}"  # an expert group's own TP (search.per_group_tp)
+    return _SHORT.get(axis, parts[-1].replace("_", " "))
 
 
 def table_axes(table: pd.DataFrame) -> list[str]:

@@ -122,3 +122,56 @@ def footprint(platform: PlatformSpec, experts: Sequence[ModelSpec], *, tp: int,
                                        max(1, n_backed) * platform.n_devices_per_node,
                                        len(experts) / max(1, n_backed), cold, switch, routing_s))
     return options
+
+
+@dataclass(frozen=True, slots=True)
+class GroupFootprint:
+    """One expert group (or, with ``group`` None, the catalogue's total) on one platform: the
+    serving groups of its TP degree that hold all its experts in HBM, and their devices."""
+
+    platform: str
+    group: int | None
+    model: str
+    count: int
+    tensor_parallel: int | None
+    hbm_groups: int | None  # None: one expert does not fit a group's HBM at this TP
+    hbm_devices: int | None
+    hbm_nodes: int | None  # the total row: nodes that hold every group's serving groups
+    backed_nodes: int | None  # the total row: nodes whose backing store holds every expert
+    latency_s: float | None  # batch-1 warm latency of one request to this group's model
+
+
+def catalogue_footprint(platform: PlatformSpec, groups: Sequence[tuple[ModelSpec, int, int]], *,
+                        router: RouterPlan, kv_reservation_bytes: float,
+                        shape: RequestShape = RequestShape()) -> list[GroupFootprint]:
+    """A mixed catalogue, each expert group ``(model, count, tp)`` at its own TP degree.
+
+    All in HBM: each group's experts packed first-fit-decreasing into serving groups of its TP
+    (HBM less router and KV floor), and the nodes that hold all those devices (TP degrees that
+    divide the node pack without waste, so the total is ``ceil(devices / devices per node)``).
+    Backed: the nodes whose backing store holds every expert, and at least one serving group of
+    each TP degree (as ``run`` places them).
+    """
+    rows: list[GroupFootprint] = []
+    per_node = platform.n_devices_per_node
+    for index, (model, count, tp) in enumerate(groups):
+        cache = memory.expert_cache_bytes(platform, tp, router.hbm_bytes, kv_reservation_bytes)
+        n = _first_fit_decreasing([model.weight_bytes] * count, cache) if cache > 0 else None
+        latency = (request_latency_s(platform, model, router, tp, shape, cold=False)[0]
+                   if n is not None else None)
+        rows.append(GroupFootprint(platform.name, index, model.name, count, tp, n,
+                                   n * tp if n is not None else None, None, None, latency))
+    devices = [r.hbm_devices for r in rows]
+    total = None if any(d is None for d in devices) else sum(d for d in devices if d is not None)
+    sizes = [model.weight_bytes for model, count, _ in groups for _ in range(count)]
+    backing = platform.backing_capacity_bytes()
+    n_backed = _first_fit_decreasing(sizes, backing) if backing > 0 else None
+    fits_hbm = all(r.hbm_groups is not None for r in rows)
+    degrees = sum({tp for _, _, tp in groups})
+    backed = (max(n_backed, math.ceil(degrees / per_node), 1)
+              if n_backed is not None and fits_hbm else None)
+    rows.append(GroupFootprint(platform.name, None, "total", len(sizes), None,
+                               sum(r.hbm_groups or 0 for r in rows) if total is not None else None,
+                               total, math.ceil(total / per_node) if total is not None else None,
+                               backed, None))
+    return rows

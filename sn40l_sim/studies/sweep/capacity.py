@@ -84,6 +84,18 @@ def _cheapest(rows: pd.DataFrame) -> pd.Series | None:
     return ok.loc[order[0]]
 
 
+def cheapest_searches(search: pd.DataFrame, choose: list[str]) -> pd.DataFrame:
+    """The search table with the axes in ``choose`` chosen over: per combination of the other
+    axes, the cheapest search with an answer (else the first, which says why none)."""
+    keep = [a for a in combo_axes(search) if a not in choose]
+    rows = []
+    groups = search.groupby(keep, sort=False, dropna=False) if keep else [((), search)]
+    for _, part in groups:
+        best = _cheapest(part)
+        rows.append(best if best is not None else part.iloc[0])
+    return pd.DataFrame(rows).reset_index(drop=True)
+
+
 def _short_why(why: Any) -> str:
     text = str(why) if isinstance(why, str) and why else "misses the SLO in the searched range"
     return text.split(" (")[0]  # the reason without the figures (they are in search.parquet)
@@ -95,7 +107,7 @@ def _why_of_choices(rows: pd.DataFrame, choose: list[str]) -> str:
 
     by_reason: dict[str, list[str]] = {}
     for _, r in rows.iterrows():
-        label = ",".join(f"{short_axis(a)}={r[a]}" for a in choose)
+        label = _choice_label(r, choose, short_axis)
         by_reason.setdefault(_short_why(r.get("why")) if choose else str(r.get("why") or
                              "misses the SLO in the searched range"), []).append(label)
     if not choose:
@@ -103,10 +115,21 @@ def _why_of_choices(rows: pd.DataFrame, choose: list[str]) -> str:
     return "; ".join(f"{'/'.join(labels)}: {reason}" for reason, labels in by_reason.items())
 
 
+def _choice_label(r: pd.Series, choose: list[str], name: Any) -> str:
+    """A choice's label: its axes, each expert group's own TP gathered into ``TP=1/1/4``."""
+    from sn40l_sim.studies.sweep.group_tp import group_tp_axes
+
+    per_group = group_tp_axes(choose)
+    parts = [f"{name(a)}={r[a]}" for a in choose if a not in per_group]
+    if per_group:
+        parts.append("TP=" + "/".join(f"{_num(r[a]):.0f}" for a in per_group))
+    return ",".join(parts)
+
+
 def _tried(rows: pd.DataFrame, choose: list[str]) -> str:
     parts = []
     for _, r in rows.iterrows():
-        label = ",".join(f"{a.rsplit('.', 1)[-1]}={r[a]}" for a in choose)
+        label = _choice_label(r, choose, lambda a: a.rsplit('.', 1)[-1])
         n = _num(r.get("answer"))
         answer = (f"{n:g}" if r["status"] == "found" else f"<={n:g}" if r["status"] == "at_bound"
                   else "none")
@@ -135,6 +158,9 @@ def capacity_table(search: pd.DataFrame, cheapest_over: list[str]) -> pd.DataFra
             row.update(status=best["status"], devices=_num(best.get("answer_n_devices")),
                        nodes=_num(best.get("answer")))
             row.update({k: _num(best.get(f"answer_{k}")) for k in ANSWER_KEYS})
+            per_group = best.get("answer_group_tensor_parallel")
+            if isinstance(per_group, str) and per_group:  # each expert group's TP, in file order
+                row["tensor_parallel"] = per_group
             row["why"] = ""
         if cheapest_over:
             row["tried"] = _tried(part, cheapest_over)
@@ -175,8 +201,10 @@ def capacity_mean(table: pd.DataFrame) -> pd.DataFrame:
             mean, half = mean_ci95(found[key].tolist()) if key in found and len(found) else (math.nan,
                                                                                              math.nan)
             row[key], row[f"{key}_ci95"] = mean, half
-        tps = sorted({f"{_num(t):.0f}" for t in found.get("tensor_parallel", []) if _num(t) == _num(t)})
-        row["tensor_parallel"] = "/".join(tps) or "-"
+        tps = sorted({t if isinstance(t, str) else f"{_num(t):.0f}"
+                      for t in found.get("tensor_parallel", []) if isinstance(t, str) or _num(t) == _num(t)})
+        # Several seeds may choose differently: "4/8" (one TP), "1/1/4, 1/4/4" (per expert group).
+        row["tensor_parallel"] = (", " if any("/" in t for t in tps) else "/").join(tps) or "-"
         rows.append(row)
     mean = pd.DataFrame(rows)
     mean.attrs["axes"] = keep
@@ -198,8 +226,8 @@ def capacity_markdown(table: pd.DataFrame, slo: str) -> str:
 
         axes = table_axes(table)
         text += "\nNodes at each choice (the cheapest is shown above):\n\n"
-        text += "".join(f"* {' '.join(_axis_cell(r, a) for a in axes)}: {r['tried']}\n"
-                        for _, r in table.iterrows())
+        text += "".join(f"* {' '.join(_axis_cell(r, a) for a in axes) + ': ' if axes else ''}"
+                        f"{r['tried']}\n" for _, r in table.iterrows())
     return text
 
 

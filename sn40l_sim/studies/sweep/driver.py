@@ -39,6 +39,7 @@ from sn40l_sim.studies.sweep.capacity import (
 from sn40l_sim.studies.sweep.checks import check_points, check_values
 from sn40l_sim.studies.sweep.fingerprint import fingerprint
 from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
+from sn40l_sim.studies.sweep.group_tp import expand_group_tp, group_tp_axes
 from sn40l_sim.studies.sweep.progress import SweepProgress
 from sn40l_sim.studies.sweep.search import Bisection
 from sn40l_sim.studies.sweep.spec import SweepSpec, load_sweep, located
@@ -133,11 +134,13 @@ class _Planner:
                  options: SweepOptions, out: Path) -> None:
         self.spec, self.base, self.source, self.sweep_file = spec, base, source, sweep_file
         self.options, self.out = options, out
-        self.combos = expand(spec.set, spec.cases, spec.grid)
-        self.searches = [Bisection(spec.search) for _ in self.combos] if spec.search else []
-        self.stalled: set[int] = set()  # searches whose last probe failed with an internal error
         search = spec.search
         self.units = {search.field: search.unit} if search is not None and search.unit else {}
+        self.combos = expand(spec.set, spec.cases, spec.grid)
+        if search is not None:
+            self.combos = expand_group_tp(self.combos, base, source, search, self.units)
+        self.searches = [Bisection(spec.search) for _ in self.combos] if spec.search else []
+        self.stalled: set[int] = set()  # searches whose last probe failed with an internal error
 
     def point(self, overrides: Overrides, order: int, probe: int = 0) -> SweepPoint:
         pid = point_id(overrides)
@@ -390,6 +393,8 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
                        answer_metric=hit.get(search.slo.metric),
                        answer_platform_name=hit.get("platform_name"))
             row.update({f"answer_{k}": hit.get(k) for k in ANSWER_KEYS})
+            if hit.get("group_tensor_parallel") is not None:
+                row["answer_group_tensor_parallel"] = hit["group_tensor_parallel"]
         elif state.probes:  # none: what the best end of the range reached, and why it failed
             best = store.read(point_id({**combo, search.field: state.probes[0][0]})) or {}
             row["why"] = why_none(best, search.slo.metric, search.field, state.probes[0][0])
@@ -403,9 +408,10 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
 
     frame = _coerce_columns(frame.map(lambda v: str(v) if isinstance(v, dict | list) else v))
     write_frame_atomic(frame, out / SEARCH_TABLE)
-    table = capacity_table(frame, search.cheapest_over)
+    choose = [*search.cheapest_over, *group_tp_axes(list(frame.columns))]
+    table = capacity_table(frame, choose)
     table.to_csv(out / "capacity.csv", index=False)
-    if SEED in table.columns and SEED not in search.cheapest_over:  # replicates: mean and interval
+    if SEED in table.columns and SEED not in choose:  # replicates: mean and interval
         table = capacity_mean(table)
         table.to_csv(out / "capacity_mean.csv", index=False)
     (out / "capacity.md").write_text(capacity_markdown(table, search.slo.describe()))

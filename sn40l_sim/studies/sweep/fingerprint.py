@@ -84,8 +84,20 @@ def _code() -> str:
     return digest.hexdigest()
 
 
+def _models_files(spec: SweepSpec, base: dict[str, Any], source: Path) -> dict[str, str]:
+    """The scenario's own models files (``models_file``), by content."""
+    out: dict[str, str] = {}
+    for name in _values(spec, base, "models_file"):
+        path = source.parent / name if isinstance(name, str) else None
+        if path is not None and name not in out:
+            out[name] = _file_sample(path) if path.is_file() else "missing"
+    return out
+
+
 def fingerprint(spec: SweepSpec, base: dict[str, Any], source: Path, data_dir: Path) -> str:
-    """16 hex digits over the base scenario, the profiles and traces it uses, and the code."""
+    """16 hex digits over the base scenario, the profiles, traces and models files it uses, and
+    the code."""
     text = canonical({"base": base, "profiles": _profiles(spec, base, source),
+                      "models": _models_files(spec, base, source),
                       "traces": _traces(spec, base, source, data_dir), "code": _code()})
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -302,7 +302,9 @@ def reprice_sweep(sweep: Path, changes: dict[str, Change], name: str | None = No
     if search_spec and (sweep / SEARCH_TABLE).exists():
         search = _answers(pd.read_parquet(sweep / SEARCH_TABLE), repriced, search_spec["field"])
         write_frame_atomic(search, out / SEARCH_TABLE)
-        cheapest_over = list(search_spec.get("cheapest_over") or [])
+        from sn40l_sim.studies.sweep.group_tp import group_tp_axes
+
+        cheapest_over = [*(search_spec.get("cheapest_over") or []), *group_tp_axes(list(search.columns))]
         capacity = capacity_table(search, cheapest_over)
         capacity.to_csv(out / "capacity.csv", index=False)
         if SEED in capacity.columns and SEED not in cheapest_over:

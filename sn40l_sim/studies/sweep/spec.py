@@ -27,7 +27,7 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sn40l_sim.config.limits import check_name
 from sn40l_sim.config.load import line_of, load_model, read_yaml
@@ -98,6 +98,23 @@ class SearchConfig(BaseModel):
     # Grid or case axes to choose over rather than report: per combination of the other axes the
     # capacity table keeps the cheapest answer ($/hour, then fewest devices), e.g. TP 1/2/4/8.
     cheapest_over: list[str] = Field(default_factory=list)
+    # Candidate TP degrees for every expert group (powers of two): each group's TP is chosen among
+    # those at which its model fits one serving group's HBM on the point's platform (and that divide
+    # the node); every combination is searched and the capacity table keeps the cheapest, as for
+    # cheapest_over (the axes are experts.<i>.tensor_parallel).
+    per_group_tp: list[Annotated[int, Field(ge=1, le=4096)]] | None = Field(
+        default=None, min_length=1, max_length=13)
+
+    @field_validator("per_group_tp")
+    @classmethod
+    def _powers_of_two(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None:
+            bad = [v for v in value if v & (v - 1)]
+            if bad:
+                raise ValueError(f"per_group_tp {bad} are not powers of two (1, 2, 4, 8, ...)")
+            if len(set(value)) != len(value):
+                raise ValueError("per_group_tp has repeats")
+        return value
 
     @model_validator(mode="after")
     def _range(self) -> SearchConfig:
@@ -165,7 +182,17 @@ class SweepSpec(BaseModel):
             stray = [a for a in self.search.cheapest_over if a not in axes]
             if stray:
                 raise ValueError(f"cheapest_over names {stray}, which are not grid or case axes")
+            per_group = [a for a in axes | set(self.set) if is_group_tp_axis(a)]
+            if self.search.per_group_tp is not None and per_group:
+                raise ValueError(f"search.per_group_tp chooses each group's TP; {per_group} cannot "
+                                 "also be set, a grid or a case axis")
         return self
+
+
+def is_group_tp_axis(path: str) -> bool:
+    """``experts.<i>.tensor_parallel``: an expert group's own TP degree."""
+    parts = path.split(".")
+    return len(parts) == 3 and parts[0] == "experts" and parts[1].isdigit() and parts[2] == "tensor_parallel"
 
 
 def load_sweep(path: Path) -> tuple[SweepSpec, Any]:

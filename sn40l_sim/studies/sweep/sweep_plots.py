@@ -23,6 +23,8 @@ import matplotlib.ticker
 import pandas as pd
 
 from sn40l_sim.errors import InputError
+from sn40l_sim.studies.sweep.capacity import cheapest_searches
+from sn40l_sim.studies.sweep.group_tp import group_tp_axes
 from sn40l_sim.studies.sweep.store import SEARCH_TABLE, read_points
 
 _WORDS = {"ttft": "time to first token", "e2e_latency": "end-to-end latency", "tpot": "time per output token",
@@ -253,6 +255,9 @@ def capacity_curve(search: pd.DataFrame, x: str, y: str, hue: list[str], title: 
     ax.set_title(f"{title}: {y_label} to keep {slo}", fontsize=10)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    xs = pd.to_numeric(search[x], errors="coerce")
+    if xs.notna().all() and (xs == xs.round()).all():  # seeds, node counts: whole-number ticks
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     return _save(fig, out_dir, f"capacity_{y}_vs_{x}")
 
 
@@ -271,6 +276,9 @@ def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, h
     written: list[Path] = []
     if kind in ("auto", "capacity") and search_path.exists():
         search = pd.read_parquet(search_path)
+        per_group = group_tp_axes(list(search.columns))
+        if per_group:  # each expert group's TP was chosen by the search: draw the cheapest choice
+            search = cheapest_searches(search, per_group)
         sx = x or next((a for a in axes if a in search.columns and _numeric(search, a)), None)
         if sx is None:
             raise InputError("no numeric swept axis to draw the capacity curve along; pass --x")

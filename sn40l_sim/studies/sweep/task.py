@@ -96,6 +96,8 @@ def run_point(point: SweepPoint) -> dict[str, Any]:
         row.update(status="ok", error=None, n_devices=resolved.platform.n_devices,
                    n_devices_per_node=resolved.platform.n_devices_per_node,
                    tensor_parallel=resolved.serving.tensor_parallel)
+        if any(g.tensor_parallel is not None for g in scenario.experts):  # each group's own TP
+            row["group_tensor_parallel"] = "/".join(map(str, resolved.group_tensor_parallel))
     except InputError as exc:
         if exc.file == str(source):  # resolve blames the base file; the value came from the sweep
             exc = InputError(exc.message, file=where, field=exc.field)
