@@ -41,7 +41,8 @@ def test_whole_request_pays_the_end_once():
     bare = replace(A100, stack=replace(A100.stack, request_end_s=0.0))
     ended = replace(A100, stack=replace(A100.stack, request_end_s=END_S))
     for batch, output in ((1, 1), (1, 20), (8, 200)):
-        kwargs: dict[str, Any] = {"tp": 8, "n_batch": batch, "n_prompt_tokens": 128, "n_output_tokens": output}
+        kwargs: dict[str, Any] = {"tp": 8, "n_batch": batch, "n_prompt_tokens": 128,
+                                  "n_output_tokens": output}
         assert inference_s(ended, LLAMA7, **kwargs) - inference_s(bare, LLAMA7, **kwargs) == pytest.approx(
             END_S, rel=1e-9)
 
@@ -50,8 +51,8 @@ def _run(tmp_path: Path, name: str, max_batch: int, rate_per_s: float, step_cost
          platform: str = "sn40l_node") -> RunResult:
     data = {"name": name, "platform": platform, "experts": [{"model": "llama-2-7b"}],
             "workload": {"generator": {"arrivals": {"kind": "poisson", "rate_per_s": rate_per_s},
-                                       "prompt_tokens": 64, "output_tokens": {"kind": "geometric", "mean": 20},
-                                       "requests": 300}},
+                                       "prompt_tokens": 64, "requests": 300,
+                                       "output_tokens": {"kind": "geometric", "mean": 20}}},
             "serving": {"tensor_parallel": 8, "max_batch": max_batch}, "seed": 7, "plots": "none"}
     resolved = resolve(validate(Scenario, data, None, "request-end"))
     return run_scenario(resolved, plots=False, run_dir=tmp_path / name, step_costs=step_costs)
