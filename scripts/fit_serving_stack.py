@@ -8,7 +8,10 @@ DGX A100: NVIDIA NeMo's published Llama-2-7B latencies (TensorRT-LLM, a compiled
 Llama-2-70B prefill/decode times (the vLLM-era Python stack of the Splitwise paper: ``vllm-2023``).
 The ``tensorrt-llm-2024`` fit also takes TensorRT-LLM's published A100 first-token latencies
 (``trtllm-first-token-a100``: batch 1, one output token) and P1's 200-token A100 expert time (T6), so
-what the stack charges falls where it does in a request: before the first token, or per iteration.
+what the stack charges falls where it does in a request: before the first token, per iteration, or
+after the last token (``request_end_s``). The first-token rows are taken as a prefill with no end-of-
+request work: NVIDIA measured them with the bare C++ session benchmark (no server, no tokenizer, per
+the dataset's README), NeMo's end-to-end rows with its inference path around it.
 The kernels are the profile's (fitted on Vidur/LLMCompass kernels by fit_gpu_efficiency.py, never
 refitted here); only the stack's parameters are fitted, each on the few rows listed in
 ``sn40l_sim/studies/validate_serving.py`` (N1_FIT_ROWS, S1_FIT_ROWS); every other row is a
@@ -87,7 +90,8 @@ def main() -> int:
         return err
 
     trt = fit(nemo, lambda s, r: vs.predict_nemo(replace(a100, stack=s), r),
-              ("prefill_s", "iteration_s", "sequence_s"), (2e-2, 2e-4, 1e-4), "tensorrt-llm-2024",
+              ("prefill_s", "iteration_s", "sequence_s", "request_end_s"), (2e-2, 2e-4, 1e-4, 1e-3),
+              "tensorrt-llm-2024",
               fixed={"request_s": vs.TRT_REQUEST_S,
                      "custom_allreduce_max_bytes": a100.stack.custom_allreduce_max_bytes}, extra=t6)
     vllm = fit(split, lambda s, r: vs.predict_splitwise(replace(a100, stack=s), r),
@@ -100,7 +104,8 @@ def main() -> int:
     for stack in (trt, vllm):
         print(f"{stack.name}: prefill {stack.prefill_s * 1e3:.2f} ms, "
               f"iteration {stack.iteration_s * 1e6:.0f} us, sequence {stack.sequence_s * 1e6:.0f} us, "
-              f"request {stack.request_s * 1e3:.2f} ms, prompt token {stack.prompt_token_s * 1e6:.2f} us, "
+              f"request {stack.request_s * 1e3:.2f} ms, request end {stack.request_end_s * 1e3:.3f} ms, "
+              f"prompt token {stack.prompt_token_s * 1e6:.2f} us, "
               f"host_layer {stack.host_layer_s * 1e6:.0f} us, "
               f"prompt token pair {stack.prompt_token_pair_s * 1e9:.3f} ns")
     pred = vs.predict_nemo(replace(a100, stack=trt), nemo)

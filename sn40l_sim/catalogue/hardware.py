@@ -127,7 +127,10 @@ class ServingStackSpec:
     sampling launch, host<->device
     synchronisation); ``prompt_token_s``: per prompt token at prefill (host-side input preparation:
     positions, slot mappings); ``sequence_s``: per sequence per iteration (sampling, detokenisation);
-    ``request_s``: once per request (tokenisation, request set-up); ``prompt_token_pair_s``: per
+    ``request_s``: once per request (tokenisation, request set-up); ``request_end_s``: once per
+    request after its last token (detokenising and returning the response, freeing the sequence):
+    it lengthens the request's end-to-end latency, not its first token nor the batch's iterations;
+    ``prompt_token_pair_s``: per
     pair of prompt tokens in one prefill iteration, i.e. ``(n_batch * n_prompt_tokens)**2`` times
     it (a cost quadratic in the iteration's tokens, seen in the vLLM-era stack's long prefills,
     docs/cost_model.md section 6); ``host_layer_s``: host time to
@@ -147,6 +150,7 @@ class ServingStackSpec:
     iteration_s: float = 0.0
     sequence_s: float = 0.0
     request_s: float = 0.0
+    request_end_s: float = 0.0
     prompt_token_s: float = 0.0
     prompt_token_pair_s: float = 0.0
     host_layer_s: float = 0.0

@@ -158,6 +158,9 @@ class ServingStackConfig(BaseModel):
     """Per sequence per iteration: sampling, detokenisation."""
     request: Seconds = 0.0
     """Once per request: tokenisation, request set-up."""
+    request_end: Seconds = 0.0
+    """Once per request after its last token (detokenising and returning the response, freeing the
+    sequence): lengthens end-to-end latency, not the first token nor the batch's iterations."""
     prompt_token: Seconds = 0.0
     """Per prompt token at prefill: host-side input preparation (positions, slot mappings)."""
     prompt_token_pair: Seconds = 0.0
@@ -174,7 +177,7 @@ class ServingStackConfig(BaseModel):
     def to_spec(self, name: str) -> ServingStackSpec:
         return ServingStackSpec(name=name, prefill_s=self.prefill, iteration_s=self.iteration,
                                 sequence_s=self.sequence,
-                                request_s=self.request,
+                                request_s=self.request, request_end_s=self.request_end,
                                 prompt_token_s=self.prompt_token,
                                 prompt_token_pair_s=self.prompt_token_pair, host_layer_s=self.host_layer,
                                 program_load_s=self.program_load,

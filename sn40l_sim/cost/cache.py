@@ -116,6 +116,11 @@ class StepCostTable:
         """Loading this model's program when the group last ran another model (serving stack)."""
         return program_load_s(self.platform.stack, self.model)
 
+    @property
+    def request_end_s(self) -> float:
+        """The serving stack's work after a request's last token (:func:`cost.serving.completed_s`)."""
+        return self.platform.stack.request_end_s
+
 class SpeculativeStepTable:
     """Memoised speculative steps of one (target, draft) pair: ``lookahead`` draft decode steps
     and the target's ``lookahead + 1``-token verify pass (:mod:`sn40l_sim.cost.speculative`),
@@ -159,10 +164,12 @@ class FixedStepCost(StepCostTable):
     """
 
     def __init__(self, platform: PlatformSpec, model: ModelSpec, tp: int, *, prefill_s: float,
-                 decode_step_s: float) -> None:
-        if prefill_s <= 0 or decode_step_s <= 0:
-            raise ValueError(f"fixed step costs must be > 0 s, got {prefill_s} and {decode_step_s}")
+                 decode_step_s: float, request_end_s: float = 0.0) -> None:
+        if prefill_s <= 0 or decode_step_s <= 0 or request_end_s < 0:
+            raise ValueError(f"fixed step costs must be > 0 s (end of request >= 0 s), got {prefill_s}, "
+                             f"{decode_step_s} and {request_end_s}")
         self.fixed_prefill_s, self.fixed_decode_step_s = prefill_s, decode_step_s
+        self.fixed_request_end_s = request_end_s
         super().__init__(platform, model, tp)
 
     def _prefill_s(self, n_batch: int, n_prompt_tokens: int) -> float:
@@ -175,3 +182,8 @@ class FixedStepCost(StepCostTable):
     def program_load_s(self) -> float:
         """No serving-stack program load either: the service time is the fixed steps alone."""
         return 0.0
+
+    @property
+    def request_end_s(self) -> float:
+        """The fixed end-of-request time (0 unless given): not the platform's stack."""
+        return self.fixed_request_end_s

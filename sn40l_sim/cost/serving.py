@@ -7,7 +7,10 @@ iteration (sampling, detokenisation), per request (tokenisation, set-up), and, i
 host runtime, a floor of ``n_layers * host_layer_s`` under every step (the host issues kernels
 slower than the devices run them). The engine asks for step times through
 :class:`sn40l_sim.cost.cache.StepCostTable`, which adds these, so every batch iteration and every
-request pays them. Their values are profile parameters (``serving_stack:`` in ``hw_profiles``).
+request pays them. One cost falls after the last token (``request_end_s``: returning the response,
+freeing the sequence): a request completes that long after its last token (:func:`completed_s`),
+while its batch goes on to the next iteration. Their values are profile parameters
+(``serving_stack:`` in ``hw_profiles``).
 """
 
 from __future__ import annotations
@@ -42,15 +45,22 @@ def served_prefill_s(stack: ServingStackSpec, model: ModelSpec, device_s: float,
             + n_tokens * n_tokens * stack.prompt_token_pair_s)
 
 
+def completed_s(stack: ServingStackSpec, last_token_s: float) -> float:
+    """When a request whose last token came at ``last_token_s`` completes: after the stack's
+    end-of-request work, which the batch does not wait for."""
+    return last_token_s + stack.request_end_s
+
+
 def inference_s(platform: PlatformSpec, model: ModelSpec, *, tp: int, n_batch: int, n_prompt_tokens: int,
                 n_output_tokens: int) -> float:
-    """End-to-end time of one batch: prefill (which yields the first token) and ``n_output_tokens
-    - 1`` decode steps, each with the serving stack's costs (no program load: the model is
-    already the one running). What NeMo's and Splitwise's published latencies measure."""
+    """End-to-end time of one batch: prefill (which yields the first token), ``n_output_tokens
+    - 1`` decode steps, each with the serving stack's costs, and the end-of-request work after the
+    last token (no program load: the model is already the one running). What NeMo's published
+    latencies measure."""
     stack = platform.stack
     prefill = prefill_cost(platform, model, n_batch=n_batch, n_prompt_tokens=n_prompt_tokens, tp=tp)
     total = served_prefill_s(stack, model, prefill.total_s, n_batch, n_prompt_tokens)
     for k in range(1, n_output_tokens):
         decode = decode_cost(platform, model, n_batch=n_batch, n_context_tokens=n_prompt_tokens + k, tp=tp)
         total += served_step_s(stack, model, decode.total_s, n_batch)
-    return total
+    return completed_s(stack, total)

@@ -112,7 +112,7 @@ class ServingGroup:
         self._admitted_at = -1.0  # when the running batch last took waiting requests in
         self._protect_current: frozenset[int] = frozenset()  # the expert being served, never evicted
         self._program: int | None = None  # model whose program the devices hold (-1: the router)
-        self.n_outstanding = 0  # requests sent here and not yet completed or rejected (replica choice)
+        self.n_outstanding = 0  # sent here, not yet past their last token nor rejected (replica choice)
         self._prefetch_on_route = spec.limits.prefetch is Prefetch.ON_ROUTE
         self.speculative = spec.speculative
         self._spec_step = (0.0, 0.0)  # (draft, verify) seconds of the decode run's steps
@@ -319,7 +319,7 @@ class ServingGroup:
             load_s = self._load_program(expert, table)
             if new:
                 yield env.timeout(load_s + self._prefill_s(table, new))
-                self._prefilled(new, batch, start)
+                self._prefilled(new, batch, start, table.request_end_s)
             elif load_s:
                 yield env.timeout(load_s)
             if batch.size:
@@ -334,7 +334,7 @@ class ServingGroup:
                     yield timer  # or, after a cut, the timeout at the step boundary
                     self._run = None
                     n_steps = run.steps_done
-                self._decoded(batch, n_steps)
+                self._decoded(batch, n_steps, table.request_end_s)
             self.recorder.batch(self.index, expert, ITERATION, start, env.now, n_in_batch, n_steps)
             if self.unrouted and self.scheduler.router_between_iterations:
                 # Classify newcomers now rather than after the batch drains (the router's
@@ -382,8 +382,10 @@ class ServingGroup:
         n_prompt = sum(m.block.prompt_list[m.i] for m in new) / len(new)
         return table.prefill_s(len(new), max(1, round(n_prompt)))
 
-    def _prefilled(self, new: list[Member], batch: RunningBatch, start_s: float) -> None:
-        """Newcomers have their first token: one-token requests complete, the rest join the batch."""
+    def _prefilled(self, new: list[Member], batch: RunningBatch, start_s: float,
+                   request_end_s: float) -> None:
+        """Newcomers have their first token: one-token requests complete (``request_end_s`` later: the
+        stack's end-of-request work), the rest join the batch."""
         now = self.env.now
         cache = self.cache
         for m in new:
@@ -393,7 +395,7 @@ class ServingGroup:
             remaining = block.output_list[i] - 1
             if remaining <= 0:
                 cache.release_kv(m.kv_bytes)
-                self._complete(block, i, now)
+                self._complete(block, i, now, request_end_s)
             else:
                 batch.join(m, self._steps_for(m, remaining), block.prompt_list[i] + 1)
 
@@ -438,8 +440,9 @@ class ServingGroup:
         self._spec_step = (d / n_steps, v / n_steps)
         return d + v
 
-    def _decoded(self, batch: RunningBatch, n_steps: int) -> None:
-        """``n_steps`` decode steps ran: members with no tokens left complete."""
+    def _decoded(self, batch: RunningBatch, n_steps: int, request_end_s: float) -> None:
+        """``n_steps`` decode steps ran: members with no tokens left leave the batch now and complete
+        ``request_end_s`` later (the stack's end-of-request work, which the batch does not wait for)."""
         now = self.env.now
         spec = self.speculative
         if spec is not None:
@@ -449,7 +452,7 @@ class ServingGroup:
             self.recorder.speculative_times(d, v)  # the iteration's row follows with no yield between
         for m in batch.advance(n_steps):
             self.cache.release_kv(m.kv_bytes)
-            self._complete(m.block, m.i, now)
+            self._complete(m.block, m.i, now, request_end_s)
 
     def _admit_next(self, expert: int, batch: RunningBatch, limit: int) -> list[Member]:
         """Newcomers that join at this iteration boundary (none when the batch is full)."""
@@ -499,9 +502,11 @@ class ServingGroup:
         protect = self._protect_current if expert == self.current else frozenset((expert,))
         return self.cache.kv_victims(self._kv(block, i, expert), protect=protect) is not None
 
-    def _complete(self, block: RequestBlock, i: int, now_s: float) -> None:
+    def _complete(self, block: RequestBlock, i: int, now_s: float, request_end_s: float) -> None:
+        """The request's last token came now; it completes ``request_end_s`` later, with no event:
+        nothing in the engine waits for it (its KV cache and batch slot are already free)."""
         self.n_outstanding -= 1
-        self.recorder.complete(block, i, now_s)
+        self.recorder.complete(block, i, now_s, now_s + request_end_s)
 
     def _reject(self, block: RequestBlock, i: int, reason: str) -> None:
         self.n_outstanding -= 1

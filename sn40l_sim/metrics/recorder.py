@@ -155,10 +155,12 @@ class Recorder:
         if block.n_open == 0:
             self._close_block(block)
 
-    def complete(self, block: RequestBlock, i: int, now_s: float) -> None:
-        block.complete(i, now_s)
+    def complete(self, block: RequestBlock, i: int, last_token_s: float, end_s: float) -> None:
+        """A request's last token came at ``last_token_s``; it completes at ``end_s`` (after the
+        serving stack's end-of-request work)."""
+        block.complete(i, last_token_s, end_s)
         self.n_completed += 1
-        self.last_end_s = max(self.last_end_s, now_s)
+        self.last_end_s = max(self.last_end_s, end_s)
         self._ended(block)
 
     def reject(self, block: RequestBlock, i: int, now_s: float, reason: str) -> None:
@@ -183,9 +185,10 @@ class Recorder:
         Float columns are stored as the earlier DataFrame route stored them: NaN as null."""
         out = b.output_arrays()
         end_s, first_token_s, routed_s = out["end_s"], out["first_token_s"], out["routed_s"]
+        last_token_s = out["last_token_s"]
         completed = out["outcome"] == COMPLETED
         decode_steps = np.maximum(b.output_tokens - 1, 1)
-        tpot = np.where(completed & (b.output_tokens > 1), (end_s - first_token_s) / decode_steps,
+        tpot = np.where(completed & (b.output_tokens > 1), (last_token_s - first_token_s) / decode_steps,
                         np.nan)
         e2e = np.where(completed, end_s - b.arrival_s, np.nan)
         switch_wait = np.where(completed, out["switch_wait_s"], np.nan)
@@ -207,6 +210,7 @@ class Recorder:
             "ttft_s": first_token_s - b.arrival_s,
             "tpot_s": tpot,
             "e2e_latency_s": e2e,
+            "last_token_s": last_token_s,
             "end_s": end_s,
             "active_params": self.expert_params[b.expert] + self.router_params,
             "outcome": _OUTCOME_TEXT.take(out["outcome"]),

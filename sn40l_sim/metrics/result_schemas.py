@@ -25,7 +25,8 @@ REQUEST_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
     ("fallback", pa.bool_()), ("group", pa.int64()), ("prompt_tokens", pa.int64()),
     ("output_tokens", pa.int64()), ("router_s", pa.float64()), ("queue_wait_s", pa.float64()),
     ("switch_wait_s", pa.float64()), ("switch_share", pa.float64()), ("ttft_s", pa.float64()),
-    ("tpot_s", pa.float64()), ("e2e_latency_s", pa.float64()), ("end_s", pa.float64()),
+    ("tpot_s", pa.float64()), ("e2e_latency_s", pa.float64()), ("last_token_s", pa.float64()),
+    ("end_s", pa.float64()),
     ("active_params", pa.float64()), ("outcome", TEXT), ("reason", TEXT))
 
 EVENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (

@@ -241,7 +241,8 @@ def _request_columns(requests: ParquetColumns, events: ParquetColumns,
         return RequestColumns(arrival_s=arrival, end_s=end, completed=completed, output_tokens=output,
                               ttft_s=ttft, tpot_s=requests.floats("tpot_s"))
     iteration = timing.batch & events.equals("phase", "iteration")
-    gap = gap_percentile_s(requests.ints("group"), arrival + ttft, end, completed & (output > 1),
+    last_token = requests.floats("last_token_s") if requests.has("last_token_s") else end
+    gap = gap_percentile_s(requests.ints("group"), arrival + ttft, last_token, completed & (output > 1),
                            events.ints("group")[iteration], events.floats("end_s")[iteration],
                            events.ints("n_steps")[iteration])
     return RequestColumns(arrival_s=arrival, end_s=end, completed=completed, output_tokens=output,

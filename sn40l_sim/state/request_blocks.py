@@ -46,7 +46,8 @@ class RequestBlock:
     start_s: list[float] = field(init=False)  # its batch started (prefill)
     switch_wait_s: list[float] = field(init=False)
     first_token_s: list[float] = field(init=False)
-    end_s: list[float] = field(init=False)
+    last_token_s: list[float] = field(init=False)
+    end_s: list[float] = field(init=False)  # completed (after the stack's end-of-request work) or rejected
     outcome: list[int] = field(init=False)  # PENDING, COMPLETED or REJECTED
     reason: list[str | None] = field(init=False)
     n_open: int = field(init=False)  # requests not yet completed or rejected
@@ -61,6 +62,7 @@ class RequestBlock:
         self.start_s = [nan] * n
         self.switch_wait_s = [0.0] * n
         self.first_token_s = [nan] * n
+        self.last_token_s = [nan] * n
         self.end_s = [nan] * n
         self.outcome = [PENDING] * n
         self.reason = [None] * n
@@ -76,7 +78,8 @@ class RequestBlock:
                    np.asarray(frame["output_tokens"], dtype=np.int64), expert.astype(np.int64, copy=False),
                    category, fallback, group.astype(np.int64, copy=False))
 
-    def complete(self, i: int, end_s: float) -> None:
+    def complete(self, i: int, last_token_s: float, end_s: float) -> None:
+        self.last_token_s[i] = last_token_s
         self.end_s[i] = end_s
         self.outcome[i] = COMPLETED
         self.n_open -= 1
@@ -93,5 +96,6 @@ class RequestBlock:
                 "start_s": np.array(self.start_s, dtype=np.float64),
                 "switch_wait_s": np.array(self.switch_wait_s, dtype=np.float64),
                 "first_token_s": np.array(self.first_token_s, dtype=np.float64),
+                "last_token_s": np.array(self.last_token_s, dtype=np.float64),
                 "end_s": np.array(self.end_s, dtype=np.float64),
                 "outcome": np.array(self.outcome, dtype=np.int8)}

@@ -95,8 +95,8 @@ def _band(reference: float) -> tuple[float, float]:
 
 
 # Rows a profile parameter was fitted on (docs/cost_model.md §6): SN40L's program load on T5-A100,
-# the split of the A100 tensorrt-llm-2024 stack between per-call and per-iteration cost on T6-A100.
-FIT_ROWS = {"T5-A100": "fit (SN40L program_load)", "T6-A100": "fit (A100 stack prefill vs iteration)"}
+# the split of the A100 tensorrt-llm-2024 stack between per-request and per-iteration cost on T6-A100.
+FIT_ROWS = {"T5-A100": "fit (SN40L program_load)", "T6-A100": "fit (A100 stack per request vs per iteration)"}
 
 
 def _ratio_row(id_: str, quantity: str, reference: float, simulated: float) -> ValidationRow:

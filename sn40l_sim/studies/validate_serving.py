@@ -31,8 +31,9 @@ N1_FIT_ROWS = {(1, 1), (1, 8), (8, 1), (8, 8)}  # (TP, batch): the corners of Ne
 S1_FIT_ROWS = {(2, 512, 1), (2, 512, 32), (8, 512, 1), (8, 512, 32), (8, 8192, 1)}
 VLLM_STACK = "vllm-2023"
 # PAPER.md (corrected Table V reading): the A100 expert time at 200 output tokens is T6's 3.2x the
-# SN40L's ~354 ms. The tensorrt-llm-2024 stack's split between per-call and per-iteration cost is fitted
-# on it (NeMo's rows all have 20 output tokens and cannot separate the two); row T6-A100 is a fit row.
+# SN40L's ~354 ms. The tensorrt-llm-2024 stack's split between per-request cost (after the last token:
+# the first-token rows bound what falls before it) and per-iteration cost is fitted on it (NeMo's rows
+# all have 20 output tokens and cannot separate the two); row T6-A100 is a fit row.
 PAPER_A100_E200_S = 3.2 * 0.354
 TRT_REQUEST_S = 0.1e-3  # assumption: tokenising a 128-token prompt in a C++ runtime (~0.1 ms)
 
