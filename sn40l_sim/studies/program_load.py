@@ -12,14 +12,20 @@ import dataclasses
 
 import pandas as pd
 
+from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.config.resolve import ResolvedScenario
 
 FACTORS = (0.5, 2.0)
 
 
-def has_program_load(resolved: ResolvedScenario) -> bool:
-    stack = resolved.platform.stack
+def pays_program_load(platform: PlatformSpec) -> bool:
+    """Whether the platform's serving stack loads a program per router/expert alternation."""
+    stack = platform.stack
     return stack.program_load_s > 0 or stack.program_load_per_layer_s > 0
+
+
+def has_program_load(resolved: ResolvedScenario) -> bool:
+    return pays_program_load(resolved.platform)
 
 
 def scaled(resolved: ResolvedScenario, factor: float) -> ResolvedScenario:
