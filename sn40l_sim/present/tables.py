@@ -79,7 +79,7 @@ def _nodes(row: pd.Series) -> str:
 
 def _band_cell(row: pd.Series, factor: float, key: str, pattern: str) -> str:
     """One factor's answer of the program-load band ('-': the platform pays no program load)."""
-    from sn40l_sim.studies.sweep.program_load_band import band_column
+    from sn40l_sim.present.band_columns import band_column
 
     status = row.get(band_column("status", factor))
     if not isinstance(status, str) or not status or status == "nan":
@@ -97,7 +97,7 @@ def _band_cells(row: pd.Series, factors: list[float], key: str, pattern: str) ->
 
 
 def _band_heads(factors: list[float], cost: bool) -> list[str]:
-    from sn40l_sim.studies.sweep.program_load_band import shown_factor
+    from sn40l_sim.present.band_columns import shown_factor
 
     at = " / ".join(shown_factor(f) for f in factors)
     return [f"nodes at {at} program load", *([f"$/M tokens at {at} program load"] if cost else [])]
@@ -106,7 +106,7 @@ def _band_heads(factors: list[float], cost: bool) -> list[str]:
 def capacity_cells(table: pd.DataFrame, band_cost: bool = True) -> tuple[list[str], list[list[str]]]:
     """Headers and cells of a capacity table (per seed, or the mean over seeds with intervals);
     with the SN40L program-load band, its nodes (and, if ``band_cost``, $/M tokens) at each factor."""
-    from sn40l_sim.studies.sweep.program_load_band import band_factors
+    from sn40l_sim.present.band_columns import band_factors
 
     axes = table_axes(table)
     factors = band_factors(table)
@@ -147,7 +147,7 @@ def capacity_note(slo: str, seeds: bool, band: bool = False, short: bool = False
 def capacity_rich(table: pd.DataFrame, slo: str) -> Group:
     """The capacity table for the console: cells fold, never cut; the reasons for missing answers
     are numbered notes under the table (they are the one long text), ``none [1]`` in the row."""
-    from sn40l_sim.studies.sweep.program_load_band import band_factors
+    from sn40l_sim.present.band_columns import band_factors
 
     head, rows = capacity_cells(table, band_cost=False)  # 80 columns: the band's nodes only
     # the note says what PL is; two header lines keep the column as narrow as its cells
@@ -177,7 +177,7 @@ def capacity_rich(table: pd.DataFrame, slo: str) -> Group:
 
 
 def capacity_markdown_cells(table: pd.DataFrame, slo: str) -> str:
-    from sn40l_sim.studies.sweep.program_load_band import band_factors
+    from sn40l_sim.present.band_columns import band_factors
 
     head, rows = capacity_cells(table)
     note = capacity_note(slo, "n_seeds" in table.columns, bool(band_factors(table)))

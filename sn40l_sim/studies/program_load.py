@@ -14,8 +14,9 @@ import pandas as pd
 
 from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.present.band_columns import FACTORS
 
-FACTORS = (0.5, 2.0)
+__all__ = ["FACTORS", "band_table", "has_program_load", "pays_program_load", "scaled"]
 
 
 def pays_program_load(platform: PlatformSpec) -> bool:

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sn40l_sim.errors import InputError
-from sn40l_sim.studies.program_load import FACTORS
+from sn40l_sim.present.band_columns import FACTORS, band_column, band_factors
 from sn40l_sim.studies.sweep.grid import Overrides, apply_overrides, canonical
 from sn40l_sim.studies.sweep.spec import PROGRAM_LOAD_SCALE, SweepSpec
 
@@ -30,28 +30,6 @@ MARKER = "program_load_scale"  # search.parquet's column: the factor on the base
 # Capacity-table figures copied per factor (``<key>_program_load_<label>``).
 BAND_KEYS = ("status", "nodes", "devices", "tensor_parallel", "price_usd_per_hour",
              "cost_per_million_output_tokens_usd")
-_LABELS = {0.5: "half", 2.0: "double"}
-_SHOWN = {0.5: "½x", 2.0: "2x"}
-
-
-def band_label(factor: float) -> str:
-    """A column-name word for a factor (no '.', which marks a sweep axis in a capacity table)."""
-    return _LABELS.get(factor, f"{factor:g}x".replace(".", "p"))
-
-
-def band_column(key: str, factor: float) -> str:
-    """The capacity table's column of ``key`` at ``factor`` x the program load."""
-    return f"{key}_program_load_{band_label(factor)}"
-
-
-def shown_factor(factor: float) -> str:
-    """A factor as the tables print it: ``½x``, ``2x``."""
-    return _SHOWN.get(factor, f"{factor:g}x")
-
-
-def band_factors(table: pd.DataFrame) -> list[float]:
-    """The factors whose columns a capacity table has (none: the sweep had no band)."""
-    return [f for f in FACTORS if band_column("nodes", f) in table.columns]
 
 
 def _axes(spec: SweepSpec) -> set[str]:

@@ -23,9 +23,10 @@ import matplotlib.ticker
 import pandas as pd
 
 from sn40l_sim.errors import InputError
+from sn40l_sim.present.band_columns import shown_factor
 from sn40l_sim.studies.sweep.capacity import cheapest_searches
 from sn40l_sim.studies.sweep.group_tp import group_tp_axes
-from sn40l_sim.studies.sweep.program_load_band import shown_factor, split_band
+from sn40l_sim.studies.sweep.program_load_band import split_band
 from sn40l_sim.studies.sweep.store import SEARCH_TABLE, read_points
 
 _WORDS = {"ttft": "time to first token", "e2e_latency": "end-to-end latency", "tpot": "time per output token",
