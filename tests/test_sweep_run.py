@@ -199,7 +199,14 @@ def test_invalid_values_become_error_rows(tmp_path):
 def test_slo_search_on_a_real_scenario(tmp_path):
     path = _copy_sweep(tmp_path, "tiny_search.yaml")
     result = run_sweep(path, SweepOptions(workers=2, output=tmp_path / "out", progress=False))
-    search, points = result.search, result.points
+    assert result.search is not None
+    # SN40L vs DGX: the SN40L searches also ran at half and double its program load
+    assert sorted(result.search["program_load_scale"]) == [0.5, 0.5, 1, 1, 1, 1, 2, 2]
+    by_scale = result.search[result.search["platform"] == "sn40l_node"].pivot_table(
+        index="workload.generator.arrivals.rate_per_s", columns="program_load_scale", values="answer")
+    assert (by_scale[0.5] <= by_scale[1.0]).all() and (by_scale[1.0] <= by_scale[2.0]).all()
+    search = result.search[result.search["program_load_scale"] == 1]
+    points = result.points[result.points["costs.program_load_scale"].isna()]
     assert len(search) == 4 and set(search["status"]) <= {"found", "at_bound"}
     assert (search["answer_metric"] <= 0.5).all()
     assert (search["answer_n_devices"] == search["answer"] * 8).all()
@@ -216,7 +223,7 @@ def test_slo_search_on_a_real_scenario(tmp_path):
         assert answers.is_monotonic_increasing
     again = run_sweep(path, SweepOptions(workers=2, output=tmp_path / "out", progress=False))
     assert again.n_ran == 0
-    pd.testing.assert_frame_equal(again.search, search)
+    pd.testing.assert_frame_equal(again.search, result.search)
     written = plot_sweep(tmp_path / "out" / "tiny-search")
     assert sorted(p.suffix for p in written) == [".png", ".svg"] and "capacity" in written[0].name
 

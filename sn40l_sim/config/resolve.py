@@ -300,6 +300,11 @@ def _load_platform(scenario: Scenario, source: Path | None) -> PlatformSpec:
     return apply_costs(dataclasses.replace(platform, n_nodes=scenario.nodes), scenario.costs, source)
 
 
+def platform_of(scenario: Scenario, source: Path | None = None) -> PlatformSpec:
+    """The scenario's platform alone (profile, overrides, ``costs:``), without resolving its experts."""
+    return _load_platform(scenario, source)
+
+
 def _router_model(scenario: Scenario, source: Path | None,
                   extra: dict[str, ModelSpec] | None = None) -> ModelSpec | None:
     if scenario.router.model is None:

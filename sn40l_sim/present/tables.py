@@ -77,18 +77,52 @@ def _nodes(row: pd.Series) -> str:
     return text
 
 
-def capacity_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of a capacity table (per seed, or the mean over seeds with intervals)."""
+def _band_cell(row: pd.Series, factor: float, key: str, pattern: str) -> str:
+    """One factor's answer of the program-load band ('-': the platform pays no program load)."""
+    from sn40l_sim.present.band_columns import band_column
+
+    status = row.get(band_column("status", factor))
+    if not isinstance(status, str) or not status or status == "nan":
+        return "-"
+    if status == "none":
+        return "none"
+    text = _fmt(row.get(band_column(key, factor)), pattern)
+    return f"<= {text}" if status == "at_bound" and key == "nodes" else text
+
+
+def _band_cells(row: pd.Series, factors: list[float], key: str, pattern: str) -> str:
+    """The band's answers side by side, ``12 / 19``; '-' for a platform without a band."""
+    cells = [_band_cell(row, f, key, pattern) for f in factors]
+    return "-" if all(c == "-" for c in cells) else " / ".join(cells)
+
+
+def _band_heads(factors: list[float], cost: bool) -> list[str]:
+    from sn40l_sim.present.band_columns import shown_factor
+
+    at = " / ".join(shown_factor(f) for f in factors)
+    return [f"nodes at {at} program load", *([f"$/M tokens at {at} program load"] if cost else [])]
+
+
+def capacity_cells(table: pd.DataFrame, band_cost: bool = True) -> tuple[list[str], list[list[str]]]:
+    """Headers and cells of a capacity table (per seed, or the mean over seeds with intervals);
+    with the SN40L program-load band, its nodes (and, if ``band_cost``, $/M tokens) at each factor."""
+    from sn40l_sim.present.band_columns import band_factors
+
     axes = table_axes(table)
-    head = [_short(a) for a in axes] + ["nodes", "TP", "$/hour", "$/M tokens", "p99 TTFT", "goodput",
-                                        "why none"]
+    factors = band_factors(table)
+    band = _band_heads(factors, band_cost) if factors else []
+    head = [_short(a) for a in axes] + ["nodes", *band[:1], "TP", "$/hour", "$/M tokens", *band[1:],
+                                        "p99 TTFT", "goodput", "why none"]
     rows = []
     for _, r in table.iterrows():
         tp = r.get("tensor_parallel")
+        nodes_band = [_band_cells(r, factors, "nodes", "{:,.3g}")] if factors else []
+        cost_band = [_band_cells(r, factors, "cost_per_million_output_tokens_usd", "{:,.2f}")] \
+            if factors and band_cost else []
         rows.append([_axis_cell(r, a) for a in axes] + [
-            _nodes(r), tp if isinstance(tp, str) else _fmt(tp, "{:.0f}"),
+            _nodes(r), *nodes_band, tp if isinstance(tp, str) else _fmt(tp, "{:.0f}"),
             _with_ci(r, "price_usd_per_hour", "{:,.0f}"),
-            _with_ci(r, "cost_per_million_output_tokens_usd", "{:,.2f}"),
+            _with_ci(r, "cost_per_million_output_tokens_usd", "{:,.2f}"), *cost_band,
             _with_ci(r, "ttft_p99_s", "{:.2f}") + (" s" if _fmt(r.get("ttft_p99_s"), "{}") != "-" else ""),
             _fmt(100 * _num(r.get("goodput_share")), "{:.1f} %"),
             str(r.get("why") or "") or "-"])
@@ -97,17 +131,32 @@ def capacity_cells(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
-def capacity_note(slo: str, seeds: bool) -> str:
+def capacity_note(slo: str, seeds: bool, band: bool = False, short: bool = False) -> str:
+    """The table's title: what '<= N', the intervals and the program-load band (``short``: 'PL'
+    in its headers) mean."""
     note = f"SLO: {slo}. '<= N': the bottom of the search range already met it."
     if seeds:
         note += " Means over seeds ±95 % t-interval; (answers per seed)."
+    if band:
+        name = "½x/2x PL" if short else "½x / 2x program load"
+        note += (f" 'at {name}': the SN40L's searches with its program load (fitted, not "
+                 "measured) halved and doubled ('-': the platform pays none).")
     return note
 
 
 def capacity_rich(table: pd.DataFrame, slo: str) -> Group:
     """The capacity table for the console: cells fold, never cut; the reasons for missing answers
     are numbered notes under the table (they are the one long text), ``none [1]`` in the row."""
-    head, rows = capacity_cells(table)
+    from sn40l_sim.present.band_columns import band_factors
+
+    head, rows = capacity_cells(table, band_cost=False)  # 80 columns: the band's nodes only
+    # the note says what PL is; two header lines keep the column as narrow as its cells
+    band = [i for i, h in enumerate(head) if "program load" in h]
+    head = [h.replace("nodes at ", "nodes at\n").replace(" / ", "/").replace(" program load", " PL")
+            if "program load" in h else h for h in head]
+    for row in rows:  # '12/17': one line in a narrow column
+        for i in band:
+            row[i] = row[i].replace(" / ", "/")
     notes: list[str] = []
     if head[-1] == "why none":
         head = head[:-1]
@@ -115,19 +164,24 @@ def capacity_rich(table: pd.DataFrame, slo: str) -> Group:
             why = row.pop()
             if why != "-":
                 notes.append(why)
-                row[len(head) - 6] = f"none [{len(notes)}]"  # the nodes cell
-    out = Table(title=capacity_note(slo, "n_seeds" in table.columns), box=box.SIMPLE_HEAD,
+                row[head.index("nodes")] = f"none [{len(notes)}]"
+    title = capacity_note(slo, "n_seeds" in table.columns, bool(band_factors(table)), short=True)
+    out = Table(title=title, box=box.SIMPLE_HEAD,
                 title_justify="left", pad_edge=False, padding=(0, 1))
-    for name in head:
-        out.add_column(name, overflow="fold", justify="left" if name == "platform" else "right")
+    for name in head:  # a platform's display name stays on one line; numbers fold instead
+        platform = name == "platform"
+        out.add_column(name, overflow="fold", justify="left" if platform else "right", no_wrap=platform)
     for row in rows:
         out.add_row(*row)
     return Group(out, *(Text(f"[{n}] {why}") for n, why in enumerate(notes, start=1)))
 
 
 def capacity_markdown_cells(table: pd.DataFrame, slo: str) -> str:
+    from sn40l_sim.present.band_columns import band_factors
+
     head, rows = capacity_cells(table)
-    lines = [capacity_note(slo, "n_seeds" in table.columns), "", "| " + " | ".join(head) + " |",
+    note = capacity_note(slo, "n_seeds" in table.columns, bool(band_factors(table)))
+    lines = [note, "", "| " + " | ".join(head) + " |",
              "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -138,6 +192,8 @@ def search_rich(search: pd.DataFrame) -> Table:
     field, slo = search["search_field"].iloc[0], search["slo"].iloc[0]
     goal = "fewest" if search["goal"].iloc[0] == "min" else "most"
     skip = {"order", "search_field", "goal", "slo", "probes", "answer", "status", "n_probes", "why"}
+    if "program_load_scale" in search.columns:  # the band's marker says it; not its override too
+        skip.add("costs.program_load_scale")
     axes = [c for c in search.columns if c not in skip and not c.startswith(("answer_", "best_end_"))
             and search[c].astype(str).nunique() > 1]
     out = Table(title=f"SLO searches: {goal} {field} with {slo}", box=box.SIMPLE_HEAD,

@@ -12,14 +12,21 @@ import dataclasses
 
 import pandas as pd
 
+from sn40l_sim.catalogue.hardware import PlatformSpec
 from sn40l_sim.config.resolve import ResolvedScenario
+from sn40l_sim.present.band_columns import FACTORS
 
-FACTORS = (0.5, 2.0)
+__all__ = ["FACTORS", "band_table", "has_program_load", "pays_program_load", "scaled"]
+
+
+def pays_program_load(platform: PlatformSpec) -> bool:
+    """Whether the platform's serving stack loads a program per router/expert alternation."""
+    stack = platform.stack
+    return stack.program_load_s > 0 or stack.program_load_per_layer_s > 0
 
 
 def has_program_load(resolved: ResolvedScenario) -> bool:
-    stack = resolved.platform.stack
-    return stack.program_load_s > 0 or stack.program_load_per_layer_s > 0
+    return pays_program_load(resolved.platform)
 
 
 def scaled(resolved: ResolvedScenario, factor: float) -> ResolvedScenario:

@@ -138,7 +138,19 @@ def _tried(rows: pd.DataFrame, choose: list[str]) -> str:
 
 
 def capacity_table(search: pd.DataFrame, cheapest_over: list[str]) -> pd.DataFrame:
-    """One row per combination of the axes not chosen over (see the module docstring)."""
+    """One row per combination of the axes not chosen over (see the module docstring), from the
+    base searches; a sweep with the SN40L program-load band adds each factor's answer as columns."""
+    from sn40l_sim.studies.sweep.program_load_band import add_band, split_band
+
+    base, variants = split_band(search)
+    table = _capacity_rows(base, cheapest_over)
+    if not variants:
+        return table
+    return add_band(table, {f: _capacity_rows(v, cheapest_over) for f, v in variants.items()})
+
+
+def _capacity_rows(search: pd.DataFrame, cheapest_over: list[str]) -> pd.DataFrame:
+    """The capacity table of one set of searches (the base, or one factor of the band)."""
     axes = combo_axes(search)
     keep = [a for a in axes if a not in cheapest_over]
     rows = []
@@ -179,6 +191,7 @@ def capacity_mean(table: pd.DataFrame) -> pd.DataFrame:
     mean and 95 % t-interval half-width (``<key>_ci95``), the answers per seed, and how many seeds
     found one. Seeds without an answer are left out of the means and counted in ``n_none``."""
     from sn40l_sim.studies.sweep.intervals import mean_ci95
+    from sn40l_sim.studies.sweep.program_load_band import band_mean
 
     if SEED not in table.columns:
         return table
@@ -205,6 +218,7 @@ def capacity_mean(table: pd.DataFrame) -> pd.DataFrame:
                       for t in found.get("tensor_parallel", []) if isinstance(t, str) or _num(t) == _num(t)})
         # Several seeds may choose differently: "4/8" (one TP), "1/1/4, 1/4/4" (per expert group).
         row["tensor_parallel"] = (", " if any("/" in t for t in tps) else "/").join(tps) or "-"
+        row.update(band_mean(part))
         rows.append(row)
     mean = pd.DataFrame(rows)
     mean.attrs["axes"] = keep

@@ -40,6 +40,7 @@ from sn40l_sim.studies.sweep.checks import check_points, check_values
 from sn40l_sim.studies.sweep.fingerprint import fingerprint
 from sn40l_sim.studies.sweep.grid import Overrides, check_path, expand, point_id
 from sn40l_sim.studies.sweep.group_tp import expand_group_tp, group_tp_axes
+from sn40l_sim.studies.sweep.program_load_band import MARKER, expand_band
 from sn40l_sim.studies.sweep.progress import SweepProgress
 from sn40l_sim.studies.sweep.search import Bisection
 from sn40l_sim.studies.sweep.spec import SweepSpec, load_sweep, located
@@ -139,6 +140,8 @@ class _Planner:
         self.combos = expand(spec.set, spec.cases, spec.grid)
         if search is not None:
             self.combos = expand_group_tp(self.combos, base, source, search, self.units)
+        # each combination's factor on the SN40L program load: 1, or the band's 0.5 / 2
+        self.combos, self.scales = expand_band(self.combos, spec, base, source, self.units)
         self.searches = [Bisection(spec.search) for _ in self.combos] if spec.search else []
         self.stalled: set[int] = set()  # searches whose last probe failed with an internal error
 
@@ -379,9 +382,12 @@ def _write_search(planner: _Planner, store: PointStore, out: Path) -> pd.DataFra
     search = planner.spec.search
     assert search is not None
     rows = []
+    band = any(scale != 1.0 for scale in planner.scales)
     for order, (combo, state) in enumerate(zip(planner.combos, planner.searches, strict=True)):
         row: dict[str, Any] = {"order": order, **combo, "search_field": search.field,
                                "goal": search.goal, "slo": search.slo.describe()}
+        if band:  # which searches are the program-load band's (program_load_band.py)
+            row[MARKER] = planner.scales[order]
         outcome = state.outcome
         row.update(answer=outcome.answer if outcome else None,
                    status=outcome.status if outcome else "incomplete",

@@ -269,6 +269,7 @@ def reprice_sweep(sweep: Path, changes: dict[str, Change], name: str | None = No
     """Reprice the finished sweep in folder ``sweep``; writes ``<sweep>/<name>[-N]/``."""
     from sn40l_sim.present.results_dir import write_json
     from sn40l_sim.studies.sweep.capacity import SEED, capacity_markdown, capacity_mean, capacity_table
+    from sn40l_sim.studies.sweep.program_load_band import SCALE_AXIS
     from sn40l_sim.studies.sweep.store import SEARCH_TABLE, read_points, write_frame_atomic
 
     meta_path = sweep / "sweep.json"
@@ -286,9 +287,9 @@ def reprice_sweep(sweep: Path, changes: dict[str, Change], name: str | None = No
                                *(spec.get("grid") or {})]))
     search_spec = spec.get("search")
     if search_spec:
-        axes.append(search_spec["field"])
+        axes += [search_spec["field"], SCALE_AXIS]  # the program-load band's searches set the scale
     units = {search_spec["field"]: search_spec["unit"]} if search_spec and search_spec.get("unit") else {}
-    axes = [a for a in axes if a in points.columns]
+    axes = [a for a in dict.fromkeys(axes) if a in points.columns]
     repriced, matched = reprice_points(points, base, source, axes, changes, units)
     unmatched = [k for k, n in matched.items() if n == 0]
     if unmatched:

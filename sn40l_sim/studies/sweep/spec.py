@@ -16,6 +16,7 @@
       high: 16
       goal: min                             # the fewest nodes that meet the SLO
       slo: {metric: ttft_p99_s, max: 1.0}
+      program_load_band: true               # default: SN40L searches also at 0.5x / 2x program load
 
 Validated with pydantic (``extra="forbid"``); every error names the sweep file, line and field.
 Dotted paths are checked against the Scenario schema by :mod:`sn40l_sim.studies.sweep.grid`.
@@ -34,6 +35,7 @@ from sn40l_sim.config.load import line_of, load_model, read_yaml
 from sn40l_sim.errors import InputError
 
 STRICT = ConfigDict(extra="forbid", frozen=True)
+PROGRAM_LOAD_SCALE = "costs.program_load_scale"  # the field search.program_load_band varies
 
 
 class SloConfig(BaseModel):
@@ -104,6 +106,11 @@ class SearchConfig(BaseModel):
     # cheapest_over (the axes are experts.<i>.tensor_parallel).
     per_group_tp: list[Annotated[int, Field(ge=1, le=4096)]] | None = Field(
         default=None, min_length=1, max_length=13)
+    # When the sweep searches on a platform that pays a program load (SN40L) and on one that does
+    # not (a GPU), the first's searches are also run with costs.program_load_scale 0.5 and 2: the
+    # capacity table shows how its answer moves with this fitted, unmeasured cost
+    # (sweep/program_load_band.py). False: the base searches only.
+    program_load_band: bool = True
 
     @field_validator("per_group_tp")
     @classmethod
@@ -182,6 +189,10 @@ class SweepSpec(BaseModel):
             stray = [a for a in self.search.cheapest_over if a not in axes]
             if stray:
                 raise ValueError(f"cheapest_over names {stray}, which are not grid or case axes")
+            if "program_load_band" in self.search.model_fields_set and self.search.program_load_band \
+                    and PROGRAM_LOAD_SCALE in axes | set(self.set):
+                raise ValueError(f"search.program_load_band adds searches at other {PROGRAM_LOAD_SCALE}; "
+                                 "it cannot be true when the sweep sets that field itself")
             per_group = [a for a in axes | set(self.set) if is_group_tp_axis(a)]
             if self.search.per_group_tp is not None and per_group:
                 raise ValueError(f"search.per_group_tp chooses each group's TP; {per_group} cannot "

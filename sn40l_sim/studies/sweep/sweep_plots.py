@@ -23,8 +23,10 @@ import matplotlib.ticker
 import pandas as pd
 
 from sn40l_sim.errors import InputError
+from sn40l_sim.present.band_columns import shown_factor
 from sn40l_sim.studies.sweep.capacity import cheapest_searches
 from sn40l_sim.studies.sweep.group_tp import group_tp_axes
+from sn40l_sim.studies.sweep.program_load_band import split_band
 from sn40l_sim.studies.sweep.store import SEARCH_TABLE, read_points
 
 _WORDS = {"ttft": "time to first token", "e2e_latency": "end-to-end latency", "tpot": "time per output token",
@@ -198,12 +200,31 @@ def _reason_tag(why: Any) -> str:
     return "misses the SLO up to the top of the range"
 
 
+def _draw_band(ax: Any, band: dict[float, pd.DataFrame], x: str, y: str, keys: list[str]) -> None:
+    """The program-load band: at each x, a shaded bar from the lowest to the highest answer of
+    the searches at the band's factors (means over seeds), behind the base line it belongs to."""
+    per = []
+    for factor, part in band.items():
+        found = part[part["answer"].notna()].copy()
+        if len(found) and y in found:
+            found[y] = pd.to_numeric(found[y], errors="coerce")
+            per.append(found.groupby(keys, dropna=False)[y].mean().rename(factor))
+    if not per:
+        return
+    joined = pd.concat(per, axis=1)
+    spans = pd.DataFrame({"low": joined.min(axis=1), "high": joined.max(axis=1)}).reset_index()
+    factors = " to ".join(shown_factor(f) for f in sorted(band))
+    ax.vlines(spans[x], spans["low"], spans["high"], colors="tab:purple", alpha=0.3, linewidth=7,
+              zorder=5, label=f"answer at {factors} the program load (SN40L)")
+
+
 def capacity_curve(search: pd.DataFrame, x: str, y: str, hue: list[str], title: str,
-                   out_dir: Path) -> list[Path]:
+                   out_dir: Path, band: dict[float, pd.DataFrame] | None = None) -> list[Path]:
     """Each search's answer along a load axis (never its probes). With seeds, the mean over them
     with its 95 % t-interval as an error bar. An answer at the bottom of the range is marked as a
     bound, a search with no answer as a cross at the top of the range with its reason, and the
-    cheapest configuration per platform and x with a star."""
+    cheapest configuration per platform and x with a star; ``band``'s searches (the program load
+    halved and doubled) as a shaded range."""
     from sn40l_sim.studies.sweep.intervals import mean_ci95
 
     fig, ax = plt.subplots(figsize=(9.5, 4.8))
@@ -223,6 +244,8 @@ def capacity_curve(search: pd.DataFrame, x: str, y: str, hue: list[str], title: 
                          if "answer_platform_name" in part else None})
         curve = pd.DataFrame(rows)
         _lines(curve, x, y, hue, ax, marker="s")
+        if band:
+            _draw_band(ax, band, x, y, keys)
         with_ci = curve[curve["ci"].notna() & (curve["ci"] > 0)]
         if len(with_ci):
             ax.errorbar(with_ci[x], with_ci[y], yerr=with_ci["ci"], fmt="none", ecolor="grey",
@@ -275,10 +298,11 @@ def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, h
     out_dir = sweep_dir / "plots"
     written: list[Path] = []
     if kind in ("auto", "capacity") and search_path.exists():
-        search = pd.read_parquet(search_path)
+        search, band = split_band(pd.read_parquet(search_path))  # the base line; band shaded
         per_group = group_tp_axes(list(search.columns))
         if per_group:  # each expert group's TP was chosen by the search: draw the cheapest choice
             search = cheapest_searches(search, per_group)
+            band = {f: cheapest_searches(part, per_group) for f, part in band.items()}
         sx = x or next((a for a in axes if a in search.columns and _numeric(search, a)), None)
         if sx is None:
             raise InputError("no numeric swept axis to draw the capacity curve along; pass --x")
@@ -286,7 +310,7 @@ def plot_sweep(sweep_dir: Path, *, x: str | None = None, y: str | None = None, h
         shue = hue if hue is not None else [a for a in axes if a != sx and a in search.columns]
         _check_columns(search, [sx, sy, *shue])
         # The other curves would mix points of different searched values: not drawn by default.
-        return written + capacity_curve(search, sx, sy, shue, title, out_dir)
+        return written + capacity_curve(search, sx, sy, shue, title, out_dir, band)
     if kind == "capacity":
         raise InputError("this sweep has no SLO search (no search.parquet)", file=str(sweep_dir))
     mx = x or next((a for a in axes if _numeric(points, a)), None)
