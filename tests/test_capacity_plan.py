@@ -173,3 +173,17 @@ def test_capacity_plot_marks_reasons_and_the_cheapest(tmp_path, seeded):
     assert "cheapest configuration per platform" in svg
     assert "SN40L node" in svg and "sn40l_node" not in svg.replace("sn40l_node_", "")
     assert "nodes needed" in svg
+
+
+def test_reprice_a_grid_without_a_nodes_axis(tmp_path):
+    """A plain grid sweep has no ``nodes`` column: the fleet comes from each point's devices."""
+    shutil.copy(SWEEPS / "tiny_grid.yaml", tmp_path / "tiny_grid.yaml")
+    shutil.copy(SWEEPS / "tiny_base.yaml", tmp_path / "tiny_base.yaml")
+    result = run_sweep(tmp_path / "tiny_grid.yaml", SweepOptions(workers=1, output=tmp_path / "out",
+                                                                 progress=False))
+    old = pd.read_parquet(result.out / "points.parquet").set_index("point_id")
+    assert "nodes" not in old.columns
+    new = reprice_sweep(result.out, parse_changes(["sn40l_node=2x"], [])).points.set_index("point_id")
+    ok = (old["status"] == "ok") & (old["platform"] == "sn40l_node")
+    assert (new.loc[ok, "price_usd_per_hour"] / old.loc[ok, "price_usd_per_hour"]).tolist() == \
+        pytest.approx([2.0] * ok.sum())

@@ -148,7 +148,10 @@ def _new_price(price: PriceSpec | None, change: Change) -> PriceSpec | None:
 
 def _recomputed(row: pd.Series, power: PowerSpec | None, price: PriceSpec | None) -> dict[str, float]:
     """The economics figures of one finished point for another power and price."""
-    nodes, per_node, tp = int(row["nodes"]), int(row["n_devices_per_node"]), int(row["tensor_parallel"])
+    per_node, tp = int(row["n_devices_per_node"]), int(row["tensor_parallel"])
+    # A grid that does not sweep ``nodes`` has no such column: the fleet's devices give it.
+    given = row.get("nodes")
+    nodes = int(given) if given is not None and given == given else int(row["n_devices"]) // per_node
     fleet = Fleet(nodes, per_node, tp)
     span, busy = float(row["window_s"]), float(row["device_busy_s"])
     tokens = float(row["output_tokens_per_s"]) * float(row["makespan_s"])
