@@ -18,6 +18,7 @@ Labels (``prompts``, ``category``, ``expert``) sit beside ``trace`` for a trace 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
@@ -192,6 +193,17 @@ LengthSpec = Tokens | LengthDist
 # --- labels: popularity tables and prompt sets ---------------------------------------------------
 
 
+def names_from(names: Sequence[str] | None, count: int | None, prefix: str | None,
+               default_prefix: str) -> list[str] | None:
+    """The names a popularity law draws from: ``names``, or ``count`` names ``<prefix>-i``
+    (None: neither). One rule for the validated section and its frozen spec."""
+    if names is not None:
+        return list(names)
+    if count is not None:
+        return [f"{prefix or default_prefix}-{i}" for i in range(count)]
+    return None
+
+
 class _Names(BaseModel):
     """Names to draw from: a list, or ``count`` names ``<prefix>-0 .. <prefix>-(count-1)``.
 
@@ -214,11 +226,7 @@ class _Names(BaseModel):
         return self
 
     def resolved_names(self, default_prefix: str) -> list[str] | None:
-        if self.names is not None:
-            return list(self.names)
-        if self.count is not None:
-            return [f"{self.prefix or default_prefix}-{i}" for i in range(self.count)]
-        return None
+        return names_from(self.names, self.count, self.prefix, default_prefix)
 
 
 class UniformPopularity(_Names):

@@ -97,11 +97,7 @@ class NamedPopularitySpec:
 
     def resolved_names(self, default_prefix: str) -> list[str] | None:
         """The names drawn from: ``names``, or ``count`` names ``<prefix>-i`` (None: neither)."""
-        if self.names is not None:
-            return list(self.names)
-        if self.count is not None:
-            return [f"{self.prefix or default_prefix}-{i}" for i in range(self.count)]
-        return None
+        return wc.names_from(self.names, self.count, self.prefix, default_prefix)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
