@@ -17,6 +17,7 @@ a quoted figure cannot drift from the code without a test noticing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import re
 import subprocess
@@ -74,17 +75,21 @@ def compare_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def _validate(*args: str) -> str:
-    """What ``sn40l-sim validate ARGS`` prints."""
-    command = [sys.executable, "-c", "import sys; from sn40l_sim.cli import main; sys.exit(main())",
-               "validate", *args]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+@functools.cache
+def _validate() -> tuple[str, list[dict[str, Any]]]:
+    """What one ``sn40l-sim validate --markdown --json FILE`` prints and writes: the table and the rows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_file = Path(tmp) / "validate.json"
+        command = [sys.executable, "-c", "import sys; from sn40l_sim.cli import main; sys.exit(main())",
+                   "validate", "--markdown", "--json", str(rows_file)]
+        table = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout
+        rows: list[dict[str, Any]] = json.loads(rows_file.read_text())
+    return table if table.endswith("\n") else table + "\n", rows
 
 
 def validate_table() -> str:
     """The whole ``sn40l-sim validate --markdown`` table."""
-    text = _validate("--markdown")
-    return text if text.endswith("\n") else text + "\n"
+    return _validate()[0]
 
 
 def _simulated(row: dict[str, Any]) -> str:
@@ -99,7 +104,7 @@ def _simulated(row: dict[str, Any]) -> str:
 
 def validation_summary() -> str:
     """Judged rows in band, fitted and predicted, and every row out of band with its ratio."""
-    rows = [r for r in json.loads(_validate("--json")) if r.get("passed") is not None]
+    rows = [r for r in _validate()[1] if r.get("passed") is not None]
     fitted = [r for r in rows if str(r.get("usage", "")).startswith(("fit", "partly fit"))]
     missed = [r for r in rows if not r["passed"]]
     lines = [f"Of {len(rows)} judged rows, {len(rows) - len(missed)} are in band; {len(fitted)} had a "
